@@ -1,0 +1,1 @@
+"""Intake service: every channel logs an enterprise demand here; the reporter's view of its progress."""

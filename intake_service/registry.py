@@ -1,0 +1,26 @@
+"""The enterprise registry: loaded from reference data (``deploy/enterprises.yaml``), kept current by intake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from sqlalchemy.orm import Session
+
+from intake_service.model import Enterprise
+
+
+def load_enterprises(session: Session, path: Path) -> int:
+    """Insert or update every enterprise of the file; returns how many."""
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))["enterprises"]
+    now = datetime.now(UTC)
+    for entry in entries:
+        row = session.get(Enterprise, entry["uscc"]) or Enterprise(uscc=entry["uscc"])
+        row.name = entry["name"]
+        row.street = entry["street"]
+        row.key_enterprise = bool(entry.get("key_enterprise", False))
+        row.chief_officer_id = entry.get("chief_officer")
+        row.updated_at = now
+        session.add(row)
+    return len(entries)

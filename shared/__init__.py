@@ -1,0 +1,1 @@
+"""The project's common package: config, database, event envelope, bus, auth and calendar."""

@@ -1,0 +1,259 @@
+"""Bearer-token authentication shared by every service: HS256 JWTs, a Flask guard and a CLI.
+
+All services trust one secret (``JWT_SECRET``), so a token issued once (by the CLI in the demo, by an
+identity provider in production) is accepted everywhere. Tokens carry the caller's role and, for
+street-bound roles, the street (街道) they serve, which the services use to scope what callers see.
+
+Usage::
+
+    python -m shared.auth issue --role grid_worker --subject gw-001 --street dinghai
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import jwt
+from flask import Response, current_app, g, jsonify, request
+
+from shared.reference import STREETS
+
+__all__ = [
+    "ISSUER",
+    "ROLES",
+    "STREET_OPTIONAL_ROLES",
+    "STREET_REQUIRED_ROLES",
+    "AuthError",
+    "Principal",
+    "current_principal",
+    "decode_token",
+    "issue_token",
+    "main",
+    "require",
+]
+
+ROLES = ("grid_worker", "hotline_agent", "helpdesk_agent", "officer", "supervisor", "admin")
+# Grid workers and supervisors act for one street; officers reach streets through the roster,
+# so their street claim is optional. The other roles are district-wide and carry no street.
+STREET_REQUIRED_ROLES = frozenset({"grid_worker", "supervisor"})
+STREET_OPTIONAL_ROLES = frozenset({"officer"})
+ISSUER = "yangpu-suite"
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 12 * 3600
+# Clock skew tolerated between the services' hosts when checking exp/iat.
+LEEWAY_SECONDS = 10
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AuthError(Exception):
+    """A token is missing, malformed, expired, forged or carries claims we do not accept."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: ``subject`` (user id), ``role`` (one of ROLES) and their street, if any."""
+
+    subject: str
+    role: str
+    street: str | None
+
+
+def _check_role_street(role: str, street: str | None) -> str | None:
+    """The reason a role/street pair is unacceptable, or None; shared by issuing and decoding."""
+    if role not in ROLES:
+        return f"unknown role {role!r} (known: {', '.join(ROLES)})"
+    if street is not None and street not in STREETS:
+        return f"unknown street {street!r} (known: {', '.join(STREETS)})"
+    if street is None and role in STREET_REQUIRED_ROLES:
+        return f"role {role} needs a street"
+    if street is not None and role not in STREET_REQUIRED_ROLES | STREET_OPTIONAL_ROLES:
+        return f"role {role} is district-wide and takes no street"
+    return None
+
+
+def issue_token(
+    role: str,
+    subject: str,
+    street: str | None = None,
+    *,
+    secret: str,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    now: int | None = None,
+) -> str:
+    """Sign a token for ``subject``; raises ValueError for an unknown role/street or a bad pairing.
+
+    ``now`` (epoch seconds) exists so tests can mint already-expired tokens.
+    """
+    if not secret:
+        raise ValueError("a JWT secret is required")
+    if not subject or not subject.strip():
+        raise ValueError("subject must not be empty")
+    if ttl_seconds <= 0:
+        raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
+    problem = _check_role_street(role, street)
+    if problem:
+        raise ValueError(problem)
+    iat = int(time.time()) if now is None else int(now)
+    claims = {
+        "sub": subject,
+        "role": role,
+        "street": street,
+        "iat": iat,
+        "exp": iat + ttl_seconds,
+        "iss": ISSUER,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, secret: str) -> Principal:
+    """Verify signature, expiry and issuer and turn the claims into a Principal, else AuthError."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["sub", "role", "iat", "exp", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired") from None
+    except jwt.InvalidSignatureError:
+        raise AuthError("token signature is invalid") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthError(f"token lacks the {exc.claim!r} claim") from None
+    except jwt.InvalidIssuerError:
+        raise AuthError("token was not issued by this suite") from None
+    except jwt.InvalidTokenError as exc:
+        raise AuthError(f"token is invalid: {exc}") from None
+    subject, role, street = claims["sub"], claims["role"], claims.get("street")
+    if not isinstance(role, str) or not isinstance(subject, str) or not subject:
+        raise AuthError("token has malformed sub/role claims")
+    if street is not None and not isinstance(street, str):
+        raise AuthError("token has a malformed street claim")
+    problem = _check_role_street(role, street)
+    if problem:
+        raise AuthError(f"token rejected: {problem}")
+    return Principal(subject=subject, role=role, street=street)
+
+
+# --- Flask integration ------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str, www_authenticate: str | None = None) -> Response:
+    resp = jsonify({"code": code, "message": message, "errors": {}})
+    resp.status_code = status
+    if www_authenticate:
+        resp.headers["WWW-Authenticate"] = www_authenticate
+    return resp
+
+
+def _authenticate() -> Principal | Response:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return _error(401, "unauthorized", "missing bearer token", f'Bearer realm="{ISSUER}"')
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error(
+            401, "unauthorized", "Authorization header must be 'Bearer <token>'",
+            f'Bearer realm="{ISSUER}", error="invalid_request"',
+        )
+    try:
+        secret = current_app.config["JWT_SECRET"]
+    except KeyError:
+        raise RuntimeError("app.config['JWT_SECRET'] is not set") from None
+    try:
+        return decode_token(token.strip(), secret)
+    except AuthError as exc:
+        return _error(
+            401, "unauthorized", exc.message, f'Bearer realm="{ISSUER}", error="invalid_token"'
+        )
+
+
+def require(*roles: str) -> Callable[[F], F]:
+    """Guard a view: 401 without a valid bearer token, 403 if the role is not in ``roles``.
+
+    ``@require()`` admits any authenticated caller. On success ``flask.g.principal`` is set. The
+    wrapper is a plain function decorator, so it also works on flask-smorest MethodView methods.
+    """
+    for role in roles:
+        if not isinstance(role, str):
+            raise TypeError("use @require(...) with parentheses and role names")
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+    allowed = frozenset(roles)
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            result = _authenticate()
+            if isinstance(result, Response):
+                return result
+            if allowed and result.role not in allowed:
+                return _error(
+                    403, "forbidden",
+                    f"role {result.role} may not call {request.endpoint} "
+                    f"(allowed: {', '.join(sorted(allowed))})",
+                )
+            g.principal = result
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_principal() -> Principal:
+    """The caller authenticated by ``@require`` for this request; RuntimeError outside one."""
+    principal = g.get("principal")
+    if not isinstance(principal, Principal):
+        raise RuntimeError("no authenticated principal: is the view decorated with @require()?")
+    return principal
+
+
+# --- CLI --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``issue`` prints a token (and only the token) so scripts can capture it with $(...)."""
+    from shared.config import ConfigError, Settings
+
+    parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Issue bearer tokens for the suite.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    issue = sub.add_parser("issue", help="print a signed bearer token")
+    issue.add_argument("--role", required=True, choices=ROLES)
+    issue.add_argument("--subject", required=True, help="user id placed in the 'sub' claim")
+    issue.add_argument("--street", default=None, help="street code; required for grid_worker/supervisor")
+    issue.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default JWT_TTL_SECONDS)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+        settings.check_production_ready()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    ttl = settings.jwt_ttl_seconds if args.ttl is None else args.ttl
+    try:
+        token = issue_token(
+            args.role, args.subject, args.street, secret=settings.jwt_secret, ttl_seconds=ttl
+        )
+    except ValueError as exc:
+        issue.error(str(exc))  # exits with status 2
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The embedded event log: an append-only table in one SQLite file shared by the local processes.
+
+One global sequence orders every message (a single "partition" per topic). Each consumer group keeps a
+committed position per topic; one process per group holds a short lease and consumes, the others wait,
+which is how Kafka would assign a single partition. WAL mode lets readers run beside the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from shared.bus import OutgoingMessage, Record
+from shared.db import make_engine
+
+metadata = MetaData()
+log_table = Table(
+    "event_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(200), nullable=False, index=True),
+    Column("message_key", String(100)),
+    Column("headers", Text, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("appended_at", Float, nullable=False),
+)
+offsets_table = Table(
+    "group_offsets",
+    metadata,
+    Column("group_id", String(100), primary_key=True),
+    Column("topic", String(200), primary_key=True),
+    Column("committed_seq", Integer, nullable=False),
+)
+leases_table = Table(
+    "group_leases",
+    metadata,
+    Column("group_id", String(100), primary_key=True),
+    Column("owner", String(100), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+LEASE_SECONDS = 10.0
+_engines: dict[str, object] = {}
+
+
+def _engine(url: str):  # noqa: ANN202 - private cache helper
+    if url not in _engines:
+        if url.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        _engines[url] = engine
+    return _engines[url]
+
+
+class SqliteLogProducer:
+    def __init__(self, url: str, prefix: str = "") -> None:
+        self.engine = _engine(url)
+        self.prefix = prefix
+
+    def send_batch(self, messages: list[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(log_table),
+                [
+                    {
+                        "topic": self.prefix + m.topic,
+                        "message_key": m.key,
+                        "headers": json.dumps({k: v.decode() for k, v in m.headers.items()}),
+                        "value": m.value,
+                        "appended_at": now,
+                    }
+                    for m in messages
+                ],
+            )
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteLogConsumer:
+    def __init__(self, url: str, group: str, topics: list[str], prefix: str = "") -> None:
+        self.engine = _engine(url)
+        self.group = group
+        self.prefix = prefix
+        self.topics = [prefix + t for t in topics]
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def _hold_lease(self, conn) -> bool:  # noqa: ANN001 - a SQLAlchemy connection inside a transaction
+        now = time.time()
+        row = conn.execute(select(leases_table).where(leases_table.c.group_id == self.group)).first()
+        if row is None:
+            conn.execute(insert(leases_table).values(group_id=self.group, owner=self.owner,
+                                                     expires_at=now + LEASE_SECONDS))
+            return True
+        if row.owner == self.owner or row.expires_at < now:
+            conn.execute(update(leases_table).where(leases_table.c.group_id == self.group)
+                         .values(owner=self.owner, expires_at=now + LEASE_SECONDS))
+            return True
+        return False
+
+    def _committed(self, conn) -> dict[str, int]:  # noqa: ANN001
+        rows = conn.execute(select(offsets_table.c.topic, offsets_table.c.committed_seq)
+                            .where(offsets_table.c.group_id == self.group)).all()
+        found = {r.topic: r.committed_seq for r in rows}
+        return {t: found.get(t, 0) for t in self.topics}
+
+    def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.engine.begin() as conn:
+                if self._hold_lease(conn):
+                    committed = self._committed(conn)
+                    rows = []
+                    for topic, seq in committed.items():
+                        rows += conn.execute(
+                            select(log_table).where(log_table.c.topic == topic, log_table.c.seq > seq)
+                            .order_by(log_table.c.seq).limit(max_records)
+                        ).all()
+                    rows.sort(key=lambda r: r.seq)
+                    if rows:
+                        return [
+                            Record(
+                                topic=r.topic.removeprefix(self.prefix), partition=0, offset=r.seq, key=r.message_key,
+                                headers={k: v.encode() for k, v in json.loads(r.headers).items()},
+                                value=r.value,
+                            )
+                            for r in rows[:max_records]
+                        ]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            time.sleep(min(0.01, remaining))
+
+    def commit(self, records: list[Record]) -> None:
+        latest: dict[str, int] = {}
+        for r in records:
+            topic = self.prefix + r.topic
+            latest[topic] = max(latest.get(topic, 0), r.offset)
+        if not latest:
+            return
+        with self.engine.begin() as conn:
+            committed = self._committed(conn)
+            for topic, seq in latest.items():
+                values = {"group_id": self.group, "topic": topic, "committed_seq": seq}
+                exists = conn.execute(select(offsets_table.c.topic).where(
+                    offsets_table.c.group_id == self.group, offsets_table.c.topic == topic)).first()
+                if exists:
+                    if seq > committed[topic]:
+                        conn.execute(update(offsets_table).where(
+                            offsets_table.c.group_id == self.group, offsets_table.c.topic == topic
+                        ).values(committed_seq=seq))
+                else:
+                    conn.execute(insert(offsets_table).values(**values))
+
+    def lag(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            committed = self._committed(conn)
+            return {
+                topic.removeprefix(self.prefix): conn.execute(select(func.count()).select_from(log_table).where(
+                    log_table.c.topic == topic, log_table.c.seq > seq)).scalar_one()
+                for topic, seq in committed.items()
+            }
+
+    def close(self) -> None:
+        """Give the lease up so another process of the group can take over at once."""
+        with self.engine.begin() as conn:
+            conn.execute(update(leases_table).where(
+                leases_table.c.group_id == self.group, leases_table.c.owner == self.owner
+            ).values(expires_at=0))

@@ -1,0 +1,125 @@
+"""One configuration loader for every service, read from environment variables (12-factor).
+
+The defaults give the embedded mode: SQLite files under ``var/`` and an event log kept in SQLite, so
+nothing needs installing. Production sets ``YANGPU_MODE=production`` plus PostgreSQL URLs and Kafka.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me-before-production"  # noqa: S105 - refused in production mode
+SERVICES = ("intake", "routing", "sla")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process of the suite needs to know about its environment."""
+
+    mode: str = "embedded"
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_urls: Mapping[str, str] = field(default_factory=dict)
+    event_bus: str = "sqlite"
+    event_log_url: str = ""
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_ttl_seconds: int = 12 * 3600
+    ports: Mapping[str, int] = field(default_factory=dict)
+    worker_metrics_ports: Mapping[str, int] = field(default_factory=dict)
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+    roster_path: Path = PROJECT_ROOT / "deploy" / "roster.yaml"
+    enterprises_path: Path = PROJECT_ROOT / "deploy" / "enterprises.yaml"
+    sla_policy_path: Path = PROJECT_ROOT / "deploy" / "sla_policy.yaml"
+    calendar_overrides_path: Path = PROJECT_ROOT / "deploy" / "calendar_overrides.yaml"
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    def database_url(self, service: str) -> str:
+        return self.database_urls[service]
+
+    def topic(self, name: str) -> str:
+        """The physical topic for a logical one (tests isolate runs with a prefix)."""
+        return f"{self.topic_prefix}{name}"
+
+    def check_production_ready(self) -> None:
+        """Refuse to run production with the well-known development secret."""
+        if self.production and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ConfigError("JWT_SECRET must be set to a private value in production mode")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        mode = env.get("YANGPU_MODE", "embedded")
+        if mode not in ("embedded", "production"):
+            raise ConfigError(f"YANGPU_MODE must be 'embedded' or 'production', got {mode!r}")
+        var_dir = Path(env.get("VAR_DIR", str(PROJECT_ROOT / "var"))).resolve()
+        database_urls = {
+            svc: env.get(f"{svc.upper()}_DATABASE_URL") or f"sqlite:///{var_dir / (svc + '.db')}"
+            for svc in SERVICES
+        }
+        event_bus = env.get("EVENT_BUS", "kafka" if mode == "production" else "sqlite")
+        if event_bus not in ("sqlite", "kafka"):
+            raise ConfigError(f"EVENT_BUS must be 'sqlite' or 'kafka', got {event_bus!r}")
+        default_ports = {"intake": 8001, "routing": 8002, "sla": 8003}
+        ports = {svc: _int(env, f"{svc.upper()}_PORT", default_ports[svc]) for svc in SERVICES}
+        worker_metrics_ports = {
+            svc: _int(env, f"{svc.upper()}_WORKER_METRICS_PORT", 9100 + i + 1) for i, svc in enumerate(SERVICES)
+        }
+        service_urls = {
+            svc: env.get(f"{svc.upper()}_URL") or f"http://127.0.0.1:{ports[svc]}" for svc in SERVICES
+        }
+        deploy = PROJECT_ROOT / "deploy"
+        return cls(
+            mode=mode,
+            var_dir=var_dir,
+            database_urls=database_urls,
+            event_bus=event_bus,
+            event_log_url=env.get("EVENT_LOG_URL") or f"sqlite:///{var_dir / 'events.db'}",
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            topic_prefix=env.get("TOPIC_PREFIX", ""),
+            jwt_secret=env.get("JWT_SECRET", DEFAULT_JWT_SECRET),
+            jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 12 * 3600),
+            ports=ports,
+            worker_metrics_ports=worker_metrics_ports,
+            service_urls=service_urls,
+            roster_path=Path(env.get("ROSTER_PATH", str(deploy / "roster.yaml"))),
+            enterprises_path=Path(env.get("ENTERPRISES_PATH", str(deploy / "enterprises.yaml"))),
+            sla_policy_path=Path(env.get("SLA_POLICY_PATH", str(deploy / "sla_policy.yaml"))),
+            calendar_overrides_path=Path(
+                env.get("CALENDAR_OVERRIDES_PATH", str(deploy / "calendar_overrides.yaml"))
+            ),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+
+# Every environment variable the services read; docker-compose is checked against this list.
+ENV_KEYS = (
+    "YANGPU_MODE", "VAR_DIR", "INTAKE_DATABASE_URL", "ROUTING_DATABASE_URL", "SLA_DATABASE_URL",
+    "EVENT_BUS", "EVENT_LOG_URL", "KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "JWT_SECRET",
+    "JWT_TTL_SECONDS", "INTAKE_PORT", "ROUTING_PORT", "SLA_PORT", "INTAKE_WORKER_METRICS_PORT",
+    "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "INTAKE_URL", "ROUTING_URL",
+    "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",
+    "LOG_LEVEL",
+)

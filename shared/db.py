@@ -1,0 +1,92 @@
+"""Database engines and the unit of work, the same code on SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = str(engine_or_url.url if isinstance(engine_or_url, Engine) else engine_or_url)
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine tuned for this suite's access pattern: short write transactions from many processes.
+
+    SQLite runs in WAL mode with a busy timeout, and every transaction starts ``BEGIN IMMEDIATE`` so
+    two processes never deadlock upgrading a read lock to a write lock.
+    """
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(url, **kwargs)
+
+
+def session_factory(engine: Engine, metadata: MetaData) -> sessionmaker[Session]:
+    """Sessions that know their service's tables (the outbox helpers look them up there)."""
+    return sessionmaker(engine, expire_on_commit=False, info={"metadata": metadata})
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error (nothing half-written)."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(engine: Engine) -> None:
+    """Raise if the database does not answer (used by /readyz)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on both databases: stored as UTC, read back as aware UTC.
+
+    SQLite has no timezone type and would hand back naive values; this keeps both backends identical.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every stored time must carry its offset")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,248 @@
+"""The one event envelope (CloudEvents 1.0) and the catalogue of event types.
+
+Every event is a CloudEvent whose ``subject`` and ``partitionkey`` are the demand id, so Kafka keeps one
+demand's events in order. On the wire it travels in binary content mode (``ce_*`` headers, JSON value).
+Each type has a marshmallow schema here; producers validate before writing, consumers before handling.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+DEMAND_EVENTS = "demand.events"
+SLA_EVENTS = "sla.events"
+TOPICS = (DEMAND_EVENTS, SLA_EVENTS)
+_FORMAT = JSONFormat()
+
+
+def dlq_topic(topic: str) -> str:
+    """Dead letters of a topic go to ``<topic>.dlq``."""
+    return f"{topic}.dlq"
+
+
+class EventValidationError(ValueError):
+    """An event's attributes or data do not match the catalogue; the message says which field."""
+
+
+# --- data schemas -------------------------------------------------------------------------------
+
+
+class _Data(Schema):
+    class Meta:
+        unknown = EXCLUDE  # newer producers may add fields; old consumers ignore them
+
+    demand_id = fields.String(required=True)
+
+
+class EnterpriseRef(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    uscc = fields.String(required=True)
+    name = fields.String(required=True)
+    key_enterprise = fields.Boolean(load_default=False)
+    chief_officer_id = fields.String(allow_none=True, load_default=None)
+
+
+class DemandSubmitted(_Data):
+    channel = fields.String(required=True)
+    street = fields.String(required=True)
+    grid = fields.String(allow_none=True, load_default=None)
+    category = fields.String(required=True)
+    complexity = fields.String(required=True, validate=validate.OneOf(["simple", "complex", "difficult"]))
+    title = fields.String(required=True)
+    enterprise = fields.Nested(EnterpriseRef, required=True)
+    reported_at = fields.AwareDateTime(required=True)
+    received_at = fields.AwareDateTime(required=True)
+
+
+class _Action(_Data):
+    street = fields.String(required=True)
+    actor_id = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+class DemandAssigned(_Action):
+    officer_id = fields.String(allow_none=True, required=True)
+    officer_kind = fields.String(allow_none=True, required=True)
+    department = fields.String(allow_none=True, load_default=None)
+    rule = fields.String(required=True)
+    queue = fields.String(required=True, validate=validate.OneOf(["officer", "street_unassigned"]))
+
+
+class DemandAcknowledged(_Action):
+    pass
+
+
+class DemandMaterialsRequested(_Action):
+    note = fields.String(load_default="")
+
+
+class DemandMaterialsReceived(_Action):
+    pass
+
+
+class DemandTransferred(_Action):
+    from_officer_id = fields.String(allow_none=True, load_default=None)
+    to_officer_id = fields.String(allow_none=True, load_default=None)
+    to_department = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(required=True)
+
+
+class DemandResolved(_Action):
+    outcome = fields.String(required=True, validate=validate.OneOf(["resolved", "explained", "unresolvable"]))
+    note = fields.String(load_default="")
+
+
+class DemandEscalated(_Action):
+    to_officer_id = fields.String(allow_none=True, load_default=None)
+    reason = fields.String(required=True)
+    automatic = fields.Boolean(load_default=False)
+
+
+class DemandFeedback(_Action):
+    satisfaction = fields.String(
+        required=True, validate=validate.OneOf(["satisfied", "basically_satisfied", "unsatisfied"])
+    )
+
+
+class DemandReopened(_Action):
+    reason = fields.String(load_default="")
+
+
+class DemandClosed(_Action):
+    pass
+
+
+class SlaClockEvent(_Data):
+    """Warnings, breaches and clock updates: what a clock looks like after the change."""
+
+    street = fields.String(required=True)
+    channel = fields.String(required=True)
+    category = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["first_response", "resolution"]))
+    status = fields.String(required=True)
+    target_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    business_seconds_used = fields.Float(required=True)
+    business_seconds_target = fields.Integer(required=True)
+    key_enterprise = fields.Boolean(load_default=False)
+    at = fields.AwareDateTime(required=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    topic: str
+    schema: Schema
+
+
+def _types(topic: str, pairs: dict[str, type[Schema]]) -> dict[str, EventType]:
+    return {name: EventType(name, topic, schema()) for name, schema in pairs.items()}
+
+
+CATALOGUE: dict[str, EventType] = {
+    **_types(
+        DEMAND_EVENTS,
+        {
+            "yangpu.demand.submitted.v1": DemandSubmitted,
+            "yangpu.demand.assigned.v1": DemandAssigned,
+            "yangpu.demand.acknowledged.v1": DemandAcknowledged,
+            "yangpu.demand.materials_requested.v1": DemandMaterialsRequested,
+            "yangpu.demand.materials_received.v1": DemandMaterialsReceived,
+            "yangpu.demand.transferred.v1": DemandTransferred,
+            "yangpu.demand.resolved.v1": DemandResolved,
+            "yangpu.demand.escalated.v1": DemandEscalated,
+            "yangpu.demand.feedback_received.v1": DemandFeedback,
+            "yangpu.demand.reopened.v1": DemandReopened,
+            "yangpu.demand.closed.v1": DemandClosed,
+        },
+    ),
+    **_types(
+        SLA_EVENTS,
+        {
+            "yangpu.sla.clock_updated.v1": SlaClockEvent,
+            "yangpu.sla.warning.v1": SlaClockEvent,
+            "yangpu.sla.breached.v1": SlaClockEvent,
+        },
+    ),
+}
+
+
+# --- the envelope -------------------------------------------------------------------------------
+
+
+def new_event(type_: str, data: dict[str, Any], source: str) -> CloudEvent:
+    """Build a validated event; its subject and Kafka key are the demand id in ``data``."""
+    entry = CATALOGUE.get(type_)
+    if entry is None:
+        raise EventValidationError(f"unknown event type {type_!r}")
+    problems = entry.schema.validate(_jsonable(data))
+    if problems:
+        raise EventValidationError(f"{type_}: {problems}")
+    demand_id = data["demand_id"]
+    return CloudEvent(
+        attributes={
+            "id": str(uuid.uuid4()),
+            "source": source,
+            "type": type_,
+            "specversion": "1.0",
+            "time": datetime.now(UTC),
+            "subject": demand_id,
+            "datacontenttype": "application/json",
+            "partitionkey": demand_id,
+        },
+        data=_jsonable(data),
+    )
+
+
+def topic_of(event: CloudEvent) -> str:
+    return CATALOGUE[event.get_type()].topic
+
+
+def to_message(event: CloudEvent) -> KafkaMessage:
+    """Binary content mode: attributes in ``ce_*`` headers, data as the JSON value."""
+    return to_binary(event, _FORMAT)
+
+
+def from_message(message: KafkaMessage) -> CloudEvent:
+    try:
+        return from_binary(message, _FORMAT)
+    except Exception as exc:  # the SDK raises several types for a malformed message
+        raise EventValidationError(f"not a CloudEvent: {exc}") from exc
+
+
+def load_data(event: CloudEvent) -> dict[str, Any]:
+    """The event's data validated and deserialised by its catalogue schema."""
+    entry = CATALOGUE.get(event.get_type())
+    if entry is None:
+        raise EventValidationError(f"unknown event type {event.get_type()!r}")
+    try:
+        return entry.schema.load(event.get_data() or {})
+    except ValidationError as exc:
+        raise EventValidationError(f"{entry.name}: {exc.messages}") from exc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise EventValidationError("event times must carry a UTC offset")
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+__all__ = [
+    "CATALOGUE", "DEMAND_EVENTS", "SLA_EVENTS", "TOPICS", "CloudEvent", "EventValidationError",
+    "KafkaMessage", "dlq_topic", "from_message", "load_data", "new_event", "to_message", "topic_of",
+]

@@ -1,0 +1,195 @@
+"""What every service's web process has in common: the Flask app, errors, probes, metrics, OpenAPI.
+
+Errors have one JSON shape everywhere: ``{"code", "message", "errors"}`` where ``errors`` maps each
+field path (``enterprise.uscc``) to its problems, all of them at once.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import marshmallow as ma
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api
+from flask_smorest import abort as smorest_abort
+from sqlalchemy import MetaData
+from werkzeug.exceptions import HTTPException
+
+from shared import logs
+from shared.config import Settings
+from shared.db import make_engine, ping, session_factory
+from shared.metrics import BUILD_INFO, HTTP_SECONDS, VERSION, render
+
+_CODES = {
+    400: "malformed_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type", 422: "validation_failed",
+    429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+}
+
+
+class ErrorSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "Machine-readable error code, e.g. validation_failed"})
+    message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Problems by field path (e.g. enterprise.uscc)"},
+    )
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"a.b": [..]}``; list indexes become path parts."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix or "_schema"
+            for k, v in flatten_errors(value, path).items():
+                flat.setdefault(k, []).extend(v)
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            flat[prefix or "_schema"] = list(messages)
+        else:
+            for item in messages:
+                for k, v in flatten_errors(item, prefix).items():
+                    flat.setdefault(k, []).extend(v)
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+def api_error(status: int, message: str, errors: dict[str, list[str]] | None = None,
+              code: str | None = None, headers: dict[str, str] | None = None) -> NoReturn:
+    """Stop the request with the suite's error shape."""
+    smorest_abort(status, message=message, errors=errors or {}, code=code or _CODES.get(status, "error"),
+                  headers=headers or {})
+    raise AssertionError("unreachable")
+
+
+class SuiteApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors")
+        if errors is None and "messages" in data:
+            # webargs: {"json": {...}} -> strip the location, flatten the rest
+            messages = data["messages"]
+            if isinstance(messages, dict) and len(messages) == 1:
+                messages = next(iter(messages.values()))
+            errors = flatten_errors(messages)
+        if status == 400 and not data.get("message"):
+            message = "the request body is not valid JSON"
+        elif status == 422 and not data.get("message"):
+            message = "some fields are invalid; see errors"
+        else:
+            message = data.get("message") or error.description or error.name
+        payload = {"code": data.get("code") or _CODES.get(status, "error"), "message": message,
+                   "errors": errors or {}}
+        return payload, status, data.get("headers") or {}
+
+
+ReadinessCheck = Callable[[], None]
+
+
+def bus_ping(settings: Settings) -> None:
+    """Raise unless the event bus answers: the event log file opens, or a Kafka bootstrap server accepts."""
+    if settings.event_bus == "kafka":
+        errors = []
+        for server in settings.kafka_bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                socket.create_connection((host, int(port)), timeout=1.0).close()
+                return
+            except OSError as exc:
+                errors.append(f"{server}: {exc}")
+        raise ConnectionError("; ".join(errors))
+    from shared.bus_sqlite import SqliteLogProducer
+
+    SqliteLogProducer(settings.event_log_url).ping()
+
+
+def create_app(service: str, settings: Settings, metadata: MetaData, blueprints: list[Any],
+               description: str) -> Flask:
+    """A service's Flask app with its database, probes, metrics, error shape and OpenAPI document."""
+    settings.check_production_ready()
+    app = Flask(service)
+    app.config.update(
+        JWT_SECRET=settings.jwt_secret,
+        API_TITLE=f"Yangpu {service} service",
+        API_VERSION=VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                                             "bearerFormat": "JWT"}}},
+        },
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False
+    engine = make_engine(settings.database_url(service))
+    app.extensions["yangpu"] = {"settings": settings, "engine": engine,
+                                "sessions": session_factory(engine, metadata)}
+    api = SuiteApi(app)
+    for bp in blueprints:
+        api.register_blueprint(bp)
+    BUILD_INFO.labels(service, VERSION).set(1)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.log_token = logs.request_id.set(g.request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        HTTP_SECONDS.labels(service, request.method, route, str(response.status_code)).observe(
+            time.perf_counter() - g.get("started", time.perf_counter()))
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if "log_token" in g:
+            logs.request_id.reset(g.log_token)
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        failed = {}
+        for name, check in (("database", lambda: ping(engine)), ("bus", lambda: bus_ping(settings))):
+            try:
+                check()
+            except Exception as exc:  # any failure means not ready; say which and why
+                failed[name] = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+        if failed:
+            return jsonify(status="unavailable", service=service, failed=failed), 503
+        return jsonify(status="ready", service=service), 200
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        body, content_type = render()
+        return Response(body, content_type=content_type)
+
+    return app
+
+
+def sessions() -> Any:
+    """The current app's session factory (use with :func:`shared.db.unit_of_work`)."""
+    from flask import current_app
+
+    return current_app.extensions["yangpu"]["sessions"]
+
+
+def settings() -> Settings:
+    from flask import current_app
+
+    return current_app.extensions["yangpu"]["settings"]

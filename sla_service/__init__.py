@@ -1,0 +1,1 @@
+"""SLA service: business-time clocks for first response and resolution of enterprise demands."""
