@@ -154,7 +154,8 @@ while time.time() < deadline:
     # still closed sits in reconnect backoff for seconds.
     try:
         socket.create_connection((bootstrap.split(":")[0], int(bootstrap.split(":")[1])), 1).close()
-    except OSError:
+    except OSError as exc:
+        last = exc
         time.sleep(0.2)
         continue
     admin = producer = None
@@ -207,10 +208,16 @@ wait_ready() {
   fail_start "broker not ready on $BOOTSTRAP after ${START_TIMEOUT}s"
 }
 
+STARTED_PID=""   # set once this invocation launched a broker
 fail_start() {
   log "ERROR: $*"
   log "---- tail of $LOG_FILE ----"; tail -n 40 "$LOG_FILE" >&2 2>/dev/null || true
   log "---- tail of $OUT_FILE ----"; tail -n 20 "$OUT_FILE" >&2 2>/dev/null || true
+  # Don't leave a half-started broker behind: the next `start` should begin clean.
+  if [[ -n "$STARTED_PID" ]] && kill -0 "$STARTED_PID" 2>/dev/null; then
+    log "stopping the broker that failed to become ready (pid $STARTED_PID)"
+    STOP_TIMEOUT=15 do_stop
+  fi
   exit 1
 }
 
@@ -237,6 +244,7 @@ do_start() {
   setsid "$(java_bin)" "${JVM_COMMON[@]}" kafka.Kafka "$EFFECTIVE_CONF" \
       >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
   pid=$!
+  STARTED_PID=$pid
   echo "$pid" >"$PID_FILE"
   wait_ready "$pid"
   log "ready on $BOOTSTRAP (pid $pid)"
