@@ -44,7 +44,8 @@ def require_servers() -> None:
     missing = [name for name, (h, p) in {"PostgreSQL": ("127.0.0.1", 5432), "Kafka": ("127.0.0.1", 9092)}.items()
                if not _reachable(h, p)]
     if missing:
-        message = f"{' and '.join(missing)} not reachable; start with deploy/postgres/postgres.sh and deploy/kafka/kafka.sh"
+        message = (f"{' and '.join(missing)} not reachable; "
+                   "start them with deploy/postgres/postgres.sh start and deploy/kafka/kafka.sh start")
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

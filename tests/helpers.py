@@ -16,7 +16,9 @@ def enterprise(street: str = "wujiaochang", key: bool = False) -> dict[str, Any]
     return next(e for e in ENTERPRISES if e["street"] == street and bool(e.get("key_enterprise")) == key)
 
 
-def demand_body(street: str = "wujiaochang", channel: str = "grid", key: bool = False, **overrides: Any) -> dict[str, Any]:
+def demand_body(
+    street: str = "wujiaochang", channel: str = "grid", key: bool = False, **overrides: Any
+) -> dict[str, Any]:
     """A valid POST /api/v1/demands body; ``overrides`` replace top-level fields."""
     ent = enterprise(street, key)
     body = {

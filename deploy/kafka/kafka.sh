@@ -60,7 +60,7 @@ ensure_jars() {
   if [[ -f "$LIB_STAMP" && "$(cat "$LIB_STAMP")" == "$want" ]]; then return 0; fi
   log "fetching Kafka broker jars into $LIB_DIR (maven)"
   rm -rf "$LIB_DIR"   # drop jars of an older pom.xml
-  local mvn_args=(-B -q -f "$HERE/pom.xml" dependency:copy-dependencies
+  local mvn_args=(-B -q -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies
                   -DoutputDirectory="$LIB_DIR" -DincludeScope=runtime)
   if ! mvn -o "${mvn_args[@]}" >/dev/null 2>&1; then
     rm -rf "$LIB_DIR"
