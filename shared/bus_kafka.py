@@ -48,12 +48,12 @@ class KafkaBusProducer:
             retries=10,
             linger_ms=1,
             request_timeout_ms=10_000,
-            key_serializer=lambda k: k.encode() if k is not None else None,
         )
 
     def send_batch(self, messages: list[OutgoingMessage]) -> None:
         futures = [
-            self.producer.send(self.settings.topic(m.topic), key=m.key, value=m.value,
+            self.producer.send(self.settings.topic(m.topic), key=m.key.encode() if m.key is not None else None,
+                               value=m.value,
                                headers=list(m.headers.items()))
             for m in messages
         ]

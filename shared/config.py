@@ -45,6 +45,7 @@ class Settings:
     jwt_ttl_seconds: int = 12 * 3600
     ports: Mapping[str, int] = field(default_factory=dict)
     worker_metrics_ports: Mapping[str, int] = field(default_factory=dict)
+    worker_metrics_host: str = "127.0.0.1"
     service_urls: Mapping[str, str] = field(default_factory=dict)
     roster_path: Path = PROJECT_ROOT / "deploy" / "roster.yaml"
     enterprises_path: Path = PROJECT_ROOT / "deploy" / "enterprises.yaml"
@@ -103,6 +104,7 @@ class Settings:
             jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 12 * 3600),
             ports=ports,
             worker_metrics_ports=worker_metrics_ports,
+            worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1"),
             service_urls=service_urls,
             roster_path=Path(env.get("ROSTER_PATH", str(deploy / "roster.yaml"))),
             enterprises_path=Path(env.get("ENTERPRISES_PATH", str(deploy / "enterprises.yaml"))),
@@ -119,7 +121,7 @@ ENV_KEYS = (
     "YANGPU_MODE", "VAR_DIR", "INTAKE_DATABASE_URL", "ROUTING_DATABASE_URL", "SLA_DATABASE_URL",
     "EVENT_BUS", "EVENT_LOG_URL", "KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "JWT_SECRET",
     "JWT_TTL_SECONDS", "INTAKE_PORT", "ROUTING_PORT", "SLA_PORT", "INTAKE_WORKER_METRICS_PORT",
-    "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "INTAKE_URL", "ROUTING_URL",
+    "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "INTAKE_URL", "ROUTING_URL",
     "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",
     "LOG_LEVEL",
 )

@@ -119,7 +119,7 @@ def main(spec: WorkerSpec) -> None:
 
         ensure_topics(settings)
     BUILD_INFO.labels(f"{spec.service}-worker", VERSION).set(1)
-    start_http_server(settings.worker_metrics_ports[spec.service], addr="127.0.0.1")
+    start_http_server(settings.worker_metrics_ports[spec.service], addr=settings.worker_metrics_host)
     worker = Worker(spec, settings)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stopping.set())

@@ -140,7 +140,7 @@ free_port() {
   fi
   local i
   for i in $(seq 1 50); do port_open || return 0; sleep 0.1; done
-  die "$HOST:$PORT is in use by another process"
+  die "$HOST:$PORT is in use by another process (not the cluster in $DATA_DIR)"
 }
 
 provision() {
