@@ -48,6 +48,7 @@ class KafkaBusProducer:
             retries=10,
             linger_ms=1,
             request_timeout_ms=10_000,
+            max_block_ms=10_000,  # a broker that is down fails the relay's batch quickly; the rows stay
         )
 
     def send_batch(self, messages: list[OutgoingMessage]) -> None:

@@ -122,6 +122,17 @@ broker_pid() {
   return 0
 }
 
+# Close every fd above 2 in the current (sub)shell, so a daemon started from
+# it cannot hold a caller's pipe open (CI log capture would never see EOF and
+# hang) nor our flock.
+close_extra_fds() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd="${fd##*/}"
+    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 
 # Python with kafka-python: the repo venv first, then the system python.
@@ -240,9 +251,10 @@ do_start() {
 
   log "starting broker (data dir $DATA_DIR)"
   # setsid: the broker must outlive this script and the CI step's process
-  # group. 9>&-: don't let the broker inherit (and hold forever) our flock.
-  setsid "$(java_bin)" "${JVM_COMMON[@]}" kafka.Kafka "$EFFECTIVE_CONF" \
-      >>"$OUT_FILE" 2>&1 </dev/null 9>&- &
+  # group; it inherits no fds but stdio (see close_extra_fds).
+  ( close_extra_fds
+    exec setsid "$(java_bin)" "${JVM_COMMON[@]}" kafka.Kafka "$EFFECTIVE_CONF" \
+        >>"$OUT_FILE" 2>&1 </dev/null ) &
   pid=$!
   STARTED_PID=$pid
   echo "$pid" >"$PID_FILE"

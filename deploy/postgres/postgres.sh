@@ -77,7 +77,7 @@ resolve_bindir() {
     BIN="/usr/lib/postgresql/$ver/bin"
     [[ -x "$BIN/postgres" ]] || die "$DATA_DIR is a PostgreSQL $ver cluster but $BIN/postgres is missing"
   else
-    BIN="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n1)")"
+    BIN="$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n1)")"
   fi
 }
 
@@ -121,6 +121,17 @@ log_line_prefix = '%m [%p] %q%u@%d '
 EOF
 }
 
+# Close every fd above 2 in the current (sub)shell, so a daemon started from
+# it cannot hold a caller's pipe open (CI log capture would never see EOF and
+# hang) nor our flock.
+close_extra_fds() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd="${fd##*/}"
+    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 running() { as_pg "$BIN/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; }
 ready() { "$BIN/pg_isready" -q -h "$HOST" -p "$PORT" -t 2; }
 port_open() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
@@ -138,8 +149,8 @@ free_port() {
       fi
     done < <(pg_lsclusters -h)
   fi
-  local i
-  for i in $(seq 1 50); do port_open || return 0; sleep 0.1; done
+  local deadline=$((SECONDS + 5))   # give a stopping server time to let go
+  while ((SECONDS < deadline)); do port_open || return 0; sleep 0.1; done
   die "$HOST:$PORT is in use by another process (not the cluster in $DATA_DIR)"
 }
 
@@ -178,9 +189,10 @@ do_start() {
   else
     free_port
     log "starting PostgreSQL on $HOST:$PORT (data $DATA_DIR, log $(LOG_FILE))"
-    # pg_ctl detaches the postmaster (own session), so it outlives CI steps.
-    # 9>&-: the postmaster must not inherit (and hold forever) our flock.
-    as_pg "$BIN/pg_ctl" -D "$DATA_DIR" -l "$(LOG_FILE)" -w -t 60 start >/dev/null 9>&- \
+    # pg_ctl detaches the postmaster (own session), so it outlives CI steps;
+    # close_extra_fds keeps it from inheriting our caller's pipes and flock.
+    ( close_extra_fds
+      as_pg "$BIN/pg_ctl" -D "$DATA_DIR" -l "$(LOG_FILE)" -w -t 60 start >/dev/null ) \
       || { tail -n 30 "$(LOG_FILE)" >&2 || true; die "pg_ctl start failed"; }
   fi
   local deadline=$((SECONDS + 60))
