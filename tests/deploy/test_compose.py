@@ -1,0 +1,157 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine (there is none in CI).
+
+Structure (services, healthchecks, start order), and that every environment key set for our services is
+one the code reads: shared/config.py's ENV_KEYS, or the few read by gunicorn's config and prometheus_client.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.config import ENV_KEYS, PROJECT_ROOT, SERVICES, Settings
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES_BY_NAME: dict[str, Any] = COMPOSE["services"]
+OURS = ["migrate", *[f"{s}-{p}" for s in SERVICES for p in ("web", "worker")]]
+# Keys read outside shared/config.py, each with the file that reads it (checked below).
+PROCESS_KEYS = {
+    "GUNICORN_BIND": "deploy/gunicorn.conf.py",
+    "WEB_CONCURRENCY": "deploy/gunicorn.conf.py",
+    "PROMETHEUS_MULTIPROC_DIR": "shared/metrics.py",
+}
+WEB_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003}
+WORKER_PORTS = {"intake": 9101, "routing": 9102, "sla": 9103}
+
+
+def env_of(name: str) -> dict[str, str]:
+    return {k: str(v) for k, v in SERVICES_BY_NAME[name].get("environment", {}).items()}
+
+
+def interpolate(value: str) -> str:
+    """Compose's ${VAR}, ${VAR:?message} and ${VAR:-default}, with stand-in secrets."""
+    return re.sub(r"\$\{(\w+)(?::[?-][^}]*)?\}", lambda m: f"test-{m.group(1).lower()}-0123456789abcdef", value)
+
+
+def test_the_stack_has_every_piece():
+    assert set(SERVICES_BY_NAME) == {"kafka", "postgres", "prometheus", "grafana", *OURS}
+
+
+def test_kafka_is_a_single_kraft_node():
+    env = env_of("kafka")
+    assert SERVICES_BY_NAME["kafka"]["image"].startswith("apache/kafka:")
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    assert not any("zookeeper" in k.lower() for k in env)
+
+
+def test_every_long_running_service_has_a_healthcheck():
+    for name, service in SERVICES_BY_NAME.items():
+        if name == "migrate":
+            continue
+        check = service.get("healthcheck")
+        assert check and check["test"][0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
+
+
+def test_start_order_waits_for_health_and_for_the_migration():
+    for name, service in SERVICES_BY_NAME.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            assert dependency in SERVICES_BY_NAME, (name, dependency)
+            if dependency == "migrate":
+                assert rule == {"condition": "service_completed_successfully"}, name
+            else:
+                assert rule == {"condition": "service_healthy"}, (name, dependency)
+                assert "healthcheck" in SERVICES_BY_NAME[dependency], dependency
+    for name in OURS:
+        needs = set(SERVICES_BY_NAME[name]["depends_on"])
+        assert needs == ({"postgres"} if name == "migrate" else {"postgres", "kafka", "migrate"}), name
+    assert set(SERVICES_BY_NAME["prometheus"]["depends_on"]) == set(OURS) - {"migrate"}
+    assert set(SERVICES_BY_NAME["grafana"]["depends_on"]) == {"prometheus"}
+
+
+def test_the_one_shot_migrates_and_seeds_every_database():
+    migrate = SERVICES_BY_NAME["migrate"]
+    assert migrate["command"] == ["python", "-m", "shared.seed"]
+    assert migrate["restart"] == "no"
+    for service in SERVICES:
+        assert f"{service.upper()}_DATABASE_URL" in env_of("migrate")
+
+
+def test_every_environment_key_of_our_services_is_one_the_code_reads():
+    for key, reader in PROCESS_KEYS.items():
+        assert key in (PROJECT_ROOT / reader).read_text(encoding="utf-8"), f"{reader} does not read {key}"
+    for name in OURS:
+        unknown = set(env_of(name)) - set(ENV_KEYS) - set(PROCESS_KEYS)
+        assert not unknown, f"{name} sets keys nothing reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_each_process_gets_a_complete_production_environment(name: str):
+    env = env_of(name)
+    for key in ("YANGPU_MODE", "EVENT_BUS", "KAFKA_BOOTSTRAP_SERVERS", "JWT_SECRET"):
+        assert key in env, f"{name} lacks {key}"
+    assert env["YANGPU_MODE"] == "production" and env["EVENT_BUS"] == "kafka"
+    assert "${JWT_SECRET" in env["JWT_SECRET"], "the JWT secret must come from the operator, not the file"
+    service = name.split("-")[0]
+    owned = SERVICES if name == "migrate" else (service,)
+    own_db = {f"{s.upper()}_DATABASE_URL" for s in owned}
+    # a service gets its own database only: no service reads another's tables
+    assert {k for k in env if k.endswith("_DATABASE_URL")} == own_db, name
+    settings = Settings.from_env({k: interpolate(v) for k, v in env.items()})
+    settings.check_production_ready()  # raises with the well-known development secret
+    for key in own_db:
+        url = settings.database_url(key.removesuffix("_DATABASE_URL").lower())
+        assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url, url
+    assert settings.kafka_bootstrap_servers == "kafka:9092"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_web_and_worker_listen_where_prometheus_scrapes(service: str):
+    web, worker = SERVICES_BY_NAME[f"{service}-web"], SERVICES_BY_NAME[f"{service}-worker"]
+    assert web["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
+    assert web["command"][3] == f"{service}_service.app:create()"
+    assert env_of(f"{service}-web")["GUNICORN_BIND"] == f"0.0.0.0:{WEB_PORTS[service]}"
+    multiproc = env_of(f"{service}-web")["PROMETHEUS_MULTIPROC_DIR"]
+    assert any(t.split(":")[0] == multiproc for t in web["tmpfs"]), "multiprocess metrics must start empty"
+    assert worker["command"] == ["python", "-m", f"{service}_service.worker"]
+    worker_settings = Settings.from_env(env_of(f"{service}-worker"))
+    assert worker_settings.worker_metrics_host == "0.0.0.0"  # reachable from the prometheus container
+    assert worker_settings.worker_metrics_ports[service] == WORKER_PORTS[service]
+
+    prometheus = yaml.safe_load((PROJECT_ROOT / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    targets = {(job, t, group["labels"]["app"]) for job in ("yangpu-web", "yangpu-worker")
+               for group in jobs[job]["static_configs"] for t in group["targets"]}
+    assert ("yangpu-web", f"{service}-web:{WEB_PORTS[service]}", service) in targets
+    assert ("yangpu-worker", f"{service}-worker:{WORKER_PORTS[service]}", service) in targets
+
+
+def test_prometheus_and_grafana_get_our_configuration_mounted():
+    prometheus = SERVICES_BY_NAME["prometheus"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    grafana = SERVICES_BY_NAME["grafana"]
+    mounts = dict(v.split(":")[:2] for v in grafana["volumes"])
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    dashboards_dir = mounts["./deploy/grafana/dashboards"]
+    provider = yaml.safe_load((PROJECT_ROOT / "deploy/grafana/provisioning/dashboards/yangpu.yml").read_text("utf-8"))
+    assert provider["providers"][0]["options"]["path"] == dashboards_dir
+    assert env_of("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] == f"{dashboards_dir}/sla-overview.json"
+    datasources = PROJECT_ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml"
+    source = yaml.safe_load(datasources.read_text("utf-8"))
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    assert source["datasources"][0]["uid"] == "prometheus"
+
+
+def test_the_dockerfile_builds_the_services_from_python_slim():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, flags=re.MULTILINE)
+    assert "pip install --no-deps -e ." in dockerfile
+    assert re.search(r"^USER \d+", dockerfile, flags=re.MULTILINE), "the services must not run as root"
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for path in (".git", ".venv", "var", ".env"):
+        assert path in ignored
