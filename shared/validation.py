@@ -153,7 +153,7 @@ def _parse_phone(s: str) -> tuple[str, str, str, str] | str:
         area, rest = groups[0], groups[1:]
     else:
         # No separator: 010 and 02x are three-digit area codes, every other one has four digits.
-        n = 3 if digits[1] in "12" else 4
+        n = 3 if len(digits) > 1 and digits[1] in "12" else 4
         head = groups[0]
         area = head[:n]
         rest = ([head[n:]] if head[n:] else []) + groups[1:]

@@ -132,3 +132,8 @@ def test_phone_problems(raw, fragment):
 
 def test_mask_never_echoes_invalid_input():
     assert "secret" not in mask_phone("secret-13812345678")
+
+
+@pytest.mark.parametrize("raw", ["0", "(0)", "0-", "+86 0"])
+def test_degenerate_landline_input_is_a_problem_not_a_crash(raw):
+    assert phone_problem(raw) is not None
