@@ -86,6 +86,10 @@ class KafkaBusConsumer:
             session_timeout_ms=6_000,
             heartbeat_interval_ms=1_000,
         )
+        # Fetch the topics' partitions before the first poll joins the group: a group leader that assigns
+        # without them gives every member nothing, and the group then idles until the next metadata refresh.
+        for topic in topics:
+            self.consumer.partitions_for_topic(settings.topic(topic))
 
     def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
         batches = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)

@@ -119,7 +119,9 @@ class DemandReopened(_Action):
 
 
 class DemandClosed(_Action):
-    pass
+    # The outcome the demand was resolved with (routing adds it so consumers need not remember it).
+    outcome = fields.String(allow_none=True, load_default=None,
+                            validate=validate.OneOf(["resolved", "explained", "unresolvable"]))
 
 
 class SlaClockEvent(_Data):

@@ -16,7 +16,9 @@ import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
-from sqlalchemy import MetaData
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, MetaData
 from werkzeug.exceptions import HTTPException
 
 from shared import logs
@@ -115,8 +117,12 @@ def bus_ping(settings: Settings) -> None:
 
 
 def create_app(service: str, settings: Settings, metadata: MetaData, blueprints: list[Any],
-               description: str) -> Flask:
-    """A service's Flask app with its database, probes, metrics, error shape and OpenAPI document."""
+               description: str, collectors: Callable[[Engine], list[Collector]] | None = None) -> Flask:
+    """A service's Flask app with its database, probes, metrics, error shape and OpenAPI document.
+
+    ``collectors`` builds, from the app's engine, custom collectors computed at scrape time (e.g. counts
+    read from the database); /metrics appends them to the process or multiprocess registry.
+    """
     settings.check_production_ready()
     app = Flask(service)
     app.config.update(
@@ -174,10 +180,14 @@ def create_app(service: str, settings: Settings, metadata: MetaData, blueprints:
             return jsonify(status="unavailable", service=service, failed=failed), 503
         return jsonify(status="ready", service=service), 200
 
+    scraped = CollectorRegistry(auto_describe=True)
+    for collector in collectors(engine) if collectors else []:
+        scraped.register(collector)
+
     @app.get("/metrics")
     def metrics() -> Response:
         body, content_type = render()
-        return Response(body, content_type=content_type)
+        return Response(body + generate_latest(scraped), content_type=content_type)
 
     return app
 
