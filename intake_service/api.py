@@ -1,103 +1,87 @@
-"""Intake's HTTP API: log a demand, read it back with its timeline."""
+"""Intake's JSON API: log a demand, follow it, list demands."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import url_for
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from marshmallow import RAISE
 
-from intake_service.model import Demand, TimelineEntry
-from intake_service.schemas import DemandIn, DemandOut
+from intake_service import service
+from intake_service.policy import CHANNELS_BY_ROLE
+from intake_service.schemas import DemandIn, DemandOut, DemandPage, DemandQuery, IdempotencyHeaders
 from shared.auth import current_principal, require
-from shared.db import unit_of_work
-from shared.events import new_event
-from shared.outbox import emit
-from shared.validation import mask_phone, normalize_phone, normalize_uscc
-from shared.web import api_error, sessions
+from shared.web import ErrorSchema
 
 blp = Blueprint("demands", __name__, url_prefix="/api/v1", description="Log and follow enterprise demands")
 
-# Which channels each role may log (district plan part (三) 3).
-CHANNELS_BY_ROLE = {
-    "grid_worker": {"grid"},
-    "hotline_agent": {"hotline_12345"},
-    "helpdesk_agent": {"online_helpdesk"},
-    "officer": {"fallback_window", "walk_in"},
-    "supervisor": {"fallback_window", "walk_in"},
-}
-
-
-def _request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+BEARER = [{"bearerAuth": []}]
+UNAUTHORIZED = "No valid bearer token."
 
 
 @blp.route("/demands", methods=["POST"])
 @require(*CHANNELS_BY_ROLE)
-@blp.arguments(DemandIn)
-@blp.response(201, DemandOut)
-@blp.doc(security=[{"bearerAuth": []}])
-def create_demand(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Log a demand: stored and its `submitted` event queued in one transaction."""
+@blp.arguments(IdempotencyHeaders(), location="headers")
+@blp.arguments(DemandIn())
+@blp.response(201, DemandOut(), description="The demand, stored with its `submitted` event queued (or, for a "
+              "retry with the same Idempotency-Key and body, the original demand).", headers={
+                  "Location": {"description": "URL of the demand", "schema": {"type": "string"}},
+                  "Idempotent-Replayed": {"description": "`true` when this answers a retry",
+                                          "schema": {"type": "string"}}})
+@blp.alt_response(400, schema=ErrorSchema, description="The body is not valid JSON.")
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description="The role may not log on this channel, or a grid "
+                  "worker names another street.")
+@blp.alt_response(409, schema=ErrorSchema, description="The Idempotency-Key was used with a different body.")
+@blp.alt_response(422, schema=ErrorSchema, description="Invalid fields, every problem by field path.")
+@blp.doc(security=BEARER)
+def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Log a demand.
+
+    Grid workers log on channel `grid` in their own street, hotline agents on `hotline_12345`, help-desk
+    agents on `online_helpdesk`, officers and supervisors at the `fallback_window` (办不成事 window) and
+    `walk_in`. A USCC the enterprise registry knows fills in the registered name, the key-enterprise flag
+    and the chief service officer; a different name or street comes back in `warnings`. An unknown
+    enterprise is added to the registry. Nothing is stored when the request is refused.
+    """
     principal = current_principal()
-    if body["channel"] not in CHANNELS_BY_ROLE[principal.role]:
-        api_error(403, f"role {principal.role} may not log demands on channel {body['channel']}")
-    if principal.role == "grid_worker" and body["street"] != principal.street:
-        api_error(403, f"a grid worker of {principal.street} may not log demands in {body['street']}")
-    now = datetime.now(UTC)
-    enterprise = body["enterprise"]
-    demand = Demand(
-        id=str(uuid.uuid4()), status="submitted", channel=body["channel"], street=body["street"],
-        grid=body.get("grid"), category=body["category"], complexity=body["complexity"], title=body["title"],
-        description=body["description"], enterprise_name=enterprise["name"],
-        enterprise_uscc=normalize_uscc(enterprise["uscc"]), contact_name=enterprise["contact_name"],
-        contact_phone=normalize_phone(enterprise["contact_phone"]), reported_at=body["reported_at"] or now,
-        received_at=now, updated_at=now, created_by=principal.subject, request_hash=_request_hash(body),
-    )
-    with unit_of_work(sessions()) as session:
-        session.add(demand)
-        emit(session, new_event("yangpu.demand.submitted.v1", {
-            "demand_id": demand.id, "channel": demand.channel, "street": demand.street, "grid": demand.grid,
-            "category": demand.category, "complexity": demand.complexity, "title": demand.title,
-            "enterprise": {"uscc": demand.enterprise_uscc, "name": demand.enterprise_name,
-                           "key_enterprise": False, "chief_officer_id": None},
-            "reported_at": demand.reported_at, "received_at": demand.received_at,
-        }, source="/intake"))
-    return _view(demand, []), 201, {"Location": url_for("demands.get_demand", demand_id=demand.id)}
+    logged = service.log_demand(principal, body, headers.get("idempotency_key"))
+    if logged.replayed:  # the original may have moved on since: answer with its current view
+        view = service.full_view(principal, *service.readable_demand(principal, logged.demand.id))
+    else:
+        view = service.full_view(principal, logged.demand, [])
+    return view, 201, {"Location": url_for("demands.get_demand", demand_id=logged.demand.id),
+                       "Idempotent-Replayed": "true" if logged.replayed else "false"}
+
+
+@blp.route("/demands", methods=["GET"])
+@require()
+@blp.arguments(DemandQuery(), location="query", unknown=RAISE)
+@blp.response(200, DemandPage())
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description="A street-bound caller asked for another street.")
+@blp.alt_response(422, schema=ErrorSchema, description="Invalid filters or cursor.")
+@blp.doc(security=BEARER)
+def list_demands(filters: dict[str, Any]) -> dict[str, Any]:
+    """List demands, newest first, a page at a time.
+
+    Grid workers and supervisors see their street; officers the demands of their street, those assigned to
+    them, those of enterprises they are chief service officer of and those they logged; hotline and
+    help-desk agents and admins see the whole district. Pass `next_cursor` as `cursor` for the next page.
+    """
+    return service.list_page(current_principal(), filters)
 
 
 @blp.route("/demands/<demand_id>", methods=["GET"])
 @require()
-@blp.response(200, DemandOut)
-@blp.doc(security=[{"bearerAuth": []}])
+@blp.response(200, DemandOut())
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description="The demand is not visible to the caller.")
+@blp.alt_response(404, schema=ErrorSchema, description="No such demand.")
+@blp.doc(security=BEARER)
 def get_demand(demand_id: str) -> dict[str, Any]:
-    """A demand's current status and full timeline."""
-    with unit_of_work(sessions()) as session:
-        demand = session.get(Demand, demand_id)
-        if demand is None:
-            api_error(404, f"no demand {demand_id}")
-        timeline = session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == demand_id)
-                                   .order_by(TimelineEntry.at, TimelineEntry.id)).all()
-        return _view(demand, timeline)
-
-
-def _view(demand: Demand, timeline: list[TimelineEntry]) -> dict[str, Any]:
+    """A demand's current status and full timeline (the reporter's view)."""
     principal = current_principal()
-    sees_phone = principal.role == "supervisor" or principal.subject == demand.assignee_id
-    return {
-        "id": demand.id, "status": demand.status, "channel": demand.channel, "street": demand.street,
-        "grid": demand.grid, "category": demand.category, "complexity": demand.complexity,
-        "title": demand.title, "description": demand.description, "assignee_id": demand.assignee_id,
-        "enterprise": {
-            "name": demand.enterprise_name, "uscc": demand.enterprise_uscc,
-            "contact_name": demand.contact_name,
-            "contact_phone": demand.contact_phone if sees_phone else mask_phone(demand.contact_phone),
-        },
-        "reported_at": demand.reported_at, "received_at": demand.received_at, "updated_at": demand.updated_at,
-        "timeline": [{"kind": t.kind, "at": t.at, "actor_id": t.actor_id, "details": t.details} for t in timeline],
-    }
+    demand, timeline = service.readable_demand(principal, demand_id)
+    return service.full_view(principal, demand, timeline)

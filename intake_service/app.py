@@ -2,15 +2,18 @@
 
 from flask import Flask
 
-from intake_service.api import blp
+from intake_service import api, open311, pages
 from intake_service.model import metadata
 from shared import logs
 from shared.config import Settings
+from shared.pages import install_pages
 from shared.web import create_app
 
 
 def create(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logs.configure("intake-web", settings.log_level)
-    return create_app("intake", settings, metadata, [blp],
-                      "Every channel logs an enterprise demand here; the reporter follows its progress.")
+    app = create_app("intake", settings, metadata, [api.blp, open311.blp],
+                     "Every channel logs an enterprise demand here (JSON API and Open311 GeoReport v2); "
+                     "the reporter follows its progress.")
+    return install_pages(app, pages.bp)

@@ -1,4 +1,9 @@
-"""Intake keeps the reporter's view current from demand.events and sla.events."""
+"""Intake keeps the reporter's view current from demand.events and sla.events.
+
+Every lifecycle and SLA alert event becomes a timeline entry and moves the demand's projected columns
+(status, assignee, outcome, ...) as :func:`intake_service.policy.apply_event` says. ``submitted`` is ours
+(the timeline shows it from the demand row) and ``sla.clock_updated`` carries nothing the reporter sees.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from intake_service.model import Demand, TimelineEntry
+from intake_service.policy import EVENT_KINDS, DemandState, apply_event, timeline_details
 from shared.consumer import Handler
 from shared.events import CloudEvent
 
 
-def _assigned(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+def project(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    """Apply one event to the demand it is about; events about demands logged elsewhere are ignored."""
     demand = session.get(Demand, data["demand_id"])
     if demand is None:
         return
-    demand.assignee_id = data["officer_id"]
-    demand.status = "assigned" if data["officer_id"] else "unassigned"
-    demand.updated_at = data["at"]
-    session.add(TimelineEntry(demand_id=demand.id, event_id=event.get_id(), kind="assigned", at=data["at"],
-                              actor_id=data["actor_id"],
-                              details={"officer_id": data["officer_id"], "rule": data["rule"]}))
+    kind = EVENT_KINDS[event.get_type()]
+    state = apply_event(DemandState(demand.status, demand.assignee_id, demand.department, demand.outcome,
+                                    demand.satisfaction, demand.escalated, demand.sla_status), kind, data)
+    for name, value in state.__dict__.items():
+        setattr(demand, name, value)
+    demand.updated_at = max(demand.updated_at, data["at"])
+    session.add(TimelineEntry(demand_id=demand.id, event_id=event.get_id(), kind=kind, at=data["at"],
+                              actor_id=data.get("actor_id", "sla"), details=timeline_details(kind, data)))
 
 
-HANDLERS: dict[str, Handler] = {
-    "yangpu.demand.assigned.v1": _assigned,
-}
+HANDLERS: dict[str, Handler] = {event_type: project for event_type in EVENT_KINDS}

@@ -19,6 +19,8 @@ metadata = Base.metadata
 
 
 class Demand(Base):
+    """A demand as reported, plus the reporter's view of its progress projected from events."""
+
     __tablename__ = "demands"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -32,21 +34,34 @@ class Demand(Base):
     description: Mapped[str] = mapped_column(Text)
     enterprise_name: Mapped[str] = mapped_column(String(200))
     enterprise_uscc: Mapped[str] = mapped_column(String(18))
+    key_enterprise: Mapped[bool] = mapped_column(Boolean)
+    chief_officer_id: Mapped[str | None] = mapped_column(String(64))
     contact_name: Mapped[str] = mapped_column(String(100))
     contact_phone: Mapped[str] = mapped_column(String(32))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
-    assignee_id: Mapped[str | None] = mapped_column(String(64))
+    warnings: Mapped[dict | None] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # Projected from demand.events and sla.events.
+    assignee_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    satisfaction: Mapped[str | None] = mapped_column(String(32))
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_status: Mapped[str] = mapped_column(String(16), default="on_track")
 
     __table_args__ = (
+        # Retries with the same Idempotency-Key are scoped to the caller who sent them.
         UniqueConstraint("created_by", "idempotency_key", name="uq_demands_idempotency"),
-        Index("ix_demands_street_received", "street", "received_at", "id"),
+        # The list is newest first by received_at, id (keyset); these serve its scopes and filters.
         Index("ix_demands_received", "received_at", "id"),
-        Index("ix_demands_uscc", "enterprise_uscc"),
+        Index("ix_demands_street_received", "street", "received_at", "id"),
+        Index("ix_demands_uscc_received", "enterprise_uscc", "received_at", "id"),
+        Index("ix_demands_assignee", "assignee_id"),
+        Index("ix_demands_chief_officer", "chief_officer_id"),
     )
 
 
@@ -65,15 +80,17 @@ class TimelineEntry(Base):
 
 
 class Enterprise(Base):
-    """The enterprise registry: loaded from reference data, kept current from intake."""
+    """The enterprise registry: loaded from reference data, extended by intake with enterprises it meets."""
 
     __tablename__ = "enterprises"
 
     uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
     street: Mapped[str] = mapped_column(String(32))
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
     chief_officer_id: Mapped[str | None] = mapped_column(String(64))
+    # "reference" (deploy/enterprises.yaml) or "intake" (first met in a demand).
+    source: Mapped[str] = mapped_column(String(16), default="reference")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

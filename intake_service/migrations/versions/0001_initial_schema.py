@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 23:40:34.148819
+Create Date: 2026-11-27 23:47:27.987646
 
 """
 from typing import Sequence, Union
@@ -33,22 +33,32 @@ def upgrade() -> None:
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('enterprise_name', sa.String(length=200), nullable=False),
     sa.Column('enterprise_uscc', sa.String(length=18), nullable=False),
+    sa.Column('key_enterprise', sa.Boolean(), nullable=False),
+    sa.Column('chief_officer_id', sa.String(length=64), nullable=True),
     sa.Column('contact_name', sa.String(length=100), nullable=False),
     sa.Column('contact_phone', sa.String(length=32), nullable=False),
     sa.Column('reported_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=False),
-    sa.Column('assignee_id', sa.String(length=64), nullable=True),
+    sa.Column('warnings', sa.JSON(), nullable=True),
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=True),
+    sa.Column('assignee_id', sa.String(length=64), nullable=True),
+    sa.Column('department', sa.String(length=64), nullable=True),
+    sa.Column('outcome', sa.String(length=32), nullable=True),
+    sa.Column('satisfaction', sa.String(length=32), nullable=True),
+    sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('sla_status', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('created_by', 'idempotency_key', name='uq_demands_idempotency')
     )
     with op.batch_alter_table('demands', schema=None) as batch_op:
+        batch_op.create_index('ix_demands_assignee', ['assignee_id'], unique=False)
+        batch_op.create_index('ix_demands_chief_officer', ['chief_officer_id'], unique=False)
         batch_op.create_index('ix_demands_received', ['received_at', 'id'], unique=False)
         batch_op.create_index('ix_demands_street_received', ['street', 'received_at', 'id'], unique=False)
-        batch_op.create_index('ix_demands_uscc', ['enterprise_uscc'], unique=False)
+        batch_op.create_index('ix_demands_uscc_received', ['enterprise_uscc', 'received_at', 'id'], unique=False)
 
     op.create_table('enterprises',
     sa.Column('uscc', sa.String(length=18), nullable=False),
@@ -56,12 +66,10 @@ def upgrade() -> None:
     sa.Column('street', sa.String(length=32), nullable=False),
     sa.Column('key_enterprise', sa.Boolean(), nullable=False),
     sa.Column('chief_officer_id', sa.String(length=64), nullable=True),
+    sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('uscc')
     )
-    with op.batch_alter_table('enterprises', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enterprises_name'), ['name'], unique=False)
-
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('topic', sa.String(length=100), nullable=False),
@@ -104,14 +112,13 @@ def downgrade() -> None:
     op.drop_table('timeline')
     op.drop_table('processed_events')
     op.drop_table('outbox')
-    with op.batch_alter_table('enterprises', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enterprises_name'))
-
     op.drop_table('enterprises')
     with op.batch_alter_table('demands', schema=None) as batch_op:
-        batch_op.drop_index('ix_demands_uscc')
+        batch_op.drop_index('ix_demands_uscc_received')
         batch_op.drop_index('ix_demands_street_received')
         batch_op.drop_index('ix_demands_received')
+        batch_op.drop_index('ix_demands_chief_officer')
+        batch_op.drop_index('ix_demands_assignee')
 
     op.drop_table('demands')
     # ### end Alembic commands ###

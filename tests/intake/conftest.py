@@ -1,0 +1,117 @@
+"""Intake on its own, in-process: its Flask test client, its real worker loop and a way to publish the
+events other services would, so intake's rules are tested without depending on routing and sla."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from shared.bus import OutgoingMessage, make_producer
+from shared.config import Settings
+from shared.events import new_event, to_message, topic_of
+from shared.seed import seed
+from tests.conftest import token
+
+
+@dataclass
+class Intake:
+    settings: Settings
+    client: Any
+    worker: Any
+
+    @property
+    def engine(self) -> Any:
+        return self.client.application.extensions["yangpu"]["engine"]
+
+    def auth(self, role: str, subject: str, street: str | None = None) -> dict[str, str]:
+        return token(self.settings, role, subject, street)
+
+    def grid(self, street: str = "wujiaochang", subject: str | None = None) -> dict[str, str]:
+        return self.auth("grid_worker", subject or f"grid-{street}-01", street)
+
+    def counts(self) -> dict[str, int]:
+        """Rows in intake's tables: what a refused request must not have changed."""
+        from intake_service.model import metadata
+
+        with self.engine.connect() as conn:
+            return {name: conn.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
+                    for name in ("demands", "outbox", "enterprises", "timeline")}
+
+    def outbox_events(self) -> list[dict[str, Any]]:
+        """The events waiting in intake's outbox, decoded (type and data)."""
+        import json
+
+        from intake_service.model import outbox
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(outbox).order_by(outbox.c.id)).all()
+        return [{"type": json.loads(r.headers)["ce_type"], "data": json.loads(r.value)} for r in rows]
+
+    def publish(self, type_: str, data: dict[str, Any], source: str = "/test") -> str:
+        """Put an event on the bus as another service would; returns its id."""
+        data = {"at": datetime.now(UTC), **data}
+        event = new_event(type_, data, source=source)
+        message = to_message(event)
+        producer = make_producer(self.settings, "test")
+        try:
+            producer.send_batch([OutgoingMessage(topic_of(event), message.key, dict(message.headers),
+                                                 message.value)])
+        finally:
+            producer.close()
+        return event.get_id()
+
+    def until(self, predicate: Any, timeout_s: float = 30.0) -> Any:
+        """Step intake's worker until ``predicate()`` is truthy."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError("condition not reached")
+            self.worker.step(0.02)
+
+
+def make_intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Intake:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings.from_env()
+    seed(settings, ("intake",))
+    if settings.event_bus == "kafka":
+        from shared.bus_kafka import ensure_topics
+
+        ensure_topics(settings)
+    from intake_service.app import create
+    from intake_service.worker import SPEC
+    from shared.worker import Worker
+
+    app = create(settings)
+    app.testing = True
+    return Intake(settings, app.test_client(), Worker(SPEC, settings))
+
+
+@pytest.fixture
+def intake(embedded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Intake]:
+    """Intake alone on the embedded default (fast: most API rule tests)."""
+    svc = make_intake(embedded, monkeypatch)
+    try:
+        yield svc
+    finally:
+        svc.worker.close()
+
+
+@pytest.fixture
+def intake_on_both(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Intake]:
+    """Intake alone, on the embedded default and on PostgreSQL + Kafka."""
+    svc = make_intake(backend_env, monkeypatch)
+    try:
+        yield svc
+    finally:
+        svc.worker.close()
