@@ -1,70 +1,146 @@
-"""SLA follows the demand lifecycle: opens, pauses, resumes and stops clocks, and says so on sla.events."""
+"""SLA follows the demand lifecycle on ``demand.events``: opens, pauses, resumes and stops clocks.
+
+=====================  ==========================================================================
+event                  effect
+=====================  ==========================================================================
+submitted              opens ``first_response`` (target per channel) and ``resolution`` (per
+                       complexity), both from ``reported_at`` moved to the next business instant
+acknowledged           stops ``first_response`` (met, or breached if past its target)
+materials_requested    pauses ``resolution`` (awaiting the enterprise)
+materials_received     resumes ``resolution``
+resolved               stops ``first_response`` if still running and ``resolution``; records the
+                       outcome; the demand counts as closed (see ``sla_service.stats``)
+reopened               resumes ``resolution`` from the business time already used; no longer closed
+closed                 stops whatever still runs; counts as closed if it was never resolved (with
+                       the outcome the event repeats, if any)
+=====================  ==========================================================================
+
+``assigned``, ``transferred``, ``escalated`` and ``feedback_received`` restart nothing, so SLA has no
+handler for them (an unsatisfied feedback comes with its own ``reopened`` event).
+
+Each transition happens at the event's ``at`` (when the officer acted), not when SLA got to it, and
+announces the clock's new shape as ``yangpu.sla.clock_updated.v1`` through the outbox. Events about a
+demand SLA never timed are ignored: one demand's events are ordered, so ``submitted`` comes first.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.calendar import load_calendar
-from shared.config import Settings
 from shared.consumer import Handler
-from shared.events import CloudEvent, new_event
-from shared.outbox import emit
+from shared.events import CloudEvent
+from sla_service import metrics
+from sla_service.clocks import TrackedDemand, Transition, lock_clocks
+from sla_service.context import current
 from sla_service.model import ClockRow, TimedDemand
-from sla_service.policy import Clock, load_policy
+from sla_service.policy import Clock
+from sla_service.stats import CountChanges, report_day
 
-_settings = Settings.from_env()
-CALENDAR = load_calendar(_settings.calendar_overrides_path)
-POLICY = load_policy(_settings.sla_policy_path, CALENDAR.seconds_per_working_day)
-
-
-def save_clock(session: Session, demand: TimedDemand, clock: Clock, row: ClockRow | None = None) -> ClockRow:
-    """Persist a clock with its next timer deadline and announce its new shape."""
-    row = row or ClockRow(demand_id=demand.demand_id, kind=clock.kind)
-    row.status = clock.status
-    row.business_seconds_target = clock.business_seconds_target
-    row.business_seconds_used = clock.business_seconds_used
-    row.started_at = clock.started_at
-    row.running_since = clock.running_since
-    row.stopped_at = clock.stopped_at
-    row.target_at = clock.target_at(CALENDAR)
-    row.warned = clock.warned
-    row.breach_emitted = clock.breach_emitted
-    row.next_fire_at = clock.next_fire_at(CALENDAR, POLICY.warning_fraction)
-    session.add(row)
-    emit(session, clock_event("yangpu.sla.clock_updated.v1", demand, row))
-    return row
-
-
-def clock_event(type_: str, demand: TimedDemand, row: ClockRow) -> CloudEvent:
-    return new_event(type_, {
-        "demand_id": demand.demand_id, "street": demand.street, "channel": demand.channel,
-        "category": demand.category, "kind": row.kind, "status": row.status, "target_at": row.target_at,
-        "business_seconds_used": row.business_seconds_used,
-        "business_seconds_target": row.business_seconds_target, "key_enterprise": demand.key_enterprise,
-        "at": datetime.now(UTC),
-    }, source="/sla")
+log = logging.getLogger(__name__)
 
 
 def _submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
     if session.get(TimedDemand, data["demand_id"]) is not None:
-        return
+        return  # the same demand announced twice: it is already timed
+    ctx = current()
     demand = TimedDemand(
         demand_id=data["demand_id"], street=data["street"], channel=data["channel"], category=data["category"],
         complexity=data["complexity"], key_enterprise=data["enterprise"]["key_enterprise"],
-        reported_at=data["reported_at"], state="open",
+        reported_at=data["reported_at"], report_day=report_day(data["reported_at"]), state="open",
     )
+    clocks = (
+        Clock.start("first_response", ctx.policy.first_response_seconds(demand.channel), demand.reported_at,
+                    ctx.calendar),
+        Clock.start("resolution", ctx.policy.resolution_seconds(demand.complexity), demand.reported_at,
+                    ctx.calendar),
+    )
+    rows = [ClockRow(demand_id=demand.demand_id, kind=c.kind, street=demand.street, reported_at=demand.reported_at,
+                     status=c.status, business_seconds_target=c.business_seconds_target,
+                     business_seconds_used=c.business_seconds_used, started_at=c.started_at,
+                     running_since=c.running_since, warned=c.warned, breach_emitted=c.breach_emitted)
+            for c in clocks]
     session.add(demand)
-    session.flush()
-    for clock in (
-        Clock.start("first_response", POLICY.first_response_seconds(demand.channel), demand.reported_at, CALENDAR),
-        Clock.start("resolution", POLICY.resolution_seconds(demand.complexity), demand.reported_at, CALENDAR),
-    ):
-        save_clock(session, demand, clock)
+    session.flush()  # the demand row first: the clocks reference it
+    session.add_all(rows)
+    _save(session, TrackedDemand(session, ctx, demand, rows, opened=True))
+
+
+def _tracked(session: Session, data: dict[str, Any]) -> TrackedDemand | None:
+    rows = lock_clocks(session, data["demand_id"])
+    if not rows:
+        log.info("ignoring an event about a demand SLA does not time", extra={"demand_id": data["demand_id"]})
+        return None
+    demand = session.get(TimedDemand, data["demand_id"])
+    return TrackedDemand(session, current(), demand, rows)
+
+
+def _save(session: Session, tracked: TrackedDemand) -> None:
+    changes = CountChanges()
+    tracked.save(changes)
+    changes.apply(session)
+
+
+def _transition(kind: str, transition: Transition) -> Handler:
+    """A handler applying one clock transition at the event's ``at``."""
+
+    def handle(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+        tracked = _tracked(session, data)
+        if tracked is None:
+            return
+        tracked.change(kind, data["at"], transition)
+        _save(session, tracked)
+
+    return handle
+
+
+def _resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    tracked = _tracked(session, data)
+    if tracked is None:
+        return
+    at, demand = data["at"], tracked.demand
+    for kind in ("first_response", "resolution"):
+        tracked.change(kind, at, Clock.stop)
+    demand.state = "resolved"
+    demand.outcome = data["outcome"]
+    demand.closed_at = at
+    labels = (data["outcome"], demand.street, demand.channel, demand.category)
+    metrics.after_commit(session, lambda: metrics.RESOLUTIONS.labels(*labels).inc())
+    _save(session, tracked)
+
+
+def _reopened(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    tracked = _tracked(session, data)
+    if tracked is None:
+        return
+    tracked.change("resolution", data["at"], Clock.reopen)
+    tracked.demand.state = "open"
+    tracked.demand.closed_at = None
+    _save(session, tracked)
+
+
+def _closed(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    tracked = _tracked(session, data)
+    if tracked is None:
+        return
+    at, demand = data["at"], tracked.demand
+    for kind in ("first_response", "resolution"):
+        tracked.change(kind, at, Clock.stop)
+    demand.state = "closed"
+    demand.outcome = data.get("outcome") or demand.outcome  # routing repeats the resolution's outcome
+    if demand.closed_at is None:
+        demand.closed_at = at
+    _save(session, tracked)
 
 
 HANDLERS: dict[str, Handler] = {
     "yangpu.demand.submitted.v1": _submitted,
+    "yangpu.demand.acknowledged.v1": _transition("first_response", Clock.stop),
+    "yangpu.demand.materials_requested.v1": _transition("resolution", Clock.pause),
+    "yangpu.demand.materials_received.v1": _transition("resolution", Clock.resume),
+    "yangpu.demand.resolved.v1": _resolved,
+    "yangpu.demand.reopened.v1": _reopened,
+    "yangpu.demand.closed.v1": _closed,
 }

@@ -1,10 +1,22 @@
-"""SLA's own tables: the demands it times and their clocks, with the next instant each clock fires."""
+"""SLA's own tables: the demands it times, their clocks with the next instant each fires, and daily counts.
+
+Hot queries and the index behind each:
+
+* the timer, every loop iteration: due clocks ``next_fire_at <= now`` -> partial index on ``next_fire_at``
+  (stopped and paused clocks have none, so the index holds only clocks that can still fire);
+* the scrape-time collector: open clocks per kind and street, the oldest unanswered report per street
+  -> partial index on ``(kind, street, reported_at)`` over clocks not stopped;
+* the breach list, newest first, keyset-paginated, optionally per street -> partial indexes on
+  ``(breached_at, demand_id, kind)`` and ``(street, breached_at, demand_id, kind)``;
+* the summary and the monthly report -> ``sla_daily_counts``, maintained in the same transaction as every
+  clock change, so they sum a few rows per day instead of scanning a million demands.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
@@ -18,8 +30,18 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 
 
+def _partial(condition: str) -> dict[str, object]:
+    """The same partial-index condition on PostgreSQL and SQLite."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
 class TimedDemand(Base):
-    """The facts about a demand that the policy and the reports need."""
+    """The facts about a demand that the policy and the reports need.
+
+    ``closed_at`` is set while the demand counts as *closed* for the resolution rate: from its
+    ``resolved`` event (any outcome) or, if it was never resolved, its ``closed`` event; a reopen
+    clears it until the next resolution. ``outcome`` is the outcome of the latest resolution.
+    """
 
     __tablename__ = "timed_demands"
 
@@ -30,20 +52,25 @@ class TimedDemand(Base):
     complexity: Mapped[str] = mapped_column(String(16))
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    state: Mapped[str] = mapped_column(String(32))
+    report_day: Mapped[date] = mapped_column(Date)  # Asia/Shanghai date of reported_at: the counts' bucket
+    state: Mapped[str] = mapped_column(String(16))  # open | resolved | closed
     outcome: Mapped[str | None] = mapped_column(String(32))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_timed_demands_street_reported", "street", "reported_at"),)
-
 
 class ClockRow(Base):
-    """A persisted :class:`sla_service.policy.Clock` plus ``next_fire_at``, the indexed timer deadline."""
+    """A persisted :class:`sla_service.policy.Clock` plus its timer deadline and breach instant.
+
+    ``street`` and ``reported_at`` repeat the demand's (they never change) so the collector and the
+    breach list read one index instead of joining a million demands.
+    """
 
     __tablename__ = "clocks"
 
     demand_id: Mapped[str] = mapped_column(ForeignKey("timed_demands.demand_id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    street: Mapped[str] = mapped_column(String(32))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16))
     business_seconds_target: Mapped[int] = mapped_column(Integer)
     business_seconds_used: Mapped[float] = mapped_column(Float, default=0.0)
@@ -51,11 +78,45 @@ class ClockRow(Base):
     running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     target_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when used time reached the target
     warned: Mapped[bool] = mapped_column(Boolean, default=False)
     breach_emitted: Mapped[bool] = mapped_column(Boolean, default=False)
     next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_clocks_next_fire_at", "next_fire_at"),)
+    __table_args__ = (
+        Index("ix_clocks_due", "next_fire_at", **_partial("next_fire_at IS NOT NULL")),
+        Index("ix_clocks_open", "kind", "street", "reported_at", **_partial("stopped_at IS NULL")),
+        Index("ix_clocks_breaches", "breached_at", "demand_id", "kind", **_partial("breached_at IS NOT NULL")),
+        Index("ix_clocks_street_breaches", "street", "breached_at", "demand_id", "kind",
+              **_partial("breached_at IS NOT NULL")),
+    )
 
+
+class DailyCounts(Base):
+    """How the demands reported on one day (Asia/Shanghai) in one street, channel and category stand now.
+
+    Each demand contributes to exactly one row (its report day and facts never change); every clock or
+    closure change applies its difference here in the same transaction (``sla_service.stats``).
+    """
+
+    __tablename__ = "sla_daily_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    street: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    demands: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_met: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_breached: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_met: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_breached: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_resolved: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_sla_daily_counts_street_day", "street", "day"),)
+
+
+COUNT_COLUMNS = ("demands", "first_response_met", "first_response_breached", "resolution_met",
+                 "resolution_breached", "closed", "closed_resolved")
 
 outbox, processed_events = add_bookkeeping_tables(metadata)
