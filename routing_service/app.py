@@ -2,15 +2,19 @@
 
 from flask import Flask
 
-from routing_service.api import blp
+from routing_service import admin_api, api, pages
+from routing_service.metrics import UnassignedCollector
 from routing_service.model import metadata
 from shared import logs
 from shared.config import Settings
+from shared.pages import install_pages
 from shared.web import create_app
 
 
 def create(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logs.configure("routing-web", settings.log_level)
-    return create_app("routing", settings, metadata, [blp],
-                      "Routes each demand to the right officer; officers work their queues here.")
+    app = create_app("routing", settings, metadata, [api.blp, admin_api.blp],
+                     "Routes each demand to the right officer; officers work their queues here; admins keep "
+                     "the roster.", collectors=lambda engine: [UnassignedCollector(engine)])
+    return install_pages(app, pages.bp)

@@ -1,45 +1,58 @@
-"""Routing reacts to submitted demands (assigns them) and keeps its SLA projection from sla.events."""
+"""Routing's event handlers: assign submitted demands, follow sla.events, refill freed capacity.
+
+Each runs in the consumer's transaction (with its dedupe row), so a redelivered event changes nothing;
+``route_submitted`` also refuses to route a demand twice if the same demand arrives as another event.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from routing_service.actions import escalate_on_breach
+from routing_service.dispatch import retry_unassigned, route_submitted, streets_served
 from routing_service.model import Assignment, Officer
+from routing_service.sla_projection import record_clock
 from shared.consumer import Handler
-from shared.events import CloudEvent, new_event
-from shared.outbox import emit
+from shared.events import CloudEvent
 
 
 def _submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
-    if session.get(Assignment, data["demand_id"]) is not None:
-        return
     now = datetime.now(UTC)
-    candidates = [o for o in session.scalars(select(Officer).where(Officer.kind == "street_commissioner")
-                                             .order_by(Officer.id)).all()
-                  if data["street"] in o.streets and o.open_count < o.capacity]
-    officer = min(candidates, key=lambda o: (o.open_count, o.id), default=None)
-    assignment = Assignment(
-        demand_id=data["demand_id"], street=data["street"], channel=data["channel"], category=data["category"],
-        complexity=data["complexity"], title=data["title"], enterprise_uscc=data["enterprise"]["uscc"],
-        key_enterprise=data["enterprise"]["key_enterprise"], state="assigned" if officer else "unassigned",
-        officer_id=officer.id if officer else None, officer_kind=officer.kind if officer else None,
-        rule="street_commissioner" if officer else "no_one_eligible", assigned_at=now if officer else None,
-        reported_at=data["reported_at"], updated_at=now,
-    )
-    if officer:
-        officer.open_count += 1
-    session.add(assignment)
-    emit(session, new_event("yangpu.demand.assigned.v1", {
-        "demand_id": assignment.demand_id, "street": assignment.street, "actor_id": "routing", "at": now,
-        "officer_id": assignment.officer_id, "officer_kind": assignment.officer_kind, "department": None,
-        "rule": assignment.rule, "queue": "officer" if officer else "street_unassigned",
-    }, source="/routing"))
+    a = route_submitted(session, data, now)
+    if a is not None:
+        escalate_on_breach(session, a, now)  # a breach that arrived before the demand did
+
+
+def _clock(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    a = record_clock(session, data)
+    if a is not None:
+        escalate_on_breach(session, a, datetime.now(UTC))
+
+
+def _refill(session: Session, officer_id: str | None) -> None:
+    """Capacity was freed: offer the unassigned queues of the streets the officer serves."""
+    streets = streets_served(session.get(Officer, officer_id) if officer_id else None)
+    if streets is None or streets:
+        retry_unassigned(session, datetime.now(UTC), streets)
+
+
+def _resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    a = session.get(Assignment, data["demand_id"])
+    _refill(session, a.officer_id if a else None)
+
+
+def _transferred(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    _refill(session, data["from_officer_id"])
 
 
 HANDLERS: dict[str, Handler] = {
     "yangpu.demand.submitted.v1": _submitted,
+    "yangpu.demand.resolved.v1": _resolved,
+    "yangpu.demand.transferred.v1": _transferred,
+    "yangpu.sla.clock_updated.v1": _clock,
+    "yangpu.sla.warning.v1": _clock,
+    "yangpu.sla.breached.v1": _clock,
 }

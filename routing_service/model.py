@@ -1,10 +1,10 @@
-"""Routing's own tables: the officer roster, the assignment of each demand, transfers, and the SLA projection."""
+"""Routing's own tables: the officer roster, each demand's assignment, transfers, and the SLA projection."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
@@ -19,6 +19,10 @@ metadata = Base.metadata
 
 
 class Officer(Base):
+    """One roster entry. ``open_count`` is how many open demands the officer holds (kept with the assignments,
+    under the officer's row lock); ``on_duty`` is the admin's switch (off = on leave), ``duty`` the weekly shift.
+    """
+
     __tablename__ = "officers"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -31,7 +35,9 @@ class Officer(Base):
     duty: Mapped[dict] = mapped_column(JSON, default=dict)
     open_count: Mapped[int] = mapped_column(Integer, default=0)
     last_assigned_seq: Mapped[int] = mapped_column(Integer, default=0)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an admin edits the officer through the API; the YAML roster then no longer overwrites it.
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Assignment(Base):
@@ -47,7 +53,9 @@ class Assignment(Base):
     title: Mapped[str] = mapped_column(String(120))
     enterprise_uscc: Mapped[str] = mapped_column(String(18))
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
+    chief_officer_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(32))
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     officer_id: Mapped[str | None] = mapped_column(String(64))
     officer_kind: Mapped[str | None] = mapped_column(String(32))
     department: Mapped[str | None] = mapped_column(String(64))
@@ -55,20 +63,33 @@ class Assignment(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Projection of sla.events: the nearest running deadline orders the queue.
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated_to: Mapped[str | None] = mapped_column(String(64))
+    auto_escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(32))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Projection of sla.events (see routing_service.sla_projection): the nearest deadline orders the queues.
     first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla: Mapped[dict] = mapped_column(JSON, default=dict)
-    seq: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
-        Index("ix_assignments_queue", "officer_id", "state", "next_due"),
-        Index("ix_assignments_street_state", "street", "state"),
+        # GET /queue: one officer's open demands, most urgent first (PostgreSQL sorts NULLs last in ASC).
+        Index("ix_assignments_queue", "officer_id", "is_open", "next_due", "demand_id"),
+        # The street's unassigned queue and the retry timer: small partial indexes.
+        Index("ix_assignments_unassigned", "street", "next_due",
+              postgresql_where=text("state = 'unassigned'"), sqlite_where=text("state = 'unassigned'")),
+        Index("ix_assignments_escalated", "street", "next_due",
+              postgresql_where=text("escalated AND is_open"), sqlite_where=text("escalated AND is_open")),
     )
 
 
 class Transfer(Base):
+    """One change of holder after routing: a transfer, or a supervisor assigning from the unassigned queue."""
+
     __tablename__ = "transfers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -78,7 +99,21 @@ class Transfer(Base):
     to_department: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(500))
     rule: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EarlyClock(Base):
+    """An sla clock event that arrived before routing saw the demand (the topics are not ordered together).
+
+    Adopted into the assignment's projection when the assignment is created, then deleted.
+    """
+
+    __tablename__ = "early_sla_clocks"
+
+    demand_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    clock: Mapped[dict] = mapped_column(JSON)
 
 
 outbox, processed_events = add_bookkeeping_tables(metadata)

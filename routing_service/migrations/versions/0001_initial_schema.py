@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 23:40:34.961799
+Create Date: 2026-11-27 23:48:08.847527
 
 """
 from typing import Sequence, Union
@@ -30,7 +30,9 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=120), nullable=False),
     sa.Column('enterprise_uscc', sa.String(length=18), nullable=False),
     sa.Column('key_enterprise', sa.Boolean(), nullable=False),
+    sa.Column('chief_officer_id', sa.String(length=64), nullable=True),
     sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('is_open', sa.Boolean(), nullable=False),
     sa.Column('officer_id', sa.String(length=64), nullable=True),
     sa.Column('officer_kind', sa.String(length=32), nullable=True),
     sa.Column('department', sa.String(length=64), nullable=True),
@@ -38,17 +40,30 @@ def upgrade() -> None:
     sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reported_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('escalated_to', sa.String(length=64), nullable=True),
+    sa.Column('auto_escalated', sa.Boolean(), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=True),
+    sa.Column('resolution_note', sa.Text(), nullable=True),
+    sa.Column('satisfaction', sa.String(length=32), nullable=True),
+    sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.Column('first_response_due', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolution_due', sa.DateTime(timezone=True), nullable=True),
     sa.Column('next_due', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sla', sa.JSON(), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('demand_id')
     )
     with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.create_index('ix_assignments_queue', ['officer_id', 'state', 'next_due'], unique=False)
-        batch_op.create_index('ix_assignments_street_state', ['street', 'state'], unique=False)
+        batch_op.create_index('ix_assignments_escalated', ['street', 'next_due'], unique=False, postgresql_where=sa.text('escalated AND is_open'), sqlite_where=sa.text('escalated AND is_open'))
+        batch_op.create_index('ix_assignments_queue', ['officer_id', 'is_open', 'next_due', 'demand_id'], unique=False)
+        batch_op.create_index('ix_assignments_unassigned', ['street', 'next_due'], unique=False, postgresql_where=sa.text("state = 'unassigned'"), sqlite_where=sa.text("state = 'unassigned'"))
 
+    op.create_table('early_sla_clocks',
+    sa.Column('demand_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('clock', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('demand_id', 'kind')
+    )
     op.create_table('officers',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -60,7 +75,8 @@ def upgrade() -> None:
     sa.Column('duty', sa.JSON(), nullable=False),
     sa.Column('open_count', sa.Integer(), nullable=False),
     sa.Column('last_assigned_seq', sa.Integer(), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('on_duty', sa.Boolean(), nullable=False),
+    sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('outbox',
@@ -86,6 +102,7 @@ def upgrade() -> None:
     sa.Column('to_department', sa.String(length=64), nullable=True),
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('rule', sa.String(length=64), nullable=False),
+    sa.Column('actor_id', sa.String(length=64), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -105,9 +122,11 @@ def downgrade() -> None:
     op.drop_table('processed_events')
     op.drop_table('outbox')
     op.drop_table('officers')
+    op.drop_table('early_sla_clocks')
     with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_street_state')
+        batch_op.drop_index('ix_assignments_unassigned', postgresql_where=sa.text("state = 'unassigned'"), sqlite_where=sa.text("state = 'unassigned'"))
         batch_op.drop_index('ix_assignments_queue')
+        batch_op.drop_index('ix_assignments_escalated', postgresql_where=sa.text('escalated AND is_open'), sqlite_where=sa.text('escalated AND is_open'))
 
     op.drop_table('assignments')
     # ### end Alembic commands ###

@@ -1,0 +1,237 @@
+"""Who gets a demand, and how urgent each demand is: pure decisions, no database, Flask or bus.
+
+The rules, tried in order for a submitted demand (district plan part (三) 3 and part (四) 1):
+
+1. ``key_enterprise_chief_officer`` — a key enterprise (重点企业) with a chief service officer (首席服务官)
+   goes to that officer;
+2. ``fallback_window_supervisor`` — the "can't-get-it-done" window (办不成事窗口) goes to the street's supervisor;
+3. ``hotline_department_specialist`` — a 12345 enterprise-seat work order goes to a specialist of the
+   category's department;
+4. ``street_commissioner`` — a street commissioner of the street with the category as a skill, on shift
+   now and under capacity: least loaded first, round-robin among equals;
+5. ``unassigned`` — nobody eligible: the street's unassigned queue, which its supervisor sees.
+
+A rule whose officer cannot take the demand (switched off duty by an admin, or at capacity) falls through to
+the next rule, so no officer ever goes over capacity by routing. Duty *hours* gate rule 4 only: rules 1-3
+name an owner (the enterprise's own officer, the supervisor, the department) whose queue the demand should
+wait in until they are back, whereas rule 4 shares live work among whoever is on shift.
+
+Every choice is deterministic for the same roster state and instant: ties are broken by the round-robin
+sequence (the officer who was given work longest ago first), then by roster id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.reference import department_for
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KINDS = ("chief_service_officer", "street_commissioner", "department_specialist", "supervisor")
+EVERY_STREET = "*"
+
+RULE_CHIEF = "key_enterprise_chief_officer"
+RULE_FALLBACK = "fallback_window_supervisor"
+RULE_HOTLINE = "hotline_department_specialist"
+RULE_COMMISSIONER = "street_commissioner"
+RULE_UNASSIGNED = "unassigned"
+RULE_SUPERVISOR_ASSIGNMENT = "supervisor_assignment"  # a supervisor assigns from the unassigned queue
+RULE_TRANSFER = "transfer"
+ROUTING_RULES = (RULE_CHIEF, RULE_FALLBACK, RULE_HOTLINE, RULE_COMMISSIONER, RULE_UNASSIGNED)
+
+
+def parse_minutes(hhmm: str) -> int:
+    """'09:30' -> 570; '24:00' is the end of the day (1440). ValueError for anything else."""
+    hours, sep, minutes = hhmm.partition(":")
+    if not sep or len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+        raise ValueError(f"expected HH:MM, got {hhmm!r}")
+    h, m = int(hours), int(minutes)
+    if (h, m) == (24, 0):
+        return 1440
+    if h > 23 or m > 59:
+        raise ValueError(f"{hhmm!r} is not a time of day")
+    return h * 60 + m
+
+
+@dataclass(frozen=True)
+class Duty:
+    """Weekly shift in Asia/Shanghai local time: ``start`` inclusive, ``end`` exclusive, in minutes."""
+
+    days: frozenset[str]
+    start: int
+    end: int
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Duty:
+        return cls(frozenset(raw["days"]), parse_minutes(raw["from"]), parse_minutes(raw["to"]))
+
+    def covers(self, at: datetime) -> bool:
+        local = at.astimezone(SHANGHAI)
+        minute = local.hour * 60 + local.minute
+        return DAYS[local.weekday()] in self.days and self.start <= minute < self.end
+
+
+@dataclass(frozen=True)
+class OfficerState:
+    """What routing needs to know about one officer at the moment of a decision."""
+
+    id: str
+    kind: str
+    streets: frozenset[str]
+    department: str | None
+    skills: frozenset[str]
+    capacity: int
+    open_count: int
+    last_assigned_seq: int
+    on_duty: bool
+    duty: Duty
+
+    def serves(self, street: str) -> bool:
+        return EVERY_STREET in self.streets or street in self.streets
+
+    @property
+    def has_room(self) -> bool:
+        """Not switched off duty and under capacity: may be given one more demand."""
+        return self.on_duty and self.open_count < self.capacity
+
+
+@dataclass(frozen=True)
+class DemandFacts:
+    """The facts of a demand the rules look at."""
+
+    street: str
+    channel: str
+    category: str
+    key_enterprise: bool = False
+    chief_officer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of routing: an officer (or none: the street's unassigned queue) and the rule that chose."""
+
+    rule: str
+    officer_id: str | None = None
+    seq: int = 0  # the chosen officer's new round-robin sequence
+
+    @property
+    def queue(self) -> str:
+        return "officer" if self.officer_id else "street_unassigned"
+
+
+def _pick(pool: Iterable[OfficerState]) -> tuple[OfficerState, int] | None:
+    """Least loaded first, then round-robin (longest since last given work), then id; with its new seq."""
+    pool = list(pool)
+    eligible = [o for o in pool if o.has_room]
+    if not eligible:
+        return None
+    chosen = min(eligible, key=lambda o: (o.open_count, o.last_assigned_seq, o.id))
+    return chosen, max(o.last_assigned_seq for o in pool) + 1
+
+
+def _chief(demand: DemandFacts, officers: Mapping[str, OfficerState]) -> list[OfficerState]:
+    if not (demand.key_enterprise and demand.chief_officer_id):
+        return []
+    chief = officers.get(demand.chief_officer_id)
+    return [chief] if chief else []
+
+
+def street_supervisors(street: str, officers: Iterable[OfficerState]) -> list[OfficerState]:
+    return [o for o in officers if o.kind == "supervisor" and o.serves(street)]
+
+
+def department_specialists(department: str, officers: Iterable[OfficerState]) -> list[OfficerState]:
+    return [o for o in officers if o.kind == "department_specialist" and o.department == department]
+
+
+def _commissioners(demand: DemandFacts, officers: Iterable[OfficerState]) -> list[OfficerState]:
+    return [o for o in officers
+            if o.kind == "street_commissioner" and o.serves(demand.street) and demand.category in o.skills]
+
+
+def _pools(demand: DemandFacts, officers: Mapping[str, OfficerState]) -> list[tuple[str, list[OfficerState]]]:
+    """Each rule that applies to the demand with the officers it may choose from, in rule order."""
+    pools = [(RULE_CHIEF, _chief(demand, officers))]
+    if demand.channel == "fallback_window":
+        pools.append((RULE_FALLBACK, street_supervisors(demand.street, officers.values())))
+    if demand.channel == "hotline_12345":
+        pools.append((RULE_HOTLINE, department_specialists(department_for(demand.category), officers.values())))
+    pools.append((RULE_COMMISSIONER, _commissioners(demand, officers.values())))
+    return pools
+
+
+def relevant_officer_ids(demand: DemandFacts, officers: Mapping[str, OfficerState]) -> list[str]:
+    """Every officer any rule could pick for this demand, sorted (the order rows are locked in)."""
+    return sorted({o.id for _, pool in _pools(demand, officers) for o in pool})
+
+
+def decide(demand: DemandFacts, officers: Mapping[str, OfficerState], now: datetime) -> Decision:
+    """Apply the rules in order; ``officers`` maps roster id to state (rows locked by the caller)."""
+    for rule, pool in _pools(demand, officers):
+        if rule == RULE_COMMISSIONER:
+            pool = [o for o in pool if o.duty.covers(now)]
+        picked = _pick(pool)
+        if picked:
+            return Decision(rule, picked[0].id, picked[1])
+    return Decision(RULE_UNASSIGNED)
+
+
+def pick_specialist(department: str, officers: Mapping[str, OfficerState]) -> Decision | None:
+    """A transfer to a department: its least loaded specialist with room, or None."""
+    picked = _pick(department_specialists(department, officers.values()))
+    return Decision(RULE_TRANSFER, picked[0].id, picked[1]) if picked else None
+
+
+def escalation_target(street: str, officers: Mapping[str, OfficerState]) -> str | None:
+    """The street supervisor an escalation goes to: one on duty if any, then by id."""
+    supervisors = sorted(street_supervisors(street, officers.values()), key=lambda o: (not o.on_duty, o.id))
+    return supervisors[0].id if supervisors else None
+
+
+# --- urgency ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """A clock as the last sla event described it."""
+
+    kind: str
+    status: str
+    target_at: datetime | None
+    business_seconds_used: float
+    business_seconds_target: int
+
+    def seconds_left(self, now: datetime) -> float | None:
+        """Wall-clock seconds until the target (negative once passed); None while paused or without target."""
+        if self.target_at is None or self.status == "paused":
+            return None
+        return (self.target_at - now).total_seconds()
+
+
+RESPONDED_STATES = frozenset({"acknowledged", "awaiting_materials", "resolved", "feedback_received", "closed"})
+FINISHED_STATES = frozenset({"resolved", "feedback_received", "closed"})
+
+
+def next_due(state: str, clocks: Iterable[ClockView]) -> datetime | None:
+    """The nearest deadline still in play for a demand in ``state``, which orders the queues.
+
+    A clock counts while it runs (``running``, or ``breached`` and still running); the first-response
+    clock stops mattering once the demand was acknowledged, the resolution clock once it was resolved,
+    and a paused clock (awaiting the enterprise's materials) has no deadline.
+    """
+    due = []
+    for clock in clocks:
+        if clock.status not in ("running", "breached") or clock.target_at is None:
+            continue
+        if clock.kind == "first_response" and state in RESPONDED_STATES:
+            continue
+        if clock.kind == "resolution" and state in FINISHED_STATES:
+            continue
+        due.append(clock.target_at)
+    return min(due, default=None)
+

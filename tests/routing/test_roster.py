@@ -1,0 +1,156 @@
+"""The roster: the demo YAML, validation of the file, and the admin API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routing_service.model import Officer
+from routing_service.roster import RosterError, load_roster, read_roster
+from shared.config import PROJECT_ROOT
+from shared.reference import DEPARTMENTS, STREETS
+from tests.routing.conftest import OFFICER_1, ROSTER
+
+ALWAYS = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "00:00", "to": "24:00"}
+NEW = {"id": "com-wujiaochang-9", "name": "专员丙", "kind": "street_commissioner", "streets": ["wujiaochang"],
+       "skills": ["taxation", "employment"], "capacity": 3, "duty": {"days": ["mon"], "from": "09:00", "to": "17:00"}}
+
+
+def test_demo_roster_covers_every_street_and_department():
+    officers = read_roster(PROJECT_ROOT / "deploy" / "roster.yaml")
+    for street in STREETS:
+        kinds = {o["kind"] for o in officers if street in o["streets"]}
+        assert {"supervisor", "chief_service_officer", "street_commissioner"} <= kinds, street
+    assert {o["department"] for o in officers if o["kind"] == "department_specialist"} == set(DEPARTMENTS)
+
+
+def test_every_key_enterprise_names_a_chief_officer_of_the_demo_roster():
+    ids = {o["id"] for o in read_roster(PROJECT_ROOT / "deploy" / "roster.yaml")}
+    enterprises = yaml.safe_load((PROJECT_ROOT / "deploy" / "enterprises.yaml").read_text(encoding="utf-8"))
+    chiefs = {e["chief_officer"] for e in enterprises["enterprises"] if e.get("key_enterprise")}
+    assert chiefs and chiefs <= ids
+
+
+def test_a_bad_roster_file_is_refused_naming_every_problem(tmp_path: Path):
+    bad = yaml.safe_load(ROSTER.read_text(encoding="utf-8"))
+    bad["officers"][1]["streets"] = ["wujiaochang", "atlantis"]
+    bad["officers"][2]["skills"] = ["taxation", "astrology"]
+    bad["officers"][3]["duty"].update({"from": "17:00", "to": "08:00"})
+    bad["officers"][4]["department"] = None
+    bad["officers"].append(dict(bad["officers"][0]))
+    path = tmp_path / "roster.yaml"
+    path.write_text(yaml.safe_dump(bad, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RosterError) as exc:
+        read_roster(path)
+    message = str(exc.value)
+    for expected in ("officers.1.streets.1: unknown street code 'atlantis'", "officers.2.skills.1",
+                     "officers.3.duty.to", "officers.4.department", "officers.7.id: duplicate"):
+        assert expected in message
+
+
+def test_reloading_the_file_keeps_admin_edits_and_loads(routing):
+    admin = routing.auth("admin", "admin-1")
+    assert routing.client.put(f"/api/v1/officers/{OFFICER_1}/capacity", json={"capacity": 9},
+                              headers=admin).status_code == 200
+    routing.submit()
+    with routing.session() as s:
+        assert load_roster(s, ROSTER) == 7
+    with routing.session() as s:
+        edited, untouched = s.get(Officer, OFFICER_1), s.get(Officer, "com-wujiaochang-2")
+        assert (edited.capacity, edited.open_count) == (9, 1)
+        assert untouched.capacity == 2
+
+
+# --- admin API -------------------------------------------------------------------------------------
+
+
+def test_admin_lists_and_reads_officers(routing):
+    admin = routing.auth("admin", "admin-1")
+    officers = routing.client.get("/api/v1/officers?street=wujiaochang", headers=admin).get_json()
+    ids = [o["id"] for o in officers]
+    assert "spec-tax-1" in ids and "sup-changbai" not in ids  # specialists serve every street
+    tax = routing.client.get("/api/v1/officers?kind=department_specialist&department=tax", headers=admin).get_json()
+    assert [o["id"] for o in tax] == ["spec-tax-1", "spec-tax-2"]
+    one = routing.client.get(f"/api/v1/officers/{OFFICER_1}", headers=admin).get_json()
+    assert (one["capacity"], one["open_count"], one["on_duty"], one["on_shift_now"]) == (2, 0, True, True)
+    assert one["duty"] == ALWAYS
+    assert routing.client.get("/api/v1/officers/nobody", headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize("role, street", [("officer", None), ("supervisor", "wujiaochang"), ("grid_worker", "dinghai")])
+def test_only_admins_use_the_roster_api(routing, role, street):
+    headers = routing.auth(role, "x-1", street)
+    assert routing.client.get("/api/v1/officers", headers=headers).status_code == 403
+    assert routing.client.post("/api/v1/officers", json=NEW, headers=headers).status_code == 403
+    assert routing.client.post(f"/api/v1/officers/{OFFICER_1}/off-duty", headers=headers).status_code == 403
+    assert routing.officer(OFFICER_1).on_duty is True
+
+
+def test_admin_creates_an_officer_who_then_gets_demands(routing):
+    admin = routing.auth("admin", "admin-1")
+    resp = routing.client.post("/api/v1/officers", json={**NEW, "duty": ALWAYS}, headers=admin)
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.headers["Location"].endswith(f"/api/v1/officers/{NEW['id']}")
+    assert routing.client.post("/api/v1/officers", json=NEW, headers=admin).status_code == 409
+    demand_id = routing.submit(category="employment")  # nobody else has the skill
+    assert routing.assignment(demand_id).officer_id == NEW["id"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"streets": ["wujiaochang", "atlantis"]}, "streets.1"),
+    ({"skills": ["astrology"]}, "skills.0"),
+    ({"kind": "mayor"}, "kind"),
+    ({"department": "weather"}, "department"),
+    ({"department": "tax"}, "department"),  # a commissioner has no department
+    ({"streets": ["*"]}, "streets"),  # every street: specialists only
+    ({"capacity": -1}, "capacity"),
+    ({"capacity": "many"}, "capacity"),
+    ({"duty": {"days": ["someday"], "from": "09:00", "to": "17:00"}}, "duty.days.0"),
+    ({"duty": {"days": ["mon"], "from": "9am", "to": "17:00"}}, "duty.from"),
+    ({"duty": {"days": ["mon"], "from": "17:00", "to": "09:00"}}, "duty.to"),
+    ({"id": "Bad Id!"}, "id"),
+    ({"name": ""}, "name"),
+])
+def test_creating_with_bad_codes_is_422_with_field_paths(routing, change, field):
+    resp = routing.client.post("/api/v1/officers", json={**NEW, **change}, headers=routing.auth("admin", "a"))
+    assert resp.status_code == 422, resp.get_json()
+    assert field in resp.get_json()["errors"], resp.get_json()
+    assert routing.officer(NEW["id"]) is None
+
+
+def test_specialist_needs_a_department(routing):
+    body = {**NEW, "kind": "department_specialist", "streets": ["*"]}
+    resp = routing.client.post("/api/v1/officers", json=body, headers=routing.auth("admin", "a"))
+    assert resp.status_code == 422 and "department" in resp.get_json()["errors"]
+
+
+def test_admin_updates_an_officer(routing):
+    admin = routing.auth("admin", "admin-1")
+    resp = routing.client.patch(f"/api/v1/officers/{OFFICER_1}", json={"skills": ["employment"], "name": "专员甲乙"},
+                                headers=admin)
+    assert resp.status_code == 200, resp.get_json()
+    assert (resp.get_json()["skills"], resp.get_json()["capacity"]) == (["employment"], 2)
+    assert routing.officer(OFFICER_1).edited_at is not None
+    bad = routing.client.patch(f"/api/v1/officers/{OFFICER_1}", json={"kind": "department_specialist"}, headers=admin)
+    assert bad.status_code == 422 and "department" in bad.get_json()["errors"]
+    assert routing.officer(OFFICER_1).kind == "street_commissioner"
+    unknown = routing.client.patch(f"/api/v1/officers/{OFFICER_1}", json={"streets": ["atlantis"]}, headers=admin)
+    assert unknown.status_code == 422 and "streets.0" in unknown.get_json()["errors"]
+
+
+def test_admin_switches_duty_and_capacity(routing):
+    admin = routing.auth("admin", "admin-1")
+    off = routing.client.post(f"/api/v1/officers/{OFFICER_1}/off-duty", headers=admin).get_json()
+    assert off["on_duty"] is False
+    assert routing.assignment(routing.submit(category="financing")).state == "unassigned"
+    assert routing.client.post(f"/api/v1/officers/{OFFICER_1}/on-duty", headers=admin).get_json()["on_duty"]
+    resp = routing.client.put(f"/api/v1/officers/{OFFICER_1}/capacity", json={"capacity": 0}, headers=admin)
+    assert resp.status_code == 200 and resp.get_json()["capacity"] == 0
+    routing.pump()
+    assert routing.officer(OFFICER_1).open_count == 0  # capacity 0: the waiting demand stays waiting
+    bad = routing.client.put(f"/api/v1/officers/{OFFICER_1}/capacity", json={"capacity": "lots"}, headers=admin)
+    assert bad.status_code == 422 and "capacity" in bad.get_json()["errors"]
+    assert routing.client.put("/api/v1/officers/nobody/capacity", json={"capacity": 1},
+                              headers=admin).status_code == 404

@@ -1,0 +1,69 @@
+"""The state machine table as pure code: every valid transition and every invalid one."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing_service.states import (
+    ACTIONS,
+    EVENT_TYPES,
+    OPEN_STATES,
+    REOPEN,
+    STATES,
+    TRANSITIONS,
+    InvalidTransition,
+    allowed_actions,
+    next_state,
+)
+from shared.events import CATALOGUE
+
+EXPECTED = {
+    ("assigned", "acknowledge"): "acknowledged",
+    ("acknowledged", "request-materials"): "awaiting_materials",
+    ("awaiting_materials", "materials-received"): "acknowledged",
+    ("unassigned", "transfer"): "assigned",
+    ("assigned", "transfer"): "assigned",
+    ("acknowledged", "transfer"): "acknowledged",
+    ("awaiting_materials", "transfer"): "awaiting_materials",
+    ("assigned", "resolve"): "resolved",
+    ("acknowledged", "resolve"): "resolved",
+    ("awaiting_materials", "resolve"): "resolved",
+    ("unassigned", "escalate"): "unassigned",
+    ("assigned", "escalate"): "assigned",
+    ("acknowledged", "escalate"): "acknowledged",
+    ("awaiting_materials", "escalate"): "awaiting_materials",
+    ("resolved", "feedback"): "feedback_received",
+    ("feedback_received", REOPEN): "acknowledged",
+    ("resolved", "close"): "closed",
+    ("feedback_received", "close"): "closed",
+}
+
+
+@pytest.mark.parametrize("state, action", sorted(EXPECTED))
+def test_valid_transition(state: str, action: str) -> None:
+    assert next_state(state, action) == EXPECTED[(state, action)]
+
+
+INVALID = [(s, a) for s in STATES for a in ACTIONS if (s, a) not in EXPECTED]
+
+
+@pytest.mark.parametrize("state, action", INVALID)
+def test_invalid_transition_names_the_current_state(state: str, action: str) -> None:
+    with pytest.raises(InvalidTransition) as exc:
+        next_state(state, action)
+    assert f"is {state}" in str(exc.value)
+    assert exc.value.state == state
+
+
+def test_table_is_exactly_the_documented_one() -> None:
+    assert TRANSITIONS == EXPECTED
+
+
+def test_closed_is_final_and_open_states_allow_escalation() -> None:
+    assert allowed_actions("closed") == []
+    assert all("escalate" in allowed_actions(s) for s in OPEN_STATES)
+
+
+def test_every_action_emits_a_catalogued_event() -> None:
+    assert set(EVENT_TYPES) == {*ACTIONS, REOPEN}
+    assert all(t in CATALOGUE for t in EVENT_TYPES.values())
