@@ -52,6 +52,7 @@ class Settings:
     sla_policy_path: Path = PROJECT_ROOT / "deploy" / "sla_policy.yaml"
     calendar_overrides_path: Path = PROJECT_ROOT / "deploy" / "calendar_overrides.yaml"
     log_level: str = "INFO"
+    grafana_url: str = "http://127.0.0.1:3000"  # where the supervisor's page links its dashboards
 
     @property
     def production(self) -> bool:
@@ -113,6 +114,7 @@ class Settings:
                 env.get("CALENDAR_OVERRIDES_PATH", str(deploy / "calendar_overrides.yaml"))
             ),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            grafana_url=env.get("GRAFANA_URL", "http://127.0.0.1:3000"),
         )
 
 
@@ -123,5 +125,5 @@ ENV_KEYS = (
     "JWT_TTL_SECONDS", "INTAKE_PORT", "ROUTING_PORT", "SLA_PORT", "INTAKE_WORKER_METRICS_PORT",
     "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "INTAKE_URL", "ROUTING_URL",
     "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",
-    "LOG_LEVEL",
+    "LOG_LEVEL", "GRAFANA_URL",
 )

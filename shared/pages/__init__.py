@@ -1,0 +1,376 @@
+"""What the three services' web pages share: sign-in, language, CSRF, the page guard and the base layout.
+
+People sign in by pasting the token their administrator issued; it is kept in an HttpOnly, SameSite=Strict
+cookie (:data:`SESSION_COOKIE`). Cookies belong to a host, not a port, so one sign-in serves the three
+services on the same host. The cookie is read by :func:`require_page` only: the JSON API keeps accepting
+the ``Authorization`` header alone, so a page session can never be replayed against the API by a
+cross-site request.
+
+Every page form (and every ``fetch`` POST, through the ``X-CSRFToken`` header) carries a CSRF token
+checked by Flask-WTF; the check runs for page blueprints only (see :func:`page_blueprint`), never for the
+API, whose bearer tokens are not sent automatically by browsers.
+
+Pages are in Simplified Chinese (the default) or English, picked with ``?lang=`` and remembered in a
+cookie; the words live in gettext catalogues under ``shared/translations`` (compiled into ``VAR_DIR``
+when an app starts, see :func:`compile_catalogues`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jwt
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from werkzeug.exceptions import HTTPException
+
+from shared.auth import AuthError, Principal, decode_token
+from shared.config import PROJECT_ROOT, Settings
+from shared.pages.labels import department_name, label, street_name
+
+__all__ = [
+    "LOCALES",
+    "SESSION_COOKIE",
+    "ServiceUnavailable",
+    "call_service",
+    "init_pages",
+    "install_pages",
+    "page_blueprint",
+    "page_principal",
+    "require_page",
+    "wants_json",
+]
+
+SESSION_COOKIE = "yangpu_session"
+LOCALE_COOKIE = "yangpu_lang"
+DEFAULT_LOCALE = "zh_Hans_CN"
+LOCALES = {"zh_Hans_CN": "中文", "en": "English"}
+TRANSLATIONS = PROJECT_ROOT / "shared" / "translations"
+# Where each role's work starts: (service, path).
+ROLE_HOME = {"grid_worker": ("intake", "/grid"), "officer": ("routing", "/officer"),
+             "supervisor": ("routing", "/supervisor")}
+SERVICE_TIMEOUT_S = 3.0
+# Pages load only what they serve themselves: no inline script, nothing from elsewhere. Forms may lead
+# (through a redirect, e.g. after sign-in) to the suite's other services.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self' {services}; frame-ancestors 'none'; base-uri 'none'")
+
+F = TypeVar("F", bound=Callable[..., Any])
+csrf = CSRFProtect()
+babel = Babel()
+
+
+# --- setup ------------------------------------------------------------------------------------------
+
+
+def compile_catalogues(target: Path, source: Path = TRANSLATIONS) -> Path:
+    """Compile every ``<lang>/LC_MESSAGES/messages.po`` into ``target`` (atomic, so gunicorn workers that
+    start together never read half a file); returns ``target`` for BABEL_TRANSLATION_DIRECTORIES."""
+    for po_path in sorted(source.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = target / po_path.relative_to(source).with_suffix(".mo")
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh)
+        fd, tmp = tempfile.mkstemp(dir=mo_path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            write_mo(out, catalog)
+        os.replace(tmp, mo_path)
+    return target
+
+
+def _select_locale() -> str:
+    asked = request.args.get("lang") or request.cookies.get(LOCALE_COOKIE)
+    return asked if asked in LOCALES else DEFAULT_LOCALE
+
+
+def install_pages(app: Flask, *blueprints: Blueprint) -> Flask:
+    """Give a service's app the pages' machinery, the shared pages (sign-in, sign-out) and its own pages."""
+    init_pages(app)
+    for bp in blueprints:
+        app.register_blueprint(bp)
+    return app
+
+
+def init_pages(app: Flask) -> None:
+    """Give a service's app the pages' machinery and the shared pages (sign-in, sign-out, home)."""
+    settings: Settings = app.extensions["yangpu"]["settings"]
+    app.config.update(
+        # All services share the JWT secret, so they derive the same key for the CSRF session cookie.
+        SECRET_KEY=hmac.new(settings.jwt_secret.encode(), b"yangpu-pages-session", hashlib.sha256).hexdigest(),
+        SESSION_COOKIE_NAME="yangpu_pages",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # A draft a grid worker kept offline is sent hours later: the token lives as long as a sign-in.
+        WTF_CSRF_TIME_LIMIT=settings.jwt_ttl_seconds,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LOCALE,
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(compile_catalogues(settings.var_dir / "translations")),
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.globals.update(label=label, street_name=street_name, department_name=department_name,
+                                 signed_in=page_principal,
+                                 csrf_token=generate_csrf, service_url=service_url, LOCALES=LOCALES,
+                                 html_lang=html_lang, current_locale=lambda: str(get_locale()),
+                                 lang_switch_url=lang_switch_url)
+    app.jinja_env.filters.update(when=when, iso=iso)
+    app.register_blueprint(_shared)
+
+
+def page_blueprint(name: str, import_name: str, template_folder: str | None = None,
+                   static_folder: str | None = None) -> Blueprint:
+    """A blueprint of pages: CSRF-checked forms, the language cookie, page-shaped errors, safe headers."""
+    bp = Blueprint(name, import_name, template_folder=template_folder, static_folder=static_folder,
+                   static_url_path=f"/{name}-static" if static_folder else None)
+
+    @bp.before_request
+    def _protect() -> None:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+
+    @bp.after_request
+    def _finish(response: Response) -> Response:
+        asked = request.args.get("lang")
+        if asked in LOCALES and request.cookies.get(LOCALE_COOKIE) != asked:
+            response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax",
+                                secure=request.is_secure)
+        settings: Settings = current_app.extensions["yangpu"]["settings"]
+        response.headers.setdefault("Content-Security-Policy",
+                                    CSP.format(services=" ".join(settings.service_urls.values())))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @bp.errorhandler(HTTPException)
+    def _error(exc: HTTPException) -> Response:
+        return error_page(exc.code or 500, _message_for(exc))
+
+    return bp
+
+
+def _message_for(exc: HTTPException) -> str:
+    if isinstance(exc, CSRFError):
+        return gettext("This form has expired. Reload the page and try again.")
+    return {403: gettext("Your role may not open this page."), 404: gettext("There is no such page.")}.get(
+        exc.code or 500, gettext("Something went wrong. Try again."))
+
+
+def error_page(status: int, message: str) -> Response:
+    """The same problem as JSON for a script, or as a page for a person."""
+    if wants_json():
+        response = jsonify(code=str(status), message=message, errors={})
+    else:
+        response = make_response(render_template("pages/error.html", status=status, message=message))
+    response.status_code = status
+    return response
+
+
+# --- who is signed in -------------------------------------------------------------------------------
+
+
+def page_principal() -> Principal | None:
+    """The signed-in user of this request (from the session cookie), or None."""
+    if "page_principal" not in g:
+        token = request.cookies.get(SESSION_COOKIE)
+        principal = None
+        if token:
+            try:
+                principal = decode_token(token, current_app.config["JWT_SECRET"])
+            except AuthError:
+                principal = None
+        g.page_principal, g.page_token = principal, token if principal else None
+    return g.page_principal
+
+
+def wants_json() -> bool:
+    """Pages' scripts ask for JSON; browsers navigating ask for HTML."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def require_page(*roles: str) -> Callable[[F], F]:
+    """Guard a page: sign-in first (back here afterwards), then the role; sets ``g.principal``.
+
+    Service-layer code that reads :func:`shared.auth.current_principal` works unchanged inside the page.
+    """
+    allowed = frozenset(roles)
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = page_principal()
+            if principal is None:
+                if wants_json() or request.method != "GET":
+                    return error_page(401, gettext("Your sign-in has ended. Sign in again; drafts are kept."))
+                return redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
+            if allowed and principal.role not in allowed:
+                return error_page(403, gettext("Your role may not open this page."))
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+# --- other services, on behalf of the signed-in user ----------------------------------------------
+
+
+class ServiceUnavailable(Exception):
+    """Another service did not answer, or refused; pages show what they have and say so."""
+
+
+def call_service(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET another service's JSON API with the signed-in user's token (services never read each other's
+    tables); raises ServiceUnavailable on any failure."""
+    page_principal()
+    token = g.get("page_token")
+    if not token:
+        raise ServiceUnavailable("not signed in")
+    settings: Settings = current_app.extensions["yangpu"]["settings"]
+    query = f"?{urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})}" if params else ""
+    req = urllib.request.Request(f"{settings.service_urls[service]}{path}{query}",
+                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=SERVICE_TIMEOUT_S) as resp:  # noqa: S310 - our own services
+            return json.load(resp)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServiceUnavailable(f"{service} {path}: {exc}") from None
+
+
+def service_url(service: str, path: str = "") -> str:
+    """Where the browser finds another service's page (INTAKE_URL etc.)."""
+    settings: Settings = current_app.extensions["yangpu"]["settings"]
+    return f"{settings.service_urls[service]}{path}"
+
+
+# --- template helpers -------------------------------------------------------------------------------
+
+
+def html_lang() -> str:
+    return {"zh_Hans_CN": "zh-Hans-CN"}.get(str(get_locale()), str(get_locale()).replace("_", "-"))
+
+
+def lang_switch_url(lang: str) -> str:
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    return f"{request.path}?{urllib.parse.urlencode({**args, 'lang': lang})}"
+
+
+def when(value: datetime | str | None, fmt: str = "short") -> str:
+    """A time in Asia/Shanghai in the user's locale."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return format_datetime(value, fmt)
+
+
+def iso(value: datetime | str | None) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    return value.astimezone(UTC).isoformat()
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this host: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def home_url(principal: Principal) -> str | None:
+    found = ROLE_HOME.get(principal.role)
+    return service_url(*found) if found else None
+
+
+# --- the shared pages -------------------------------------------------------------------------------
+
+_shared = page_blueprint("pages", __name__, template_folder=str(PROJECT_ROOT / "shared" / "templates"),
+                         static_folder=str(PROJECT_ROOT / "shared" / "static"))
+
+
+@_shared.get("/")
+def home() -> Any:
+    principal = page_principal()
+    if principal is None:
+        return redirect(url_for("pages.signin"))
+    target = home_url(principal)
+    if target:
+        return redirect(target)
+    return render_template("pages/home.html", principal=principal)
+
+
+@_shared.route("/signin", methods=["GET", "POST"])
+def signin() -> Any:
+    """Paste the token; on success the session cookie is set and the user goes where they were going."""
+    error = None
+    next_path = _safe_next(request.values.get("next"))
+    if request.method == "POST":
+        token = "".join(request.form.get("token", "").split())
+        if not token:
+            error = gettext("Paste the sign-in token your administrator gave you.")
+        else:
+            try:
+                principal = decode_token(token, current_app.config["JWT_SECRET"])
+            except AuthError as exc:
+                error = (gettext("This token has expired. Ask your administrator for a new one.")
+                         if "expired" in exc.message else gettext("This token is not valid here."))
+            else:
+                target = next_path or home_url(principal) or url_for("pages.home")
+                response = redirect(target)
+                expires = decode_expiry(token)
+                response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict",
+                                    secure=request.is_secure, path="/",
+                                    max_age=max(0, int(expires - datetime.now(UTC).timestamp())))
+                return response
+    status = 422 if error else 200
+    return render_template("pages/signin.html", error=error, next=next_path or ""), status
+
+
+def decode_expiry(token: str) -> float:
+    """The token's ``exp`` (already verified by decode_token) for the cookie's lifetime."""
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+
+
+@_shared.post("/signout")
+def signout() -> Response:
+    response = redirect(url_for("pages.signin"))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
+    return response
+
+
+@_shared.get("/pages/csrf")
+@require_page()
+def fresh_csrf() -> Response:
+    """A new CSRF token for a page's script that has been open (offline) for a long time."""
+    return jsonify(csrf_token=generate_csrf())

@@ -1,0 +1,97 @@
+/* What every page's script shares: the CSRF header for POSTs, clocks that count down, live refresh.
+   Words come from the page (data-* attributes rendered in the user's language), never from here. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /* POST form fields to a page endpoint; resolves with {status, body} or rejects when offline. */
+  function post(url, fields, headers) {
+    var h = { "Accept": "application/json", "X-CSRFToken": csrfToken() };
+    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
+    return fetch(url, { method: "POST", headers: h, body: new URLSearchParams(fields), credentials: "same-origin" })
+      .then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (body) {
+          return { status: resp.status, body: body };
+        });
+      });
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (resp) { if (!resp.ok) { throw new Error(String(resp.status)); } return resp.json(); });
+  }
+
+  /* "2 days 03:04:05": days in the page's language, the rest as a clock. */
+  function formatLeft(seconds, lang) {
+    var s = Math.floor(Math.abs(seconds));
+    var days = Math.floor(s / 86400);
+    var rest = s % 86400;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var hms = pad(Math.floor(rest / 3600)) + ":" + pad(Math.floor((rest % 3600) / 60)) + ":" + pad(rest % 60);
+    if (!days) { return hms; }
+    var dayText;
+    try {
+      dayText = new Intl.NumberFormat(lang, { style: "unit", unit: "day", unitDisplay: "long" }).format(days);
+    } catch (e) { dayText = days + "d"; }
+    return dayText + " " + hms;
+  }
+
+  /* Each [data-seconds-left] clock counts down from what the server computed when it rendered, so the
+     device's own clock being wrong does not matter; colour and words follow the urgency. */
+  function tick() {
+    var lang = document.documentElement.lang || "zh-Hans-CN";
+    document.querySelectorAll("[data-seconds-left]").forEach(function (el) {
+      if (!el.hasAttribute("data-base")) { el.setAttribute("data-base", String(Date.now())); }
+      var base = parseFloat(el.getAttribute("data-base"));
+      var left = parseFloat(el.getAttribute("data-seconds-left")) - (Date.now() - base) / 1000;
+      var soon = parseFloat(el.getAttribute("data-soon-seconds") || "0");
+      var out = el.querySelector(".left");
+      var word = el.querySelector(".urgency-word");
+      var urgency = left < 0 ? "overdue" : (left < soon ? "soon" : "ok");
+      if (out) {
+        out.textContent = el.getAttribute(left < 0 ? "data-overdue-label" : "data-left-label")
+          .replace("{t}", formatLeft(left, lang));
+      }
+      if (word) { word.textContent = el.getAttribute("data-word-" + urgency); }
+      el.classList.remove("urgency-ok", "urgency-soon", "urgency-overdue");
+      el.classList.add("urgency-" + urgency);
+    });
+  }
+
+  /* [data-poll-url] regions are replaced by the server's fresh rendering every data-poll-seconds. */
+  function poll(region) {
+    var url = region.getAttribute("data-poll-url");
+    var every = parseFloat(region.getAttribute("data-poll-seconds") || "10") * 1000;
+    function again() {
+      fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (resp) { if (!resp.ok) { throw new Error(String(resp.status)); } return resp.text(); })
+        .then(function (html) {
+          if (html !== region.getAttribute("data-last")) {
+            region.innerHTML = html;
+            region.setAttribute("data-last", html);
+            tick();
+          }
+        })
+        .catch(function () { /* offline or signed out: keep what is shown, try again later */ })
+        .then(function () { window.setTimeout(again, every); });
+    }
+    window.setTimeout(again, every);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    if (document.querySelector("[data-seconds-left]")) { window.setInterval(tick, 1000); }
+    document.querySelectorAll("[data-poll-url]").forEach(poll);
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { ev.preventDefault(); }
+      });
+    });
+  });
+
+  window.Yangpu = { csrfToken: csrfToken, post: post, getJSON: getJSON, formatLeft: formatLeft, tick: tick };
+}());
