@@ -56,9 +56,9 @@ def drop(env: dict[str, str]) -> None:
     admin.dispose()
 
 
-def body(i: int, uscc: str) -> bytes:
+def body(i: int, street: str, uscc: str) -> bytes:
     return json.dumps({
-        "channel": "grid", "street": "wujiaochang", "category": "taxation", "complexity": "simple",
+        "channel": "grid", "street": street, "category": "taxation", "complexity": "simple",
         "title": f"基准测试需求 {i}", "description": "bench", "enterprise": {
             "name": "基准企业", "uscc": uscc, "contact_name": "测试", "contact_phone": "13812345678"},
     }).encode()
@@ -77,6 +77,12 @@ def main() -> None:
         settings: Settings = stack.settings
         try:
             seed(settings)
+            # Measure latency, not the roster: no officer may fill up during the run (capacity is a rule
+            # tested elsewhere; a full street would send demands to its unassigned queue instead).
+            routing_db = create_engine(settings.database_url("routing"))
+            with routing_db.begin() as conn:
+                conn.execute(text("UPDATE officers SET capacity = 1000000"))
+            routing_db.dispose()
             from shared.bus_kafka import ensure_topics
 
             ensure_topics(settings)
@@ -92,14 +98,16 @@ def main() -> None:
                     for records in consumer.poll(timeout_ms=50).values():
                         now = time.perf_counter()
                         for r in records:
-                            if dict(r.headers).get("ce_type") == b"yangpu.demand.assigned.v1":
+                            if dict(r.headers).get("ce_type") == b"yangpu.demand.assigned.v1" and \
+                                    json.loads(r.value).get("officer_id"):
                                 seen.setdefault(r.key.decode(), now)
 
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
-            token = issue_token("grid_worker", "bench-grid", "wujiaochang", secret=settings.jwt_secret)
             enterprises = yaml.safe_load(settings.enterprises_path.read_text(encoding="utf-8"))["enterprises"]
-            uscc = next(e["uscc"] for e in enterprises if e["street"] == "wujiaochang")
+            by_street = {e["street"]: e["uscc"] for e in enterprises if not e.get("key_enterprise")}
+            callers = [(street, uscc, issue_token("grid_worker", f"bench-grid-{street}", street,
+                                                  secret=settings.jwt_secret)) for street, uscc in by_street.items()]
             url = f"{settings.service_urls['intake']}/api/v1/demands"
             sent: dict[str, float] = {}
             interval = 1.0 / args.rate
@@ -109,7 +117,8 @@ def main() -> None:
                 delay = target - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                req = urllib.request.Request(url, data=body(i, uscc), method="POST", headers={
+                street, uscc, token = callers[i % len(callers)]
+                req = urllib.request.Request(url, data=body(i, street, uscc), method="POST", headers={
                     "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
                 t0 = time.perf_counter()
                 with urllib.request.urlopen(req, timeout=10) as resp:

@@ -58,6 +58,8 @@ def parse_args(argv=None):
                    help="share of demands for enterprises the registry does not know yet (default 0.1)")
     p.add_argument("--no-idempotency-key", action="store_true", help="send no Idempotency-Key header")
     p.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
+    p.add_argument("--load", choices=("python", "wrk"), default="python",
+                   help="load generator: Python client processes, or wrk (C; leaves more CPU to the server)")
     return p.parse_args(argv)
 
 
@@ -236,6 +238,9 @@ def main(argv=None) -> int:
                    for i, s in enumerate(streets)]
         random.Random(7).shuffle(tokens)
 
+        if args.load == "wrk":
+            return run_wrk(args, url, tokens, enterprises, tmp)
+
         procs_n = max(1, min(args.procs, args.clients))
         per_proc = [args.clients // procs_n + (1 if i < args.clients % procs_n else 0) for i in range(procs_n)]
         quota = [args.max_requests // procs_n] * procs_n
@@ -295,6 +300,59 @@ def main(argv=None) -> int:
         if not args.keep_db:
             drop_database(run)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+WRK_SCRIPT = """
+local tokens = {%s}
+local usccs = {%s}
+local n = 0
+math.randomseed(%d + tonumber(string.sub(tostring({}), 8), 16) %% 100000)
+request = function()
+  n = n + 1
+  local t = tokens[(n %% #tokens) + 1]
+  local body = string.format('{"channel":"grid","street":"%%s","category":"taxation","complexity":"simple",' ..
+    '"title":"wrk %%d","description":"bench","enterprise":{"name":"%%s","uscc":"%%s","contact_name":"bench",' ..
+    '"contact_phone":"13812345678"}}', t[1], n, usccs[t[1]][1], usccs[t[1]][2])
+  return wrk.format("POST", "/api/v1/demands", {["Authorization"] = "Bearer " .. t[2],
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = string.format("%%d-%%d-%%d", math.random(1e9), math.random(1e9), n)}, body)
+end
+"""
+
+
+def run_wrk(args, url: str, tokens, enterprises, tmp: Path) -> int:
+    """Drive the load with wrk (C, two threads) and print its figures; the DB count is checked the same way."""
+    import re
+
+    grid = [(street, token) for street, channel, token in tokens if channel == "grid"]
+    first = {}
+    for e in enterprises:
+        first.setdefault(e["street"], (e["name"], e["uscc"]))
+    script = tmp / "post.lua"
+    script.write_text(WRK_SCRIPT % (
+        ", ".join(f'{{"{s}", "{t}"}}' for s, t in grid),
+        ", ".join(f'{s} = {{"{n}", "{u}"}}' for s, (n, u) in first.items()),
+        os.getpid()), encoding="utf-8")
+    out = subprocess.run(["wrk", "-t2", f"-c{args.clients}", f"-d{int(args.seconds)}s", "--latency", "-s", str(script),
+                          f"http://127.0.0.1:{args.port}"], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M))
+    from intake_service.model import Demand
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(Demand.__table__)).scalar_one()
+    engine.dispose()
+    print(f"intake POST /api/v1/demands — gunicorn {args.workers} workers, wrk 2 threads x {args.clients} "
+          f"connections, PostgreSQL, outbox relay: {args.bus}")
+    print(f"  measured      {args.seconds:.0f} s")
+    print(f"  demands/s     {rate:,.0f}")
+    print(f"  latency p50   {lat.get('50')}   p90 {lat.get('90')}   p99 {lat.get('99')}")
+    print(f"  errors        {int(non2xx.group(1)) if non2xx else 0}")
+    print(f"  demands in DB {stored} (wrk sent {total}; requests cut off at the end may still have completed)")
+    return 0 if not non2xx else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Apache Kafka through kafka-python, tuned for milliseconds from outbox to handler.
 
 Producer: acks=all and idempotence, so a retried send is not duplicated by the broker. Consumer: manual
-commits only, after the handler's transaction; a short fetch wait (the 500 ms default alone would miss the
-latency target) and a short session timeout so a killed worker's partitions move on within seconds.
+commits only, after the handler's transaction; fetches are long polls (the broker answers as soon as a
+record arrives, so the wait costs no latency, and an idle consumer sends ten requests a second rather than
+hundreds), in a thread of their own so nothing else waits on them; and a short session timeout so a killed
+worker's partitions move on within seconds.
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ class KafkaBusConsumer:
         self.consumer = KafkaConsumer(
             *[settings.topic(t) for t in topics],
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=group,
+            group_id=settings.topic_prefix + group,  # runs isolated by a prefix share no group either
             client_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=5,
+            fetch_max_wait_ms=100,  # a long poll: the broker answers at once when a record arrives
             fetch_min_bytes=1,
             max_poll_records=500,
             session_timeout_ms=6_000,

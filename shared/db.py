@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -90,3 +90,41 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_AFTER_COMMIT = "after_commit_actions"
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` (e.g. a metric update) once the session's transaction commits.
+
+    It is forgotten if that transaction rolls back, or if the savepoint it was registered in does (the
+    consumer handles a batch in one transaction with a savepoint per event), so nothing counts twice.
+    """
+    if not session.info.get("after_commit_hooked"):
+        session.info["after_commit_hooked"] = True
+        event.listen(session, "after_commit", _run_after_commit)
+        event.listen(session, "after_soft_rollback", _drop_after_commit)
+    session.info.setdefault(_AFTER_COMMIT, []).append((session.get_nested_transaction(), action))
+
+
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint committed; the transaction itself goes on
+        return
+    for _, action in session.info.pop(_AFTER_COMMIT, []):
+        action()
+
+
+def _drop_after_commit(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+        return
+
+    def inside(savepoint: SessionTransaction | None) -> bool:
+        while savepoint is not None:
+            if savepoint is previous:
+                return True
+            savepoint = savepoint.parent
+        return False
+
+    session.info[_AFTER_COMMIT] = [(sp, a) for sp, a in session.info.get(_AFTER_COMMIT, []) if not inside(sp)]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from typing import Any
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -29,6 +32,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.bus import OutgoingMessage, Producer
@@ -77,21 +82,44 @@ def emit(session: Session, event: CloudEvent) -> None:
 
 
 def mark_processed(session: Session, group: str, event_id: str) -> bool:
-    """Record that ``group`` handled ``event_id``; False if it already had (a redelivery)."""
+    """Record that ``group`` handled ``event_id``; False if it already had (a redelivery). One round trip."""
     processed = _table(session, "processed_events")
-    seen = session.execute(
-        select(processed.c.event_id).where(
-            processed.c.consumer_group == group, processed.c.event_id == event_id
-        )
-    ).first()
-    if seen:
-        return False
-    session.execute(insert(processed).values(consumer_group=group, event_id=event_id, processed_at=time.time()))
-    return True
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.execute(insert_(processed).values(consumer_group=group, event_id=event_id,
+                                                         processed_at=time.time())
+                               .on_conflict_do_nothing().returning(processed.c.event_id)).first()
+    return inserted is not None
 
 
 def _table(session: Session, name: str) -> Table:
     return session.info["metadata"].tables[name]
+
+
+NOTIFY_CHANNEL = "yangpu_outbox"
+SQLITE_IDLE_WAIT_S = 0.01
+
+
+def create_notify_trigger(op: Any) -> None:
+    """Migration step: on PostgreSQL every insert into the outbox wakes the relay (``LISTEN`` below).
+
+    A statement-level trigger costs the hot path no extra round trip; several notifications in one
+    transaction are folded into one by PostgreSQL. SQLite has no NOTIFY: its relay polls the outbox.
+    """
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"""
+        CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$""")
+    op.execute("CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+               "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()")
+
+
+def drop_notify_trigger(op: Any) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
+    op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
 
 
 class OutboxRelay:
@@ -109,6 +137,7 @@ class OutboxRelay:
         self.producer = producer
         self.batch_size = batch_size
         self._lock_key = 0x0_7A_4E_9B  # any constant: one relay per database
+        self._listener: psycopg.Connection | None = None
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events went out (0 when idle or not the leader)."""
@@ -136,6 +165,29 @@ class OutboxRelay:
             conn.execute(delete(self.outbox).where(self.outbox.c.id <= rows[-1].id))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    def wait(self, timeout_s: float, stopping: threading.Event) -> None:
+        """Block until the outbox may hold rows: a NOTIFY from an insert (PostgreSQL), else a short nap."""
+        if is_sqlite(self.engine):
+            stopping.wait(SQLITE_IDLE_WAIT_S)
+            return
+        if self._listener is None:
+            self._listener = psycopg.connect(
+                self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            return  # rows committed before LISTEN sent no notice: look at the outbox once more first
+        try:
+            for _ in self._listener.notifies(timeout=timeout_s, stop_after=1):
+                pass
+        except psycopg.Error:
+            self._listener.close()
+            self._listener = None
+            raise
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def depth(self) -> tuple[int, float | None]:
         """Rows waiting and the creation time of the oldest, for the outbox gauges."""

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.calendar import BusinessCalendar
+from shared.db import after_commit
 from shared.events import CloudEvent, new_event
 from shared.outbox import emit
 from sla_service import metrics
@@ -92,10 +93,10 @@ class TrackedDemand:
                 if name == "breached":
                     row.breached_at = target_at or clock.stopped_at or at
                     labels = (kind, *self._labels(), self.demand.category, str(self.demand.key_enterprise).lower())
-                    metrics.after_commit(self.session, lambda lb=labels: metrics.CLOCKS_BREACHED.labels(*lb).inc())
+                    after_commit(self.session, lambda lb=labels: metrics.CLOCKS_BREACHED.labels(*lb).inc())
                 else:
                     labels = (kind, *self._labels())
-                    metrics.after_commit(self.session, lambda lb=labels: metrics.WARNINGS.labels(*lb).inc())
+                    after_commit(self.session, lambda lb=labels: metrics.WARNINGS.labels(*lb).inc())
                 self._dirty.add(kind)
                 self._write(kind)
                 emit(self.session, clock_event(f"yangpu.sla.{name}.v1", self.demand, row,
@@ -123,10 +124,10 @@ class TrackedDemand:
         street, channel = self._labels()
         used = clock.business_seconds_used
         if kind == "first_response":
-            metrics.after_commit(self.session,
+            after_commit(self.session,
                                  lambda: metrics.FIRST_RESPONSE_SECONDS.labels(street, channel).observe(used))
         if clock.status == "met":
-            metrics.after_commit(self.session, lambda: metrics.CLOCKS_MET.labels(kind, street, channel).inc())
+            after_commit(self.session, lambda: metrics.CLOCKS_MET.labels(kind, street, channel).inc())
 
     def _write(self, kind: str) -> None:
         cal, fraction = self.context.calendar, self.context.policy.warning_fraction

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.consumer import Handler
+from shared.db import after_commit
 from shared.events import CloudEvent
 from sla_service import metrics
 from sla_service.clocks import TrackedDemand, Transition, lock_clocks
@@ -107,7 +108,7 @@ def _resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> None
     demand.outcome = data["outcome"]
     demand.closed_at = at
     labels = (data["outcome"], demand.street, demand.channel, demand.category)
-    metrics.after_commit(session, lambda: metrics.RESOLUTIONS.labels(*labels).inc())
+    after_commit(session, lambda: metrics.RESOLUTIONS.labels(*labels).inc())
     _save(session, tracked)
 
 

@@ -1,8 +1,8 @@
 """SLA metrics for Grafana (names are a contract with the dashboards and alert rules: keep them).
 
 Counters and the histogram move in the worker, where clocks change, and only once the change committed
-(:func:`after_commit`), so a handler retried after a rollback, or an event redelivered and deduplicated,
-never counts twice. Open clocks and the oldest unanswered demand are read from the database at scrape
+(:func:`shared.db.after_commit`), so a handler retried after a rollback, or an event redelivered and
+deduplicated, never counts twice. Open clocks and the oldest unanswered demand are read from the database at scrape
 time by :class:`OpenClocksCollector` in the web app: every gunicorn worker answers the same numbers.
 Labels stay bounded (street, channel, category, kind, outcome, key_enterprise); never a demand id.
 """
@@ -10,13 +10,12 @@ Labels stay bounded (street, channel, category, kind, outcome, key_enterprise); 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, event, func, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import Engine, func, select
 
 from shared.reference import STREETS
 from sla_service.model import ClockRow
@@ -38,28 +37,6 @@ WARNINGS = Counter("yangpu_sla_warnings_total", "SLA clocks that reached their w
                    ["kind", "street", "channel"])
 RESOLUTIONS = Counter("yangpu_sla_resolutions_total", "Demands resolved, by outcome.",
                       ["outcome", "street", "channel", "category"])
-
-
-_PENDING = "sla_after_commit"
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` (a metric update) once the session's transaction commits; drop it on rollback."""
-    if not session.info.get("sla_hooked"):
-        session.info["sla_hooked"] = True
-        event.listen(session, "after_commit", _run_pending)
-        event.listen(session, "after_soft_rollback", _drop_pending)
-    session.info.setdefault(_PENDING, []).append(action)
-
-
-def _run_pending(session: Session) -> None:
-    for action in session.info.pop(_PENDING, []):
-        action()
-
-
-def _drop_pending(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:  # the whole transaction, not a savepoint
-        session.info.pop(_PENDING, None)
 
 
 class OpenClocksCollector(Collector):

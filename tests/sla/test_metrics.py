@@ -9,8 +9,9 @@ from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
+from shared.db import after_commit
 from sla_service import metrics
-from sla_service.metrics import FIRST_RESPONSE_SECONDS, after_commit
+from sla_service.metrics import FIRST_RESPONSE_SECONDS
 
 
 def value(name: str, **labels: str) -> float:
