@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +30,15 @@ from shared.outbox import mark_processed
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, CloudEvent, dict[str, Any]], None]
+
+
+def is_conflict(exc: OperationalError) -> bool:
+    """A deadlock or serialization failure: the transaction lost a race and may simply run again.
+
+    A batch holds the locks of its earlier events while it takes those of later ones, so two workers'
+    batches can deadlock where single events (which lock in a fixed order) cannot.
+    """
+    return isinstance(exc.orig, psycopg.errors.TransactionRollbackError)
 
 
 @dataclass
@@ -81,8 +91,13 @@ class EventProcessor:
                 with unit_of_work(self.sessions) as session:
                     for work in todo:
                         self._apply(session, work)
-            except OperationalError:
-                raise  # the database is down: not these events' fault, re-read after it recovers
+            except OperationalError as exc:
+                if not is_conflict(exc):
+                    raise  # the database is down: not these events' fault, re-read after it recovers
+                log.info("batch of %d lost a lock conflict; handling them one by one", len(todo))
+                for work in todo:
+                    work.duplicate = False
+                    self._handle_with_retries(work)
             except Exception as exc:  # noqa: BLE001 - a handler bug or a constraint: find which, alone
                 log.warning("a handler failed in a batch of %d; handling them one by one: %s", len(todo), exc)
                 for work in todo:
@@ -133,20 +148,31 @@ class EventProcessor:
                     max(0.0, (datetime.now(UTC) - created).total_seconds()))
 
     def _handle_with_retries(self, work: _Work) -> None:
-        """One event in its own transaction, a few times; then to the dead-letter topic."""
-        for attempt in range(1, self.max_attempts + 1):
+        """One event in its own transaction; a failing handler is tried a few times, then dead-lettered.
+
+        A lock conflict is not the event's fault and does not count as a failure: it simply runs again.
+        """
+        failures = 0
+        conflicts = 0
+        while True:
             started = time.perf_counter()
             try:
                 with unit_of_work(self.sessions) as session:
                     self._apply(session, work)
-            except OperationalError:
-                raise
+            except OperationalError as exc:
+                if not is_conflict(exc):
+                    raise
+                conflicts += 1
+                log.info("lock conflict %d, running the event again", conflicts)
+                time.sleep(min(0.5, 0.01 * conflicts))
+                continue
             except Exception as exc:  # noqa: BLE001 - a handler bug or a constraint
-                log.warning("handler failed (attempt %d/%d): %s", attempt, self.max_attempts, exc)
-                if attempt == self.max_attempts:
-                    self._dead_letter(work.record, f"handler failed {attempt} times: {exc}")
+                failures += 1
+                log.warning("handler failed (attempt %d/%d): %s", failures, self.max_attempts, exc)
+                if failures == self.max_attempts:
+                    self._dead_letter(work.record, f"handler failed {failures} times: {exc}")
                     return
-                time.sleep(0.05 * attempt)
+                time.sleep(0.05 * failures)
                 continue
             self._observe([work], time.perf_counter() - started)
             return

@@ -128,7 +128,11 @@ def main() -> None:
     print("\nDemo tokens (Authorization: Bearer <token>):")
     for role, subject, token in demo_tokens(stack.settings):
         print(f"  {role:15s} {subject:22s} {token}")
-    print(f"\nLogs in {stack.log_dir}. Ctrl-C stops everything.", flush=True)
+    intake = stack.settings.service_urls["intake"]
+    print(f"\nPages: sign in at {intake}/signin with a token above (grid worker: {intake}/grid; officer: "
+          f"{stack.settings.service_urls['routing']}/officer; supervisor: "
+          f"{stack.settings.service_urls['routing']}/supervisor).")
+    print(f"Logs in {stack.log_dir}. Ctrl-C stops everything.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while True:

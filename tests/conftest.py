@@ -74,13 +74,22 @@ def production_env(tmp: Path) -> dict[str, str]:
 
 
 def drop_production_databases(env: dict[str, str]) -> None:
+    """Drop a test's databases; a moment of retry covers an autovacuum worker still attached to one."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         for service in SERVICES:
             name = env[f"{service.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for attempt in range(10):
+                try:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    break
+                except DBAPIError:
+                    if attempt == 9:
+                        raise
+                    time.sleep(0.5)
     admin.dispose()
 
 
