@@ -176,15 +176,21 @@ class Suite:
             w.close()
 
 
-def make_suite(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Suite:
+def prepare(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, services: tuple[str, ...] = SERVICES) -> Settings:
+    """Put ``env`` in place for the test, migrate and seed ``services``, and create the topics on Kafka."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings.from_env()
-    seed(settings)
+    seed(settings, services)
     if settings.event_bus == "kafka":
         from shared.bus_kafka import ensure_topics
 
         ensure_topics(settings)
+    return settings
+
+
+def make_suite(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Suite:
+    settings = prepare(env, monkeypatch)
     from intake_service.app import create as create_intake
     from intake_service.worker import SPEC as INTAKE
     from routing_service.app import create as create_routing

@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from shared.bus import OutgoingMessage, make_producer
 from shared.config import Settings
 from shared.events import new_event, to_message, topic_of
-from shared.seed import seed
-from tests.conftest import token
+from tests.conftest import prepare, token
 
 
 @dataclass
@@ -80,14 +79,7 @@ class Intake:
 
 
 def make_intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Intake:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    settings = Settings.from_env()
-    seed(settings, ("intake",))
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import ensure_topics
-
-        ensure_topics(settings)
+    settings = prepare(env, monkeypatch, ("intake",))
     from intake_service.app import create
     from intake_service.worker import SPEC
     from shared.worker import Worker

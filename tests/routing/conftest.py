@@ -23,8 +23,7 @@ from shared.bus import OutgoingMessage, make_consumer, make_producer
 from shared.config import Settings
 from shared.db import unit_of_work
 from shared.events import DEMAND_EVENTS, SLA_EVENTS, CloudEvent, from_message, new_event, to_message, topic_of
-from shared.seed import seed
-from tests.conftest import token
+from tests.conftest import prepare, token
 
 ROSTER = Path(__file__).with_name("roster.yaml")
 OFFICER_1, OFFICER_2 = "com-wujiaochang-1", "com-wujiaochang-2"
@@ -147,14 +146,7 @@ class Routing:
 
 
 def make_routing(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Routing:
-    for key, value in {**env, "ROSTER_PATH": str(ROSTER)}.items():
-        monkeypatch.setenv(key, value)
-    settings = Settings.from_env()
-    seed(settings, ("routing",))
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import ensure_topics
-
-        ensure_topics(settings)
+    settings = prepare({**env, "ROSTER_PATH": str(ROSTER)}, monkeypatch, ("routing",))
     from routing_service.app import create
     from shared.worker import Worker
 

@@ -24,14 +24,13 @@ from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import Settings
 from shared.db import make_engine, session_factory
 from shared.events import DEMAND_EVENTS, SLA_EVENTS, CloudEvent, from_message, load_data, new_event, to_message
-from shared.seed import seed
 from shared.worker import Worker
 from sla_service import context as sla_context
 from sla_service.app import create
 from sla_service.model import metadata
 from sla_service.policy import load_policy
 from sla_service.worker import SPEC
-from tests.conftest import token
+from tests.conftest import prepare, token
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[2] / "deploy" / "sla_policy.yaml"
 
@@ -207,14 +206,7 @@ class SlaHarness:
 
 def make_harness(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> SlaHarness:
     assert sla_context.installed() is not None, "request real_rules or tiny_rules before the harness"
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    settings = Settings.from_env()
-    seed(settings, services=("sla",))
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import ensure_topics
-
-        ensure_topics(settings)
+    settings = prepare(env, monkeypatch, ("sla",))
     app = create(settings)
     app.testing = True
     engine = make_engine(settings.database_url("sla"))
