@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +37,7 @@ def is_conflict(exc: OperationalError) -> bool:
     A batch holds the locks of its earlier events while it takes those of later ones, so two workers'
     batches can deadlock where single events (which lock in a fixed order) cannot.
     """
-    return isinstance(exc.orig, psycopg.errors.TransactionRollbackError)
+    return str(getattr(exc.orig, "sqlstate", None) or "").startswith("40")  # SQLSTATE class 40: rollback
 
 
 @dataclass

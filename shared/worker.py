@@ -109,21 +109,23 @@ class Worker:
         self.close()
 
     def _guarded(self, name: str, loop: Callable[[], None]) -> None:
-        """Keep a loop alive through transient failures; a dead loop would silently stop the service."""
+        """Keep a loop alive through failures; a dead loop would silently stop the service.
+
+        After any failure the consumer is rebuilt, so it reads again from the last committed offsets:
+        records polled but not handled are never skipped.
+        """
         while not self.stopping.is_set():
             try:
                 loop()
-            except OperationalError as exc:
-                log.error("%s: database unavailable, retrying: %s", name, exc.__class__.__name__)
-                if name == "consume":  # re-read from the last committed offsets once it is back
-                    self.processor.consumer.close()
-                    self.stopping.wait(1.0)
-                    self.processor = self._new_processor()
+            except Exception as exc:
+                if isinstance(exc, OperationalError):
+                    log.error("%s: database unavailable, retrying: %s", name, exc.__class__.__name__)
                 else:
-                    self.stopping.wait(1.0)
-            except Exception:
-                log.exception("%s loop failed; retrying", name)
-                self.stopping.wait(0.5)
+                    log.exception("%s loop failed; retrying", name)
+                self.stopping.wait(1.0)
+                if name == "consume":
+                    self.processor.consumer.close()
+                    self.processor = self._new_processor()
 
     def _consume_loop(self) -> None:
         last_gauges = 0.0
