@@ -122,6 +122,18 @@ def production(tmp_path: Path) -> Iterator[dict[str, str]]:
         drop_production_databases(env)
 
 
+def step_until(predicate: Any, step: Any, timeout_s: float = 30.0) -> Any:
+    """Call ``step()`` until ``predicate()`` returns something truthy; return it (TimeoutError after a while)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        step()
+
+
 def token(settings: Settings, role: str, subject: str, street: str | None = None) -> dict[str, str]:
     """Authorization header for a caller."""
     return {"Authorization": f"Bearer {issue_token(role, subject, street, secret=settings.jwt_secret)}"}
@@ -154,15 +166,7 @@ class Suite:
 
     def until(self, predicate: Any, timeout_s: float = 30.0) -> Any:
         """Step the workers until ``predicate()`` returns something truthy; return it."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError("condition not reached")
-            for w in self.workers.values():
-                w.step(0.02)
+        return step_until(predicate, lambda: [w.step(0.02) for w in self.workers.values()], timeout_s)
 
     def _consumers_assigned(self) -> bool:
         for w in self.workers.values():

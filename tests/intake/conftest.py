@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from shared.bus import OutgoingMessage, make_producer
 from shared.config import Settings
 from shared.events import new_event, to_message, topic_of
-from tests.conftest import prepare, token
+from tests.conftest import prepare, step_until, token
 
 
 @dataclass
@@ -66,16 +66,7 @@ class Intake:
 
     def until(self, predicate: Any, timeout_s: float = 30.0) -> Any:
         """Step intake's worker until ``predicate()`` is truthy."""
-        import time
-
-        deadline = time.monotonic() + timeout_s
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError("condition not reached")
-            self.worker.step(0.02)
+        return step_until(predicate, lambda: self.worker.step(0.02), timeout_s)
 
 
 def make_intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Intake:
