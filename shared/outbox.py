@@ -123,11 +123,22 @@ def drop_notify_trigger(op: Any) -> None:
 
 
 class OutboxRelay:
-    """Publishes a service's outbox in id order, in batches, from one leader at a time.
+    """Publishes a service's outbox in batches, from one leader at a time, deleting only what it published.
 
-    A single active relay per database keeps each demand's events in commit order: on PostgreSQL a
-    transaction-scoped advisory lock elects it, on SQLite the write lock of ``BEGIN IMMEDIATE`` does.
+    Ordering guarantee: **per demand** (per message key), not global. Outbox ids are taken at INSERT, not
+    at COMMIT, so a transaction holding a lower id may become visible after a higher one was published;
+    the relay therefore never deletes "everything up to the last id" but exactly the rows it sent, and a
+    late-committing row is published on a later pass. One demand's events are produced causally (each by
+    a transaction that began after the previous one committed), so the earlier is always visible when the
+    later is, and within a batch rows go out in id order: the bus receives each demand's events in order.
+
+    A single active relay per database: on PostgreSQL a transaction-scoped advisory lock elects it, on
+    SQLite the write lock of ``BEGIN IMMEDIATE`` does. After a failed publish (the bus is away) the next
+    batches are small and grow again as they succeed, so recovery starts at once and a batch that timed
+    out is re-sent at a small size rather than as a storm of duplicates (consumers dedupe those anyway).
     """
+
+    RETRY_BATCH_SIZE = 50
 
     def __init__(self, service: str, engine: Engine, metadata: MetaData, producer: Producer,
                  batch_size: int = 500) -> None:
@@ -135,6 +146,7 @@ class OutboxRelay:
         self.engine = engine
         self.outbox = metadata.tables["outbox"]
         self.producer = producer
+        self.max_batch_size = batch_size
         self.batch_size = batch_size
         self._lock_key = 0x0_7A_4E_9B  # any constant: one relay per database
         self._listener: psycopg.Connection | None = None
@@ -151,8 +163,8 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            self.producer.send_batch(
-                [
+            try:
+                self.producer.send_batch([
                     OutgoingMessage(
                         topic=row.topic,
                         key=row.message_key,
@@ -160,9 +172,13 @@ class OutboxRelay:
                         value=row.value,
                     )
                     for row in rows
-                ]
-            )
-            conn.execute(delete(self.outbox).where(self.outbox.c.id <= rows[-1].id))
+                ])
+            except Exception:
+                self.batch_size = min(self.batch_size, self.RETRY_BATCH_SIZE)
+                raise
+            # Exactly the rows sent: a lower id committed after this SELECT is still waiting, unpublished.
+            conn.execute(delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows])))
+        self.batch_size = min(self.max_batch_size, self.batch_size * 2)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
