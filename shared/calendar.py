@@ -375,18 +375,30 @@ def _to_shanghai(t: datetime) -> datetime:
 
 
 @lru_cache(maxsize=16)
-def _load_cached(key: str | None) -> BusinessCalendar:
-    return BusinessCalendar(key)
+def _load_cached(key: str | None, hours: str) -> BusinessCalendar:
+    return BusinessCalendar(key, *parse_service_hours(hours))
 
 
-def load_calendar(overrides_path: Path | str | None = None) -> BusinessCalendar:
-    """The process-wide calendar for an override file (cached per path, so the cache stays warm).
+def parse_service_hours(hours: str) -> tuple[time, time]:
+    """``"09:00-17:00"`` as two wall-clock times; ``24:00`` is the end of the day (every instant counts)."""
+    try:
+        start_text, end_text = hours.split("-")
+        start = time.fromisoformat(start_text.strip())
+        end_text = end_text.strip()
+        end = time.max if end_text == "24:00" else time.fromisoformat(end_text)
+    except ValueError as exc:
+        raise ValueError(f"SERVICE_HOURS must look like 09:00-17:00, got {hours!r}") from exc
+    return start, end
+
+
+def load_calendar(overrides_path: Path | str | None = None, hours: str = "09:00-17:00") -> BusinessCalendar:
+    """The process-wide calendar for an override file and service hours (cached, so it stays warm).
 
     The file is read once; restart the process (or call ``load_calendar.cache_clear()``) to
     pick up an edited file.
     """
     key = str(Path(overrides_path).resolve()) if overrides_path is not None else None
-    return _load_cached(key)
+    return _load_cached(key, hours)
 
 
 load_calendar.cache_clear = _load_cached.cache_clear  # type: ignore[attr-defined]

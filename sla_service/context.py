@@ -1,7 +1,7 @@
 """The SLA service's rules of time: calendar, policy and the current instant, chosen once per process.
 
 Nothing is read at import. Processes resolve the context from their settings (``SLA_POLICY_PATH``,
-``CALENDAR_OVERRIDES_PATH``) on first use; tests and benchmarks :func:`install` their own, e.g. a
+``CALENDAR_OVERRIDES_PATH``, ``SERVICE_HOURS``) on first use; tests and benchmarks :func:`install` their own, e.g. a
 calendar whose service hours cover the whole day, a policy with targets of a few seconds, or a
 controllable clock so a timer can be shown to fire at its deadline without waiting for it.
 """
@@ -35,7 +35,7 @@ class SlaContext:
 
 def load_context(settings: Settings) -> SlaContext:
     """The calendar and the validated policy named by ``settings`` (a bad policy file raises PolicyError)."""
-    calendar = load_calendar(settings.calendar_overrides_path)
+    calendar = load_calendar(settings.calendar_overrides_path, settings.service_hours)
     return SlaContext(calendar, load_policy(settings.sla_policy_path, calendar.seconds_per_working_day))
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka 4.3.1 (KRaft) for development and tests.
 #
-#   deploy/kafka/kafka.sh start|stop|status|restart
+#   deploy/kafka/kafka.sh start|stop|status|restart|kill
 #
 # start   download broker jars with Maven (skipped when lib/ is complete),
 #         format KRaft storage once, start the broker in the background and
@@ -9,9 +9,12 @@
 # stop    SIGTERM (controlled shutdown), wait, SIGKILL as a last resort.
 # status  exit 0 when running and answering, 3 otherwise.
 # restart stop + start; data survives (tests use it to prove durability).
+# kill    SIGKILL, no shutdown at all (the fault tests' broker crash).
 #
 # Environment:
 #   KAFKA_DATA_DIR        data dir (default <repo>/var/kafka, gitignored)
+#   KAFKA_PORT            client port (default 9092); the controller listens on KAFKA_CONTROLLER_PORT
+#                         (default 9093). The fault tests run a second broker of their own this way.
 #   KAFKA_HEAP_OPTS       JVM heap (default "-Xms256m -Xmx512m")
 #   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 90)
 #   KAFKA_STOP_TIMEOUT    seconds to wait for clean shutdown (default 60)
@@ -21,7 +24,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 DATA_DIR="${KAFKA_DATA_DIR:-$REPO/var/kafka}"
 LIB_DIR="$HERE/lib"
-BOOTSTRAP="127.0.0.1:9092"
+PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+BOOTSTRAP="127.0.0.1:$PORT"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-60}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
@@ -78,6 +83,10 @@ write_config() {
     echo
     echo "# --- added by kafka.sh ---"
     echo "log.dirs=$DATA_DIR/logs"
+    # Later keys win in a properties file: this machine's ports.
+    echo "controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT"
+    echo "listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
   } >"$EFFECTIVE_CONF"
 }
 
@@ -279,6 +288,16 @@ do_stop() {
   log "stopped"
 }
 
+do_kill() {
+  local pid
+  pid="$(broker_pid)"
+  if [[ -z "$pid" ]]; then log "not running"; return 0; fi
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$PID_FILE"
+  log "killed (pid $pid)"
+}
+
 do_status() {
   local pid
   pid="$(broker_pid)"
@@ -293,7 +312,7 @@ do_status() {
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    start|stop|restart)
+    start|stop|restart|kill)
       mkdir -p "$DATA_DIR"
       # Serialise concurrent start/stop calls (parallel CI steps, test fixtures).
       exec 9>"$DATA_DIR/.kafka.sh.lock"
@@ -302,9 +321,10 @@ main() {
         start) do_start ;;
         stop) do_stop ;;
         restart) do_stop; do_start ;;
+        kill) do_kill ;;
       esac ;;
     status) do_status ;;
-    *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|restart|kill" >&2; exit 2 ;;
   esac
 }
 

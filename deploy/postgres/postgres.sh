@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local PostgreSQL for development and tests (Debian/Ubuntu).
 #
-#   deploy/postgres/postgres.sh start|stop|status|restart
+#   deploy/postgres/postgres.sh start|stop|status|restart|crash
 #
 # start   install Debian's `postgresql` package if no server binary exists,
 #         create a private cluster (not the distro's "main" cluster) listening
@@ -10,10 +10,13 @@
 #         Safe to re-run; a running cluster is left alone.
 # stop    pg_ctl stop -m fast.
 # status  exit 0 when accepting connections, 3 otherwise.
+# crash   pg_ctl restart -m immediate: the postmaster kills every backend without a checkpoint and
+#         recovers from the WAL (the fault tests' database crash).
 #
 # URLs: postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/yangpu_{intake,routing,sla}
 #
 # Environment:
+#   PG_PORT       port (default 5432); the fault tests run a second cluster of their own this way.
 #   PG_DATA_DIR   cluster directory (default <repo>/var/postgres). As root the
 #                 server runs as the `postgres` OS user (it refuses to run as
 #                 root); if that user cannot traverse <repo>/var (e.g. the repo
@@ -23,7 +26,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 HOST=127.0.0.1
-PORT=5432
+PORT="${PG_PORT:-5432}"
 ROLE=yangpu
 PASSWORD=yangpu
 DATABASES=(yangpu_intake yangpu_routing yangpu_sla)
@@ -218,6 +221,16 @@ do_stop() {
   fi
 }
 
+do_crash() {
+  resolve_data_dir
+  resolve_bindir
+  running || die "not running (data $DATA_DIR)"
+  ( close_extra_fds
+    as_pg "$BIN/pg_ctl" -D "$DATA_DIR" -l "$(LOG_FILE)" -m immediate -w -t 60 restart >/dev/null ) \
+    || { tail -n 30 "$(LOG_FILE)" >&2 || true; die "pg_ctl restart -m immediate failed"; }
+  log "crashed and recovered (data $DATA_DIR)"
+}
+
 do_status() {
   if ! have_server_binary; then echo "postgres: not installed"; return 3; fi
   resolve_data_dir
@@ -232,7 +245,7 @@ do_status() {
 main() {
   local cmd="${1:-}"
   case "$cmd" in
-    start|stop|restart)
+    start|stop|restart|crash)
       # Serialise concurrent calls (parallel CI steps, test fixtures).
       mkdir -p "$REPO/var"
       exec 9>"$REPO/var/.postgres.sh.lock"
@@ -241,9 +254,10 @@ main() {
         start) do_start ;;
         stop) do_stop ;;
         restart) do_stop; do_start ;;
+        crash) do_crash ;;
       esac ;;
     status) do_status ;;
-    *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|restart|crash" >&2; exit 2 ;;
   esac
 }
 
