@@ -1,12 +1,14 @@
 """Run the whole suite on one machine: three web processes under gunicorn and three workers.
 
 ``python -m shared.stack`` (what ``make run`` calls) seeds the databases, starts everything, waits until
-each service is ready, prints the URLs and a demo token per role, and stops everything on Ctrl-C.
+each service is ready, prints the URLs and a demo token per role, restarts a process that dies (with
+back-off, saying so on the console) and stops everything on Ctrl-C or SIGTERM.
 The tests use :class:`Stack` to start the same processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,7 +16,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.auth import issue_token
@@ -29,6 +32,20 @@ DEMO_USERS = (
     ("supervisor", "sup-wujiaochang", "wujiaochang"),
     ("admin", "admin-01", None),
 )
+MAX_BACKOFF_S = 30.0
+STABLE_AFTER_S = 60.0  # a process that ran this long before dying starts its back-off from 1 s again
+
+
+@dataclass
+class _Supervised:
+    """How to start a process (again), and its restart back-off."""
+
+    argv: list[str]
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[[], None] | None = None  # run before every start
+    started_at: float = 0.0
+    quick_exits: int = 0  # deaths in a row, each within STABLE_AFTER_S of its start
+    restart_at: float | None = None  # set while a dead process waits for its back-off
 
 
 class Stack:
@@ -40,28 +57,50 @@ class Stack:
         self.web = web
         self.log_dir = log_dir or self.settings.var_dir / "logs"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._supervised: dict[str, _Supervised] = {}
+        self.clock: Callable[[], float] = time.monotonic  # for the back-off; tests may replace it
 
     def seed(self) -> None:
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         seed(self.settings)
 
-    def _spawn(self, name: str, argv: list[str], extra_env: Mapping[str, str] | None = None) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        self.procs[name] = subprocess.Popen(argv, cwd=PROJECT_ROOT, env={**self.env, **(extra_env or {})},
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def _spawn(self, name: str, argv: list[str], extra_env: Mapping[str, str] | None = None,
+               prepare: Callable[[], None] | None = None) -> None:
+        self._supervised[name] = _Supervised(argv, extra_env or {}, prepare)
+        self._launch(name)
 
-    def start_worker(self, service: str) -> None:
-        self._spawn(f"{service}-worker", [sys.executable, "-m", f"{service}_service.worker"])
+    def _launch(self, name: str) -> None:
+        sup = self._supervised[name]
+        if sup.prepare is not None:
+            sup.prepare()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            self.procs[name] = subprocess.Popen(sup.argv, cwd=PROJECT_ROOT, env={**self.env, **sup.extra_env},
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        sup.started_at = self.clock()
+        sup.restart_at = None
+
+    def start_worker(self, service: str, instance: int = 1) -> None:
+        """Start a worker process; ``instance`` > 1 adds another one (its metrics port moves up by 10 each)."""
+        if instance == 1:
+            self._spawn(f"{service}-worker", [sys.executable, "-m", f"{service}_service.worker"])
+            return
+        port = self.settings.worker_metrics_ports[service] + 10 * (instance - 1)
+        self._spawn(f"{service}-worker-{instance}", [sys.executable, "-m", f"{service}_service.worker"],
+                    {f"{service.upper()}_WORKER_METRICS_PORT": str(port)})
 
     def start_web(self, service: str) -> None:
         prom_dir = self.settings.var_dir / "prometheus" / service
-        shutil.rmtree(prom_dir, ignore_errors=True)
-        prom_dir.mkdir(parents=True)
+
+        def fresh_prometheus_dir() -> None:  # a dead master's files would count its old workers forever
+            shutil.rmtree(prom_dir, ignore_errors=True)
+            prom_dir.mkdir(parents=True)
+
         self._spawn(f"{service}-web", [
             sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py"),
             f"{service}_service.app:create()",
-        ], {"GUNICORN_BIND": f"127.0.0.1:{self.settings.ports[service]}", "PROMETHEUS_MULTIPROC_DIR": str(prom_dir)})
+        ], {"GUNICORN_BIND": f"127.0.0.1:{self.settings.ports[service]}", "PROMETHEUS_MULTIPROC_DIR": str(prom_dir)},
+            fresh_prometheus_dir)
 
     def start(self, timeout_s: float = 60) -> None:
         for service in SERVICES:
@@ -92,10 +131,43 @@ class Stack:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}")
 
+    def supervise_once(self) -> list[str]:
+        """Restart the processes that died, each after its back-off; returns the names restarted now.
+
+        A crashed worker would otherwise leave its consumer group, relay and timers silently stopped while
+        the rest of the suite looks healthy. The back-off (1, 2, 4 … 30 s) keeps a process that cannot
+        start from spinning; never blocks, so one slow back-off does not hold up the others.
+        """
+        now = self.clock()
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            sup = self._supervised[name]
+            if proc.poll() is None:
+                continue
+            if sup.restart_at is None:
+                if now - sup.started_at >= STABLE_AFTER_S:
+                    sup.quick_exits = 0
+                delay = min(MAX_BACKOFF_S, 2.0 ** min(sup.quick_exits, 5))
+                sup.quick_exits += 1
+                sup.restart_at = now + delay
+                with contextlib.suppress(ProcessLookupError):  # its children (gunicorn's workers) hold the port
+                    os.killpg(proc.pid, signal.SIGKILL)
+                print(f"{name} exited with {proc.returncode}; restarting in {delay:g} s", flush=True)
+            elif now >= sup.restart_at:
+                self._launch(name)
+                restarted.append(name)
+                print(f"{name} restarted (pid {self.procs[name].pid})", flush=True)
+        return restarted
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to one process (group) and wait for it; SIGKILL simulates a crash."""
+        """Send ``sig`` to one process (group) and wait for it; SIGKILL simulates a crash.
+
+        The process is forgotten, not supervised: the caller decides whether to start it again.
+        """
         proc = self.procs.pop(name)
-        os.killpg(proc.pid, sig)
+        del self._supervised[name]
+        with contextlib.suppress(ProcessLookupError):  # it may have died already
+            os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
 
     def stop(self) -> None:
@@ -109,6 +181,7 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             del self.procs[name]
+        self._supervised.clear()
 
 
 def demo_tokens(settings: Settings) -> list[tuple[str, str, str]]:
@@ -116,11 +189,7 @@ def demo_tokens(settings: Settings) -> list[tuple[str, str, str]]:
             for role, subject, street in DEMO_USERS]
 
 
-def main() -> None:
-    stack = Stack()
-    stack.seed()
-    print(f"Starting the suite ({stack.settings.mode} mode, {stack.settings.event_bus} bus)...", flush=True)
-    stack.start()
+def _announce(stack: Stack) -> None:
     print("\nAll services ready:")
     for service in SERVICES:
         url = stack.settings.service_urls[service]
@@ -132,12 +201,20 @@ def main() -> None:
     print(f"\nPages: sign in at {intake}/signin with a token above (grid worker: {intake}/grid; officer: "
           f"{stack.settings.service_urls['routing']}/officer; supervisor: "
           f"{stack.settings.service_urls['routing']}/supervisor).")
-    print(f"Logs in {stack.log_dir}. Ctrl-C stops everything.", flush=True)
+    print(f"Logs in {stack.log_dir}. A process that dies is restarted. Ctrl-C stops everything.", flush=True)
+
+
+def main() -> None:
+    stack = Stack()
+    stack.seed()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
+    try:  # from here on, whatever happens (a failed start included) stops what was started
+        print(f"Starting the suite ({stack.settings.mode} mode, {stack.settings.event_bus} bus)...", flush=True)
+        stack.start()
+        _announce(stack)
         while True:
             time.sleep(1)
-            stack._check_alive()
+            stack.supervise_once()
     except KeyboardInterrupt:
         print("\nStopping...")
     finally:
