@@ -34,7 +34,6 @@ from intake_service.policy import (
 )
 from shared.auth import Principal
 from shared.db import UTCDateTime, unit_of_work
-from shared.events import new_event
 from shared.outbox import emit
 from shared.validation import mask_phone
 from shared.web import api_error, sessions
@@ -91,22 +90,18 @@ def log_demand(principal: Principal, body: dict[str, Any], idempotency_key: str 
                 "received_at": now, "updated_at": now, "created_by": principal.subject,
                 "warnings": enterprise_warnings(reported.get("name"), body["street"], ent.name, ent.street) or None,
                 "idempotency_key": idempotency_key, "request_hash": fingerprint, "escalated": False,
-                "sla_status": "on_track",
+                "sla_status": "on_track", "submitted_event_id": str(uuid.uuid4()), "submitted_event_at": now,
+                "resends": 0,
             }
+            demand = Demand(**row)
             session.connection().execute(_INSERT_DEMAND, row)
-            emit(session, new_event("yangpu.demand.submitted.v1", {
-                "demand_id": row["id"], "channel": row["channel"], "street": row["street"], "grid": row["grid"],
-                "category": row["category"], "complexity": row["complexity"], "title": row["title"],
-                "enterprise": {"uscc": ent.uscc, "name": ent.name, "key_enterprise": ent.key_enterprise,
-                               "chief_officer_id": ent.chief_officer_id},
-                "reported_at": row["reported_at"], "received_at": now,
-            }, source="/intake"))
+            emit(session, demand.submitted_event())  # its id and time are in the row: it can be re-published
     except IntegrityError:
         if idempotency_key is None:
             raise
         return Logged(_original(principal.subject, idempotency_key, fingerprint), replayed=True)
     DEMANDS_LOGGED.labels(row["street"], row["channel"], row["category"]).inc()
-    return Logged(Demand(**row), replayed=False)
+    return Logged(demand, replayed=False)
 
 
 def _original(subject: str, key: str, fingerprint: str) -> Demand:

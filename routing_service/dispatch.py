@@ -109,10 +109,14 @@ def release(officer: Officer | None) -> None:
 
 
 def emit_assigned(session: Session, a: Assignment, actor_id: str, now: datetime) -> None:
+    """Announce who holds the demand; it also repeats the demand's facts so that SLA can open the clocks
+    itself if the demand's ``submitted`` never reached it (see sla_service.handlers)."""
     emit(session, new_event("yangpu.demand.assigned.v1", {
         "demand_id": a.demand_id, "street": a.street, "actor_id": actor_id, "at": now,
         "officer_id": a.officer_id, "officer_kind": a.officer_kind, "department": a.department, "rule": a.rule,
         "queue": "officer" if a.officer_id else "street_unassigned",
+        "channel": a.channel, "category": a.category, "complexity": a.complexity,
+        "key_enterprise": a.key_enterprise, "reported_at": a.reported_at,
     }, source="/routing"))
     metrics.DECISIONS.labels(a.street, a.channel, a.rule).inc()
 

@@ -30,6 +30,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a process of the suite needs to know about its environment."""
@@ -40,6 +47,12 @@ class Settings:
     event_bus: str = "sqlite"
     event_log_url: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # How long one attempt to reach the brokers may take before the worker's loop backs off and tries again.
+    kafka_bootstrap_timeout_ms: int = 10_000
+    # The N-th event in a row that a consumer cannot handle halts it instead of going to the dead-letter topic.
+    dead_letter_limit: int = 5
+    # A worker loop whose last successful pass is older than this makes the worker's /readyz answer 503.
+    worker_stale_after_s: int = 30
     topic_prefix: str = ""
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_ttl_seconds: int = 12 * 3600
@@ -51,8 +64,11 @@ class Settings:
     enterprises_path: Path = PROJECT_ROOT / "deploy" / "enterprises.yaml"
     sla_policy_path: Path = PROJECT_ROOT / "deploy" / "sla_policy.yaml"
     calendar_overrides_path: Path = PROJECT_ROOT / "deploy" / "calendar_overrides.yaml"
+    service_hours: str = "09:00-17:00"  # Asia/Shanghai wall clock; business time runs only inside them
     log_level: str = "INFO"
     grafana_url: str = "http://127.0.0.1:3000"  # where the supervisor's page links its dashboards
+    # A demand still `submitted` in intake this long after it was received gets its event re-published.
+    unrouted_resend_after_s: int = 60
 
     @property
     def production(self) -> bool:
@@ -100,6 +116,9 @@ class Settings:
             event_bus=event_bus,
             event_log_url=env.get("EVENT_LOG_URL") or f"sqlite:///{var_dir / 'events.db'}",
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            kafka_bootstrap_timeout_ms=_positive(env, "KAFKA_BOOTSTRAP_TIMEOUT_MS", 10_000),
+            dead_letter_limit=_positive(env, "DEAD_LETTER_LIMIT", 5),
+            worker_stale_after_s=_positive(env, "WORKER_STALE_AFTER_S", 30),
             topic_prefix=env.get("TOPIC_PREFIX", ""),
             jwt_secret=env.get("JWT_SECRET", DEFAULT_JWT_SECRET),
             jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 12 * 3600),
@@ -113,8 +132,10 @@ class Settings:
             calendar_overrides_path=Path(
                 env.get("CALENDAR_OVERRIDES_PATH", str(deploy / "calendar_overrides.yaml"))
             ),
+            service_hours=env.get("SERVICE_HOURS", "09:00-17:00"),
             log_level=env.get("LOG_LEVEL", "INFO"),
             grafana_url=env.get("GRAFANA_URL", "http://127.0.0.1:3000"),
+            unrouted_resend_after_s=_positive(env, "UNROUTED_RESEND_AFTER_S", 60),
         )
 
 
@@ -122,8 +143,9 @@ class Settings:
 ENV_KEYS = (
     "YANGPU_MODE", "VAR_DIR", "INTAKE_DATABASE_URL", "ROUTING_DATABASE_URL", "SLA_DATABASE_URL",
     "EVENT_BUS", "EVENT_LOG_URL", "KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "JWT_SECRET",
+    "KAFKA_BOOTSTRAP_TIMEOUT_MS", "DEAD_LETTER_LIMIT", "WORKER_STALE_AFTER_S",
     "JWT_TTL_SECONDS", "INTAKE_PORT", "ROUTING_PORT", "SLA_PORT", "INTAKE_WORKER_METRICS_PORT",
     "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "INTAKE_URL", "ROUTING_URL",
     "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",
-    "LOG_LEVEL", "GRAFANA_URL",
+    "SERVICE_HOURS", "LOG_LEVEL", "GRAFANA_URL", "UNROUTED_RESEND_AFTER_S",
 )

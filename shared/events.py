@@ -76,6 +76,13 @@ class DemandAssigned(_Action):
     department = fields.String(allow_none=True, load_default=None)
     rule = fields.String(required=True)
     queue = fields.String(required=True, validate=validate.OneOf(["officer", "street_unassigned"]))
+    # What SLA needs to open the demand's clocks if its `submitted` never reached SLA (None in older events).
+    channel = fields.String(allow_none=True, load_default=None)
+    category = fields.String(allow_none=True, load_default=None)
+    complexity = fields.String(allow_none=True, load_default=None,
+                               validate=validate.OneOf(["simple", "complex", "difficult"]))
+    key_enterprise = fields.Boolean(allow_none=True, load_default=None)
+    reported_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
 class DemandAcknowledged(_Action):

@@ -15,12 +15,19 @@ closed                 stops whatever still runs; counts as closed if it was nev
                        the outcome the event repeats, if any)
 =====================  ==========================================================================
 
-``assigned``, ``transferred``, ``escalated`` and ``feedback_received`` restart nothing, so SLA has no
-handler for them (an unsatisfied feedback comes with its own ``reopened`` event).
+``transferred``, ``escalated`` and ``feedback_received`` restart nothing, so SLA has no handler for them
+(an unsatisfied feedback comes with its own ``reopened`` event). ``assigned`` changes nothing either, except
+for a demand SLA does not time: one demand's events share a partition and ``submitted`` is always produced
+first, so its ``submitted`` was lost for SLA (dead-lettered, say). SLA then *repairs*: it opens both clocks
+from the demand's facts that ``assigned`` repeats, at the original ``reported_at`` -- exactly what
+``submitted`` would have done -- and counts it in ``yangpu_sla_clocks_repaired_total``. An ``assigned``
+from before routing repeated those facts cannot be repaired from: it is logged and counted as
+``unrepairable`` (replay the demand's ``submitted`` from the dead-letter topic). A ``submitted`` replayed
+after a repair changes nothing: the demand is timed already.
 
 Each transition happens at the event's ``at`` (when the officer acted), not when SLA got to it, and
-announces the clock's new shape as ``yangpu.sla.clock_updated.v1`` through the outbox. Events about a
-demand SLA never timed are ignored: one demand's events are ordered, so ``submitted`` comes first.
+announces the clock's new shape as ``yangpu.sla.clock_updated.v1`` through the outbox. Other events about
+a demand SLA never timed are ignored: ``assigned`` comes before any of them.
 """
 
 from __future__ import annotations
@@ -45,12 +52,42 @@ log = logging.getLogger(__name__)
 
 def _submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
     if session.get(TimedDemand, data["demand_id"]) is not None:
-        return  # the same demand announced twice: it is already timed
+        return  # the same demand announced twice (or repaired from its assignment): it is already timed
+    _open_clocks(session, data, data["enterprise"]["key_enterprise"])
+
+
+# The facts of the demand an `assigned` event must repeat for SLA to open its clocks.
+_REPAIR_FIELDS = ("channel", "category", "complexity", "key_enterprise", "reported_at")
+
+
+def _assigned(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
+    """Nothing for a timed demand; for one SLA does not time, open the clocks ``submitted`` would have."""
+    demand_id = data["demand_id"]
+    if session.get(TimedDemand, demand_id) is not None:
+        return
+    missing = [name for name in _REPAIR_FIELDS if data.get(name) is None]
+    if missing:
+        log.error("a demand SLA does not time was assigned, but the event lacks %s: its clocks cannot be "
+                  "opened; replay its submitted event", ", ".join(missing), extra={"demand_id": demand_id})
+        after_commit(session, lambda: metrics.CLOCKS_REPAIRED.labels("unrepairable").inc())
+        return
+    _open_clocks(session, data, data["key_enterprise"])
+    log.warning("opened the clocks of a demand whose submitted event never reached SLA, from its assignment",
+                extra={"demand_id": demand_id, "reported_at": data["reported_at"].isoformat()})
+    after_commit(session, lambda: metrics.CLOCKS_REPAIRED.labels("repaired").inc())
+
+
+def _open_clocks(session: Session, data: dict[str, Any], key_enterprise: bool) -> None:
+    """Start timing a demand: both clocks from ``reported_at`` moved to the next business instant.
+
+    ``data`` is a ``submitted`` or ``assigned`` event's: both carry the demand's street, channel, category,
+    complexity and report instant at the top level, so a repaired demand is timed exactly like any other.
+    """
     ctx = current()
     demand = TimedDemand(
         demand_id=data["demand_id"], street=data["street"], channel=data["channel"], category=data["category"],
-        complexity=data["complexity"], key_enterprise=data["enterprise"]["key_enterprise"],
-        reported_at=data["reported_at"], report_day=report_day(data["reported_at"]), state="open",
+        complexity=data["complexity"], key_enterprise=key_enterprise, reported_at=data["reported_at"],
+        report_day=report_day(data["reported_at"]), state="open",
     )
     clocks = (
         Clock.start("first_response", ctx.policy.first_response_seconds(demand.channel), demand.reported_at,
@@ -138,6 +175,7 @@ def _closed(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
 
 HANDLERS: dict[str, Handler] = {
     "yangpu.demand.submitted.v1": _submitted,
+    "yangpu.demand.assigned.v1": _assigned,
     "yangpu.demand.acknowledged.v1": _transition("first_response", Clock.stop),
     "yangpu.demand.materials_requested.v1": _transition("resolution", Clock.pause),
     "yangpu.demand.materials_received.v1": _transition("resolution", Clock.resume),

@@ -37,6 +37,14 @@ WARNINGS = Counter("yangpu_sla_warnings_total", "SLA clocks that reached their w
                    ["kind", "street", "channel"])
 RESOLUTIONS = Counter("yangpu_sla_resolutions_total", "Demands resolved, by outcome.",
                       ["outcome", "street", "channel", "category"])
+CLOCKS_REPAIRED = Counter(
+    "yangpu_sla_clocks_repaired_total",
+    "Demands SLA learnt of from their assignment because their submitted event never reached it: clocks "
+    "opened from the assignment (repaired), or not, the assignment being too old to say how (unrepairable).",
+    ["outcome"],
+)
+for _outcome in ("repaired", "unrepairable"):  # exported at 0 from the start, so the first repair is an increase
+    CLOCKS_REPAIRED.labels(_outcome)
 
 
 class OpenClocksCollector(Collector):
