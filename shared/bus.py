@@ -51,14 +51,36 @@ class Producer(Protocol):
 
 
 class Consumer(Protocol):
-    def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
-        """Next records for this group, in order per key; empty after ``timeout_s`` if none."""
+    """One member of a consumer group. Implementations connect lazily, on first use, so that building one
+    never fails: a bus that is down surfaces as an error of ``poll``, which the worker's loop retries."""
 
-    def commit(self, records: list[Record]) -> None:
-        """Mark these records (and everything before them in their partitions) as done."""
+    def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
+        """Next records for this group, in order per key; empty after ``timeout_s`` if none (always empty
+        once paused)."""
+
+    def commit(self, records: list[Record], note: str = "") -> None:
+        """Mark these records (and everything before them in their partitions) as done, storing ``note``
+        with each partition's offset in the same write."""
+
+    def notes(self) -> list[str]:
+        """The notes stored with this group's committed offsets, one per partition that has one."""
+
+    def assigned(self) -> bool:
+        """Whether this member currently owns partitions (Kafka) or the group's lease (event log)."""
+
+    def pause(self) -> None:
+        """Fetch nothing from now on but stay a member: a halted consumer keeps its partitions (or lease)
+        so that no other member of the group takes the events it stopped at."""
+
+    def close(self) -> None: ...
+
+
+class LagReader(Protocol):
+    """Reads a group's lag from the bus's side (committed offsets against the end of each topic), with
+    clients of its own: it keeps telling the truth when the group's consumer thread is dead."""
 
     def lag(self) -> dict[str, int]:
-        """Messages not yet committed by this group, per topic."""
+        """Messages not yet committed by the group, per logical topic."""
 
     def close(self) -> None: ...
 
@@ -82,3 +104,14 @@ def make_consumer(settings: Settings, group: str, topics: list[str]) -> Consumer
     from shared.bus_sqlite import SqliteLogConsumer
 
     return SqliteLogConsumer(settings.event_log_url, group, topics, settings.topic_prefix)
+
+
+def make_lag_reader(settings: Settings, group: str, topics: list[str]) -> LagReader:
+    """The broker-side lag of ``group`` on the logical ``topics``."""
+    if settings.event_bus == "kafka":
+        from shared.bus_kafka import KafkaLagReader
+
+        return KafkaLagReader(settings, group, topics)
+    from shared.bus_sqlite import SqliteLagReader
+
+    return SqliteLagReader(settings.event_log_url, group, topics, settings.topic_prefix)

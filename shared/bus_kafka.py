@@ -5,14 +5,21 @@ commits only, after the handler's transaction; fetches are long polls (the broke
 record arrives, so the wait costs no latency, and an idle consumer sends ten requests a second rather than
 hundreds), in a thread of their own so nothing else waits on them; and a short session timeout so a killed
 worker's partitions move on within seconds.
+
+Producer and consumer connect on first use, never in their constructor: a broker that is down makes a send
+or a poll fail, and the worker's loop retries it with back-off, however long the outage lasts. Every call
+that waits on the broker has a bound, so a loop never hangs on one attempt.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError
+from kafka.net.compat import KafkaNetClient
 from kafka.structs import OffsetAndMetadata
 
 from shared.bus import OutgoingMessage, Record
@@ -21,12 +28,39 @@ from shared.events import TOPICS, dlq_topic
 
 log = logging.getLogger(__name__)
 PARTITIONS = 6
+REQUEST_TIMEOUT_MS = 10_000  # a commit or an offset lookup that takes longer fails, and its loop retries
+# kafka-python's own reconnect back-off grows to 30 s by default: after an outage a client could sit idle
+# that long. Ours tops out at 5 s, like the worker loops' back-off.
+RECONNECT_BACKOFF_MAX_MS = 5_000
+
+
+def _build(cls: Any, settings: Settings, *args: Any, **config: Any) -> Any:
+    """A kafka-python client bootstrapped within ``KAFKA_BOOTSTRAP_TIMEOUT_MS``, or an error leaving nothing.
+
+    kafka-python 3 starts a client's IO thread before it bootstraps, and a constructor that raises leaves
+    that thread running: a loop retrying through a long outage would pile up one thread per attempt. So the
+    network client is made through a factory that keeps hold of it, and closed when construction fails.
+    """
+    made: list[KafkaNetClient] = []
+
+    def network_client(**kwargs: Any) -> KafkaNetClient:
+        made.append(KafkaNetClient(**kwargs))
+        return made[-1]
+
+    try:
+        return cls(*args, bootstrap_servers=settings.kafka_bootstrap_servers,
+                   bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
+                   reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS, kafka_client=network_client, **config)
+    except BaseException:
+        for client in made:
+            client.close()
+        raise
 
 
 def ensure_topics(settings: Settings) -> None:
     """Create the suite's topics and their dead-letter topics if they do not exist yet."""
     names = [settings.topic(t) for t in TOPICS] + [settings.topic(dlq_topic(t)) for t in TOPICS]
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="yangpu-admin")
+    admin = _build(KafkaAdminClient, settings, client_id="yangpu-admin", request_timeout_ms=REQUEST_TIMEOUT_MS)
     try:
         existing = set(admin.list_topics())
         missing = {n: {"num_partitions": PARTITIONS, "replication_factor": 1} for n in names if n not in existing}
@@ -42,61 +76,98 @@ def ensure_topics(settings: Settings) -> None:
 class KafkaBusProducer:
     def __init__(self, settings: Settings, client_id: str) -> None:
         self.settings = settings
-        self.producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            client_id=client_id,
-            acks="all",
-            enable_idempotence=True,
-            retries=10,
-            linger_ms=1,
-            request_timeout_ms=10_000,
-            max_block_ms=10_000,  # a broker that is down fails the relay's batch quickly; the rows stay
-            metrics_enabled=False,  # the client's own metrics cost CPU on every request; ours are in Prometheus
-        )
+        self.client_id = client_id
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()  # the relay and the consumer's dead letters share one producer
+
+    @property
+    def producer(self) -> KafkaProducer:
+        """The kafka-python producer, connected on first use."""
+        with self._lock:
+            if self._producer is None:
+                self._producer = _build(
+                    KafkaProducer, self.settings,
+                    client_id=self.client_id,
+                    acks="all",
+                    enable_idempotence=True,
+                    retries=10,
+                    linger_ms=1,
+                    request_timeout_ms=REQUEST_TIMEOUT_MS,
+                    max_block_ms=10_000,  # a broker that is down fails the relay's batch quickly; the rows stay
+                    metrics_enabled=False,  # the client's own metrics cost CPU on every request; ours are in Prometheus
+                )
+            return self._producer
 
     def send_batch(self, messages: list[OutgoingMessage]) -> None:
+        producer = self.producer
         futures = [
-            self.producer.send(self.settings.topic(m.topic), key=m.key.encode() if m.key is not None else None,
-                               value=m.value,
-                               headers=list(m.headers.items()))
+            producer.send(self.settings.topic(m.topic), key=m.key.encode() if m.key is not None else None,
+                          value=m.value,
+                          headers=list(m.headers.items()))
             for m in messages
         ]
-        self.producer.flush(timeout=30)
+        producer.flush(timeout=30)
         for f in futures:
             f.get(timeout=30)  # raises the send's error: the outbox rows stay and are retried
 
     def ping(self) -> None:
-        if not self.producer.bootstrap_connected():
-            self.producer.partitions_for(self.settings.topic(TOPICS[0]))
+        producer = self.producer
+        if not producer.bootstrap_connected():
+            producer.partitions_for(self.settings.topic(TOPICS[0]))
 
     def close(self) -> None:
-        self.producer.close(timeout=10)
+        if self._producer is not None:
+            self._producer.close(timeout=10)
 
 
 class KafkaBusConsumer:
     def __init__(self, settings: Settings, group: str, topics: list[str]) -> None:
+        self.settings = settings
         self.prefix = settings.topic_prefix
-        self.consumer = KafkaConsumer(
-            *[settings.topic(t) for t in topics],
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.topic_prefix + group,  # runs isolated by a prefix share no group either
-            client_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,  # a long poll: the broker answers at once when a record arrives
-            fetch_min_bytes=1,
-            max_poll_records=500,
-            session_timeout_ms=6_000,
-            heartbeat_interval_ms=1_000,
-            metrics_enabled=False,
-        )
-        # Fetch the topics' partitions before the first poll joins the group: a group leader that assigns
-        # without them gives every member nothing, and the group then idles until the next metadata refresh.
-        for topic in topics:
-            self.consumer.partitions_for_topic(settings.topic(topic))
+        self.group = group
+        self.topics = [settings.topic(t) for t in topics]
+        self._consumer: KafkaConsumer | None = None
+        self._lock = threading.Lock()  # tests look at the assignment from another thread
+        self._paused = False
+
+    @property
+    def consumer(self) -> KafkaConsumer:
+        """The kafka-python consumer, connected (and subscribed) on first use."""
+        with self._lock:
+            if self._consumer is None:
+                consumer = _build(
+                    KafkaConsumer, self.settings, *self.topics,
+                    group_id=self.prefix + self.group,  # runs isolated by a prefix share no group either
+                    client_id=self.group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    fetch_max_wait_ms=100,  # a long poll: the broker answers at once when a record arrives
+                    fetch_min_bytes=1,
+                    max_poll_records=500,
+                    session_timeout_ms=6_000,
+                    heartbeat_interval_ms=1_000,
+                    request_timeout_ms=REQUEST_TIMEOUT_MS,
+                    metrics_enabled=False,
+                )
+                try:
+                    # Fetch the topics' partitions before the first poll joins the group: a group leader that
+                    # assigns without them gives every member nothing, and the group then idles until the
+                    # next metadata refresh.
+                    for topic in self.topics:
+                        consumer.partitions_for_topic(topic)
+                except BaseException:
+                    consumer.close(autocommit=False, timeout_ms=REQUEST_TIMEOUT_MS)
+                    raise
+                self._consumer = consumer
+            return self._consumer
 
     def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
-        batches = self.consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        consumer = self.consumer
+        if self._paused:
+            consumer.pause(*consumer.assignment())  # partitions a rebalance hands over arrive unpaused
+            consumer.poll(timeout_ms=int(timeout_s * 1000))  # stays in the group; anything fetched is dropped
+            return []
+        batches = consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         records = [
             Record(
                 topic=r.topic.removeprefix(self.prefix), partition=r.partition, offset=r.offset,
@@ -109,25 +180,82 @@ class KafkaBusConsumer:
         ]
         return records
 
-    def commit(self, records: list[Record]) -> None:
+    def commit(self, records: list[Record], note: str = "") -> None:
         latest: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(self.prefix + r.topic, r.partition)
             latest[tp] = max(latest.get(tp, -1), r.offset)
         if latest:
-            self.consumer.commit({tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in latest.items()})
+            self.consumer.commit({tp: OffsetAndMetadata(off + 1, note, -1) for tp, off in latest.items()},
+                                 timeout_ms=REQUEST_TIMEOUT_MS)
+
+    def notes(self) -> list[str]:
+        """The metadata strings committed with the group's offsets (one OffsetFetch per partition)."""
+        consumer = self.consumer
+        found = []
+        for topic in self.topics:
+            for partition in sorted(consumer.partitions_for_topic(topic)):
+                committed = consumer.committed(TopicPartition(topic, partition), metadata=True,
+                                               timeout_ms=REQUEST_TIMEOUT_MS)
+                if committed is not None and committed.metadata:
+                    found.append(committed.metadata)
+        return found
+
+    def assigned(self) -> bool:
+        return self._consumer is not None and bool(self._consumer.assignment())
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False, timeout_ms=REQUEST_TIMEOUT_MS)
+
+
+class KafkaLagReader:
+    """A group's lag as the broker sees it: its committed offsets (an admin client's OffsetFetch) against
+    the partitions' end offsets (a consumer in no group). Neither client belongs to the group's consumer, so
+    a consume thread that died shows a lag that keeps rising instead of its last value."""
+
+    def __init__(self, settings: Settings, group: str, topics: list[str]) -> None:
+        self.settings = settings
+        self.prefix = settings.topic_prefix
+        self.group_id = settings.topic_prefix + group
+        self.client_id = f"{group}-lag"
+        self.topics = [settings.topic(t) for t in topics]
+        self._admin: KafkaAdminClient | None = None
+        self._ends: KafkaConsumer | None = None
 
     def lag(self) -> dict[str, int]:
-        assigned = list(self.consumer.assignment())
-        if not assigned:
-            return {}
-        ends = self.consumer.end_offsets(assigned)
-        lag: dict[str, int] = {}
-        for tp in assigned:
-            committed = self.consumer.committed(tp) or 0
-            topic = tp.topic.removeprefix(self.prefix)
-            lag[topic] = lag.get(topic, 0) + max(0, ends[tp] - committed)
+        try:
+            return self._read()
+        except BaseException:
+            self.close()  # clients in an unknown state: the next reading builds fresh ones
+            raise
+
+    def _read(self) -> dict[str, int]:
+        if self._admin is None:
+            self._admin = _build(KafkaAdminClient, self.settings, client_id=self.client_id,
+                                 request_timeout_ms=REQUEST_TIMEOUT_MS)
+        if self._ends is None:
+            self._ends = _build(KafkaConsumer, self.settings, group_id=None, client_id=self.client_id,
+                                enable_auto_commit=False, request_timeout_ms=REQUEST_TIMEOUT_MS,
+                                metrics_enabled=False)
+        committed = self._admin.list_group_offsets({self.group_id: None}).get(self.group_id, {})
+        partitions = [TopicPartition(t, p) for t in self.topics for p in sorted(self._ends.partitions_for_topic(t))]
+        ends = self._ends.end_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
+        # a partition the group never committed is read from its beginning (auto_offset_reset=earliest)
+        never = [tp for tp in partitions if tp not in committed or committed[tp].offset < 0]
+        starts = self._ends.beginning_offsets(never, timeout_ms=REQUEST_TIMEOUT_MS) if never else {}
+        lag = {t.removeprefix(self.prefix): 0 for t in self.topics}
+        for tp in partitions:
+            done = starts[tp] if tp in starts else committed[tp].offset
+            lag[tp.topic.removeprefix(self.prefix)] += max(0, ends[tp] - done)
         return lag
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        admin, ends, self._admin, self._ends = self._admin, self._ends, None, None
+        if admin is not None:
+            admin.close()
+        if ends is not None:
+            ends.close(autocommit=False, timeout_ms=REQUEST_TIMEOUT_MS)

@@ -3,6 +3,7 @@
 One global sequence orders every message (a single "partition" per topic). Each consumer group keeps a
 committed position per topic; one process per group holds a short lease and consumes, the others wait,
 which is how Kafka would assign a single partition. WAL mode lets readers run beside the writer.
+A committed position carries a note (as Kafka's offset metadata does), written in the same statement.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ offsets_table = Table(
     Column("group_id", String(100), primary_key=True),
     Column("topic", String(200), primary_key=True),
     Column("committed_seq", Integer, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
 )
 leases_table = Table(
     "group_leases",
@@ -66,6 +68,10 @@ def _engine(url: str):  # noqa: ANN202 - private cache helper
             os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
         engine = make_engine(url)
         metadata.create_all(engine)
+        with engine.begin() as conn:  # an event log made before offsets carried a note
+            columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(group_offsets)")}
+            if "note" not in columns:
+                conn.exec_driver_sql("ALTER TABLE group_offsets ADD COLUMN note TEXT NOT NULL DEFAULT ''")
         _engines[url] = engine
     return _engines[url]
 
@@ -109,6 +115,8 @@ class SqliteLogConsumer:
         self.prefix = prefix
         self.topics = [prefix + t for t in topics]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._leased = False
+        self._paused = False
 
     def _hold_lease(self, conn) -> bool:  # noqa: ANN001 - a SQLAlchemy connection inside a transaction
         now = time.time()
@@ -124,16 +132,14 @@ class SqliteLogConsumer:
         return False
 
     def _committed(self, conn) -> dict[str, int]:  # noqa: ANN001
-        rows = conn.execute(select(offsets_table.c.topic, offsets_table.c.committed_seq)
-                            .where(offsets_table.c.group_id == self.group)).all()
-        found = {r.topic: r.committed_seq for r in rows}
-        return {t: found.get(t, 0) for t in self.topics}
+        return _committed(conn, self.group, self.topics)
 
     def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
         deadline = time.monotonic() + timeout_s
         while True:
             with self.engine.begin() as conn:
-                if self._hold_lease(conn):
+                self._leased = self._hold_lease(conn)
+                if self._leased and not self._paused:
                     committed = self._committed(conn)
                     rows = []
                     for topic, seq in committed.items():
@@ -156,7 +162,7 @@ class SqliteLogConsumer:
                 return []
             time.sleep(min(0.01, remaining))
 
-    def commit(self, records: list[Record]) -> None:
+    def commit(self, records: list[Record], note: str = "") -> None:
         latest: dict[str, int] = {}
         for r in records:
             topic = self.prefix + r.topic
@@ -166,29 +172,61 @@ class SqliteLogConsumer:
         with self.engine.begin() as conn:
             committed = self._committed(conn)
             for topic, seq in latest.items():
-                values = {"group_id": self.group, "topic": topic, "committed_seq": seq}
+                values = {"group_id": self.group, "topic": topic, "committed_seq": seq, "note": note}
                 exists = conn.execute(select(offsets_table.c.topic).where(
                     offsets_table.c.group_id == self.group, offsets_table.c.topic == topic)).first()
                 if exists:
                     if seq > committed[topic]:
                         conn.execute(update(offsets_table).where(
                             offsets_table.c.group_id == self.group, offsets_table.c.topic == topic
-                        ).values(committed_seq=seq))
+                        ).values(committed_seq=seq, note=note))
                 else:
                     conn.execute(insert(offsets_table).values(**values))
 
-    def lag(self) -> dict[str, int]:
+    def notes(self) -> list[str]:
         with self.engine.connect() as conn:
-            committed = self._committed(conn)
-            return {
-                topic.removeprefix(self.prefix): conn.execute(select(func.count()).select_from(log_table).where(
-                    log_table.c.topic == topic, log_table.c.seq > seq)).scalar_one()
-                for topic, seq in committed.items()
-            }
+            return [n for n in conn.execute(select(offsets_table.c.note).where(
+                offsets_table.c.group_id == self.group, offsets_table.c.topic.in_(self.topics))).scalars() if n]
+
+    def assigned(self) -> bool:
+        return self._leased
+
+    def pause(self) -> None:
+        self._paused = True
 
     def close(self) -> None:
         """Give the lease up so another process of the group can take over at once."""
+        self._leased = False
         with self.engine.begin() as conn:
             conn.execute(update(leases_table).where(
                 leases_table.c.group_id == self.group, leases_table.c.owner == self.owner
             ).values(expires_at=0))
+
+
+def _committed(conn, group: str, topics: list[str]) -> dict[str, int]:  # noqa: ANN001 - a SQLAlchemy connection
+    """The group's committed position per physical topic (0 before its first commit)."""
+    rows = conn.execute(select(offsets_table.c.topic, offsets_table.c.committed_seq)
+                        .where(offsets_table.c.group_id == group)).all()
+    found = {r.topic: r.committed_seq for r in rows}
+    return {t: found.get(t, 0) for t in topics}
+
+
+class SqliteLagReader:
+    """A group's lag read from the log itself: messages of each topic after its committed position."""
+
+    def __init__(self, url: str, group: str, topics: list[str], prefix: str = "") -> None:
+        self.engine = _engine(url)
+        self.group = group
+        self.prefix = prefix
+        self.topics = [prefix + t for t in topics]
+
+    def lag(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                topic.removeprefix(self.prefix): conn.execute(select(func.count()).select_from(log_table).where(
+                    log_table.c.topic == topic, log_table.c.seq > seq)).scalar_one()
+                for topic, seq in _committed(conn, self.group, self.topics).items()
+            }
+
+    def close(self) -> None:
+        pass  # the engine is shared by the process's producers and consumers of this log

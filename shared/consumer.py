@@ -2,13 +2,17 @@
 
 Offsets are committed only after every record of a batch was handled (or dead-lettered), so a crash
 re-delivers the batch; ``processed_events`` makes the redelivery change nothing. A record that is not a
-valid event, or whose handler keeps failing, goes to ``<topic>.dlq`` with the reason, and the loop moves on.
-A database that does not answer is not the record's fault: that error propagates and the worker
-re-reads from the last committed offset once the database is back.
+valid event, or whose handler keeps failing, goes to ``<topic>.dlq`` with the reason, and the loop moves on
+— up to a limit: when event after event fails, the fault is in the consumer (a bad deploy), not in the
+events, and dead-lettering on would empty the whole stream into the DLQ. So the N-th failed event in a row
+HALTS the consumer at that event (see :class:`FailurePolicy`). A database that does not answer is not the
+record's fault: that error propagates and the worker re-reads from the last committed offset once the
+database is back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,7 +27,7 @@ from shared import logs
 from shared.bus import Consumer, OutgoingMessage, Producer, Record
 from shared.db import unit_of_work
 from shared.events import CATALOGUE, CloudEvent, EventValidationError, dlq_topic, from_message, load_data
-from shared.metrics import DEAD_LETTERS, EVENT_AGE_SECONDS, EVENTS_CONSUMED, HANDLER_SECONDS
+from shared.metrics import CONSUMER_HALTED, DEAD_LETTERS, EVENT_AGE_SECONDS, EVENTS_CONSUMED, HANDLER_SECONDS
 from shared.outbox import mark_processed
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,33 @@ def is_conflict(exc: OperationalError) -> bool:
     batches can deadlock where single events (which lock in a fixed order) cannot.
     """
     return str(getattr(exc.orig, "sqlstate", None) or "").startswith("40")  # SQLSTATE class 40: rollback
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """What a consumer does with events it cannot handle.
+
+    A handler that raises is tried ``max_attempts`` times; then the event has failed. A failed event (an
+    undecodable one too) goes to the dead-letter topic, unless it is the ``dead_letter_limit``-th failed
+    event in a row: then the consumer halts at it. A handled event resets the count.
+    """
+
+    max_attempts: int = 3
+    dead_letter_limit: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.dead_letter_limit < 1:
+            raise ValueError(f"a failure policy needs at least one attempt and a limit of at least 1: {self}")
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Where a halted consumer stopped, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
 
 
 @dataclass
@@ -62,7 +93,7 @@ class EventProcessor:
         dead_letters: Producer,
         sessions: sessionmaker[Session],
         handlers: dict[str, Handler],
-        max_attempts: int = 3,
+        policy: FailurePolicy = FailurePolicy(),
     ) -> None:
         self.service = service
         self.group = group
@@ -70,21 +101,31 @@ class EventProcessor:
         self.dead_letters = dead_letters
         self.sessions = sessions
         self.handlers = handlers
-        self.max_attempts = max_attempts
+        self.policy = policy
+        self.halted: Halt | None = None
+        self._failed_in_a_row: int | None = None  # read from the bus before the first batch
+        CONSUMER_HALTED.labels(service, group).set(0)
 
     def run_once(self, timeout_s: float = 0.01) -> int:
         """Handle one polled batch and commit it; returns the number of records taken.
 
         The batch is handled in ONE transaction: one commit (one WAL flush) and no extra round trips
-        however many events it holds. If any handler fails, that transaction rolls back whole and the
-        batch is handled again one event per transaction, in order, where failures are retried and
-        finally dead-lettered one by one.
+        however many events it holds. If any handler fails (or the batch holds an undecodable record), the
+        batch is handled one event per transaction, in order, where failures are retried and finally
+        dead-lettered one by one — or the consumer halts (:class:`FailurePolicy`). A halted processor
+        takes nothing more: it only polls its paused consumer, which keeps its partitions or lease.
         """
+        if self.halted is not None:
+            self.consumer.poll(timeout_s)
+            return 0
+        if self._failed_in_a_row is None:
+            self._failed_in_a_row = self._restore_count()
         records = self.consumer.poll(timeout_s)
         if not records:
             return 0
-        todo = [w for w in (self._decode(r) for r in records) if w is not None]
-        if todo:
+        decoded = [self._decode(r) for r in records]
+        todo = [d for d in decoded if isinstance(d, _Work)]
+        if todo and not any(isinstance(d, str) for d in decoded):  # nothing invalid: one transaction
             started = time.perf_counter()
             try:
                 with unit_of_work(self.sessions) as session:
@@ -94,21 +135,67 @@ class EventProcessor:
                 if not is_conflict(exc):
                     raise  # the database is down: not these events' fault, re-read after it recovers
                 log.info("batch of %d lost a lock conflict; handling them one by one", len(todo))
-                for work in todo:
-                    work.duplicate = False
-                    self._handle_with_retries(work)
             except Exception as exc:  # noqa: BLE001 - a handler bug or a constraint: find which, alone
                 log.warning("a handler failed in a batch of %d; handling them one by one: %s", len(todo), exc)
-                for work in todo:
-                    work.duplicate = False
-                    self._handle_with_retries(work)
             else:
                 self._observe(todo, time.perf_counter() - started)
-        self.consumer.commit(records)
+                self._failed_in_a_row = 0
+                self.consumer.commit(records, self._note())
+                return len(records)
+        for i, (record, item) in enumerate(zip(records, decoded, strict=True)):
+            if item is None:
+                continue
+            if isinstance(item, _Work):
+                item.duplicate = False
+                failure = self._handle_with_retries(item)
+            else:
+                failure = item
+            if failure is None:
+                self._failed_in_a_row = 0
+            elif self._failed_in_a_row + 1 >= self.policy.dead_letter_limit:
+                self._halt(record, failure, done=records[:i])
+                return i
+            else:
+                self._failed_in_a_row += 1
+                self._dead_letter(record, failure)
+        self.consumer.commit(records, self._note())
         return len(records)
 
-    def _decode(self, record: Record) -> _Work | None:
-        """The record as an event for one of our handlers; None when ignored or dead-lettered."""
+    def _note(self) -> str:
+        """What is committed with the offsets: the count of failed events in a row, and when.
+
+        The count lives with the committed offsets (Kafka's offset metadata, the event log's ``note``
+        column) because it describes exactly the events before them: it is written in the same atomic
+        commit, so it can never disagree with where a restarted consumer resumes, and needs no store of
+        its own. Partitions are committed separately, so the newest note (by ``at``) is the current count.
+        """
+        return json.dumps({"failed_in_a_row": self._failed_in_a_row, "at": time.time()})
+
+    def _restore_count(self) -> int:
+        """The count of failed events in a row as of the last commit, so that a restart at a halted event
+        halts again at once rather than dead-lettering it as the first failure of a fresh count."""
+        newest: dict[str, Any] = {"failed_in_a_row": 0, "at": float("-inf")}
+        for note in self.consumer.notes():
+            try:
+                found = json.loads(note)
+                if found["at"] > newest["at"]:
+                    newest = found
+            except (ValueError, TypeError, KeyError):
+                log.warning("ignoring an offset note that is not ours: %r", note[:100])
+        return int(newest["failed_in_a_row"])
+
+    def _halt(self, record: Record, reason: str, done: list[Record]) -> None:
+        """Stop at ``record``: commit what came before it (so a restart resumes AT it) and nothing after."""
+        self.consumer.commit(done, self._note())
+        self.consumer.pause()
+        self.halted = Halt(record.topic, record.partition, record.offset, reason)
+        CONSUMER_HALTED.labels(self.service, self.group).set(1)
+        log.critical("consumer group %s HALTED at %s partition %d offset %d: %d events in a row failed; "
+                     "this one was not dead-lettered. Fix the cause and restart the worker: %s", self.group,
+                     record.topic, record.partition, record.offset, self.policy.dead_letter_limit, reason)
+
+    def _decode(self, record: Record) -> _Work | str | None:
+        """The record as an event for one of our handlers; None when not ours, the reason when invalid."""
         type_ = record.headers.get("ce_type", b"").decode(errors="replace")
         if type_ in CATALOGUE and type_ not in self.handlers:  # not ours: skip without decoding
             EVENTS_CONSUMED.labels(self.service, type_, "ignored").inc()
@@ -120,8 +207,7 @@ class EventProcessor:
                 raise EventValidationError(f"unknown event type {event.get_type()!r}")
             return _Work(record, event, load_data(event), handler)
         except EventValidationError as exc:
-            self._dead_letter(record, f"invalid event: {exc}")
-            return None
+            return f"invalid event: {exc}"
 
     def _apply(self, session: Session, work: _Work) -> None:
         """Dedupe and handle one event in the caller's transaction."""
@@ -146,8 +232,9 @@ class EventProcessor:
                 EVENT_AGE_SECONDS.labels(self.service, work.event.get_type()).observe(
                     max(0.0, (datetime.now(UTC) - created).total_seconds()))
 
-    def _handle_with_retries(self, work: _Work) -> None:
-        """One event in its own transaction; a failing handler is tried a few times, then dead-lettered.
+    def _handle_with_retries(self, work: _Work) -> str | None:
+        """One event in its own transaction; a failing handler is tried a few times. Returns why it failed,
+        or None once handled.
 
         A lock conflict is not the event's fault and does not count as a failure: it simply runs again.
         """
@@ -167,14 +254,13 @@ class EventProcessor:
                 continue
             except Exception as exc:  # noqa: BLE001 - a handler bug or a constraint
                 failures += 1
-                log.warning("handler failed (attempt %d/%d): %s", failures, self.max_attempts, exc)
-                if failures == self.max_attempts:
-                    self._dead_letter(work.record, f"handler failed {failures} times: {exc}")
-                    return
+                log.warning("handler failed (attempt %d/%d): %s", failures, self.policy.max_attempts, exc)
+                if failures == self.policy.max_attempts:
+                    return f"handler failed {failures} times: {exc}"
                 time.sleep(0.05 * failures)
                 continue
             self._observe([work], time.perf_counter() - started)
-            return
+            return None
 
     def _dead_letter(self, record: Record, reason: str) -> None:
         log.error("dead-lettered a record from %s: %s", record.topic, reason)

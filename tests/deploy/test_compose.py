@@ -63,6 +63,9 @@ def test_start_order_waits_for_health_and_for_the_migration():
             assert dependency in SERVICES_BY_NAME, (name, dependency)
             if dependency == "migrate":
                 assert rule == {"condition": "service_completed_successfully"}, name
+            elif name == "prometheus" and dependency.endswith("-worker"):
+                # Prometheus must come up to report a worker that is not ready (e.g. its consumer halted)
+                assert rule == {"condition": "service_started"}, dependency
             else:
                 assert rule == {"condition": "service_healthy"}, (name, dependency)
                 assert "healthcheck" in SERVICES_BY_NAME[dependency], dependency
@@ -71,6 +74,19 @@ def test_start_order_waits_for_health_and_for_the_migration():
         assert needs == ({"postgres"} if name == "migrate" else {"postgres", "kafka", "migrate"}), name
     assert set(SERVICES_BY_NAME["prometheus"]["depends_on"]) == set(OURS) - {"migrate"}
     assert set(SERVICES_BY_NAME["grafana"]["depends_on"]) == {"prometheus"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_worker_is_healthy_only_when_ready(service: str):
+    """The healthcheck asks the worker's /readyz (loops passing, consumer not halted), not just /metrics."""
+    test = SERVICES_BY_NAME[f"{service}-worker"]["healthcheck"]["test"]
+    assert test[0] == "CMD" and f"http://127.0.0.1:{WORKER_PORTS[service]}/readyz" in test[-1]
+
+
+def test_every_service_has_a_restart_policy():
+    """A worker exits non-zero when a loop cannot go on: the restart policy is what brings it back."""
+    for name, service in SERVICES_BY_NAME.items():
+        assert service.get("restart") == ("no" if name == "migrate" else "unless-stopped"), name
 
 
 def test_the_one_shot_migrates_and_seeds_every_database():

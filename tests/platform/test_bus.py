@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
-from shared.bus import OutgoingMessage, make_consumer, make_producer
+from shared.bus import OutgoingMessage, make_consumer, make_lag_reader, make_producer
 from shared.config import Settings
 from shared.consumer import EventProcessor
 from shared.db import make_engine, session_factory, unit_of_work
@@ -152,4 +152,63 @@ def test_invalid_and_failing_events_go_to_the_dead_letter_topic_and_the_consumer
     assert "not a CloudEvent" in reasons["junk"] or "invalid event" in reasons["junk"]
     assert "actor_id" in reasons["x"]
     assert "failed 3 times" in reasons["poison"]
+    producer.close()
+
+
+def poll_until(consumer, want: int, timeout_s: float = 30) -> list:
+    records: list = []
+    deadline = time.monotonic() + timeout_s
+    while len(records) < want and time.monotonic() < deadline:
+        records += consumer.poll(0.2)
+    return records
+
+
+def test_a_commit_keeps_its_note_and_a_paused_consumer_takes_nothing_but_keeps_its_place(bus):
+    settings, engine, sessions = bus
+    producer = make_producer(settings, "test")
+    events = [ack("d-note", actor=f"a{i}") for i in range(4)]
+    producer.send_batch([OutgoingMessage(DEMAND_EVENTS, e.get_subject(), to_message(e).headers,
+                                         to_message(e).value) for e in events[:2]])
+    consumer = make_consumer(settings, "g-note", [DEMAND_EVENTS])
+    assert not consumer.assigned(), "nothing owned before the first poll"
+    records = poll_until(consumer, 2)
+    assert len(records) == 2 and consumer.assigned()
+    consumer.commit(records[:1], '{"failed_in_a_row": 1}')
+    other = make_consumer(settings, "g-note", [DEMAND_EVENTS])
+    assert other.notes() == ['{"failed_in_a_row": 1}']
+    other.close()
+
+    consumer.pause()
+    producer.send_batch([OutgoingMessage(DEMAND_EVENTS, e.get_subject(), to_message(e).headers,
+                                         to_message(e).value) for e in events[2:]])
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert consumer.poll(0.2) == []
+    assert consumer.assigned(), "a paused consumer keeps its partitions (or lease)"
+    consumer.close()
+
+    resumed = make_consumer(settings, "g-note", [DEMAND_EVENTS])  # from the committed offset: events 1, 2, 3
+    assert [r.offset for r in poll_until(resumed, 3)] == [records[1].offset, records[1].offset + 1,
+                                                          records[1].offset + 2]
+    resumed.close()
+    producer.close()
+
+
+def test_the_lag_reader_reads_a_group_from_the_bus_side(bus):
+    settings, engine, sessions = bus
+    producer = make_producer(settings, "test")
+    lag = make_lag_reader(settings, "g-lag", [DEMAND_EVENTS])
+    assert lag.lag() == {DEMAND_EVENTS: 0}
+    events = [ack(f"d{i}") for i in range(5)]
+    producer.send_batch([OutgoingMessage(DEMAND_EVENTS, e.get_subject(), to_message(e).headers,
+                                         to_message(e).value) for e in events])
+    assert lag.lag() == {DEMAND_EVENTS: 5}, "a group that never committed lags by the whole topic"
+    consumer = make_consumer(settings, "g-lag", [DEMAND_EVENTS])
+    consumer.commit(poll_until(consumer, 5))
+    assert lag.lag() == {DEMAND_EVENTS: 0}
+    consumer.close()  # the group's consumer is gone: the lag reader still counts what arrives
+    producer.send_batch([OutgoingMessage(DEMAND_EVENTS, e.get_subject(), to_message(e).headers,
+                                         to_message(e).value) for e in events[:3]])
+    assert lag.lag() == {DEMAND_EVENTS: 3}
+    lag.close()
     producer.close()
