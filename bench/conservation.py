@@ -31,11 +31,12 @@ from sqlalchemy import create_engine, text
 
 from shared.auth import issue_token
 from shared.config import SERVICES, Settings
-from shared.events import DEMAND_EVENTS, TOPICS, dlq_topic
+from shared.contracts import events
+from shared.contracts.events import DEMAND_EVENTS, TOPICS, dlq_topic
 
 PG_ADMIN_URL = "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres"
 KAFKA = "127.0.0.1:9092"
-ASSIGNED = "yangpu.demand.assigned.v1"
+ASSIGNED = events.ASSIGNED
 
 
 def fresh_env(tmp: Path, base_port: int, pg_admin_url: str = PG_ADMIN_URL, kafka: str = KAFKA) -> dict[str, str]:

@@ -25,7 +25,8 @@ from sqlalchemy import create_engine, text
 
 from shared.auth import issue_token
 from shared.config import SERVICES, Settings
-from shared.events import DEMAND_EVENTS
+from shared.contracts import events
+from shared.contracts.events import DEMAND_EVENTS
 from shared.seed import seed
 from shared.stack import Stack
 
@@ -98,7 +99,7 @@ def main() -> None:
                     for records in consumer.poll(timeout_ms=50).values():
                         now = time.perf_counter()
                         for r in records:
-                            if dict(r.headers).get("ce_type") == b"yangpu.demand.assigned.v1" and \
+                            if dict(r.headers).get("ce_type") == events.ASSIGNED.encode() and \
                                     json.loads(r.value).get("officer_id"):
                                 seen.setdefault(r.key.decode(), now)
 

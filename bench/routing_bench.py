@@ -34,10 +34,11 @@ from routing_service.roster import load_roster
 from shared.auth import issue_token
 from shared.bus import OutgoingMessage, make_producer
 from shared.config import PROJECT_ROOT, Settings
+from shared.contracts import events
+from shared.contracts.events import new_event, to_message
+from shared.contracts.reference import CATEGORIES, STREETS
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.events import new_event, to_message
 from shared.migrate import upgrade
-from shared.reference import CATEGORIES, STREETS
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres")
 TARGET_OFFICER = "com-wujiaochang-1"
@@ -75,7 +76,7 @@ def submitted(rng: random.Random) -> dict:
 def _publish(settings: Settings, demands: list[dict]) -> float:
     """Put the demands on the bus as intake would; returns how long the producer took."""
     producer = make_producer(settings, "bench")
-    messages = [to_message(new_event("yangpu.demand.submitted.v1", d, source="/bench")) for d in demands]
+    messages = [to_message(new_event(events.SUBMITTED, d, source="/bench")) for d in demands]
     started = time.perf_counter()
     producer.send_batch([OutgoingMessage("demand.events", m.key, dict(m.headers), m.value) for m in messages])
     producer.close()

@@ -38,15 +38,17 @@ from shared.auth import issue_token
 from shared.bus import make_consumer
 from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import Settings
+from shared.contracts import events
+from shared.contracts.events import SLA_EVENTS, from_message, load_data
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.events import SLA_EVENTS, from_message, load_data
 from shared.migrate import upgrade
-from shared.reference import CATEGORIES, STREETS
 from shared.worker import Worker
 from sla_service import context as sla_context
 from sla_service.metrics import OpenClocksCollector
 from sla_service.model import metadata
-from sla_service.policy import CHANNELS, Clock, load_policy
+from sla_service.policy import Clock, load_policy
 from sla_service.stats import rebuild_counts, report_day
 from sla_service.timer import fire_due_clocks
 from sla_service.worker import SPEC
@@ -207,7 +209,7 @@ def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
             received = datetime.now(UTC)
             for record in records:
                 event = from_message(record.as_kafka_message())
-                if event.get_type() != "yangpu.sla.breached.v1":
+                if event.get_type() != events.BREACHED:
                     continue
                 data = load_data(event)
                 if data["kind"] != "first_response":

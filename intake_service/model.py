@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.contracts import events
+from shared.contracts.events import CloudEvent, new_event
 from shared.db import UTCDateTime
-from shared.events import CloudEvent, new_event
 from shared.outbox import add_bookkeeping_tables
 
-SUBMITTED = "yangpu.demand.submitted.v1"
 SOURCE = "/intake"
 # Demands intake has not yet seen routed: few at any time, so the resend sweep's index over them stays small.
 UNROUTED = "status = 'submitted'"
@@ -84,7 +84,7 @@ class Demand(Base):
         The data is a function of columns that never change after the insert (instants in UTC), so the event
         logged with the demand and any re-publication of it are the same event, which consumers dedupe.
         """
-        event = new_event(SUBMITTED, {
+        event = new_event(events.SUBMITTED, {
             "demand_id": self.id, "channel": self.channel, "street": self.street, "grid": self.grid,
             "category": self.category, "complexity": self.complexity, "title": self.title,
             "enterprise": {"uscc": self.enterprise_uscc, "name": self.enterprise_name,

@@ -32,9 +32,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 from intake_service import service
 from intake_service.model import Demand
 from intake_service.policy import (
-    CHANNELS,
     CHANNELS_BY_ROLE,
-    COMPLEXITIES,
     OPEN311_CLOSED,
     default_channel,
     open311_status,
@@ -50,8 +48,9 @@ from intake_service.schemas import (
     moment,
 )
 from shared.auth import current_principal, require
+from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
+from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 from shared.db import unit_of_work
-from shared.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.web import api_error, flatten_errors, sessions
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",

@@ -20,14 +20,14 @@ from werkzeug.exceptions import HTTPException
 
 from intake_service import service
 from intake_service.model import Demand, Enterprise
-from intake_service.policy import COMPLEXITIES
 from intake_service.schemas import DemandIn
 from shared.config import PROJECT_ROOT
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import COMPLEXITIES
 from shared.db import unit_of_work
 from shared.pages import page_blueprint, require_page, wants_json
 from shared.pages.errors import localize, localize_all
 from shared.pages.labels import street_name
-from shared.reference import CATEGORIES, STREETS
 from shared.web import flatten_errors, sessions
 
 bp = page_blueprint("grid", __name__, template_folder="templates",

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-CHANNELS = ("grid", "hotline_12345", "online_helpdesk", "fallback_window", "walk_in")
-COMPLEXITIES = ("simple", "complex", "difficult")
+from shared.contracts import events
+from shared.contracts.events import known
 
 # Which channels each role may log (district plan part (三) 3); the first is the role's default channel.
 CHANNELS_BY_ROLE: dict[str, tuple[str, ...]] = {
@@ -138,20 +138,20 @@ def _squash(name: str) -> str:
 
 # --- projecting demand.events and sla.events ------------------------------------------------------------
 
-EVENT_KINDS = {
-    "yangpu.demand.assigned.v1": "assigned",
-    "yangpu.demand.acknowledged.v1": "acknowledged",
-    "yangpu.demand.materials_requested.v1": "materials_requested",
-    "yangpu.demand.materials_received.v1": "materials_received",
-    "yangpu.demand.transferred.v1": "transferred",
-    "yangpu.demand.resolved.v1": "resolved",
-    "yangpu.demand.escalated.v1": "escalated",
-    "yangpu.demand.feedback_received.v1": "feedback_received",
-    "yangpu.demand.reopened.v1": "reopened",
-    "yangpu.demand.closed.v1": "closed",
-    "yangpu.sla.warning.v1": "sla_warning",
-    "yangpu.sla.breached.v1": "sla_breached",
-}
+EVENT_KINDS = known({
+    events.ASSIGNED: "assigned",
+    events.ACKNOWLEDGED: "acknowledged",
+    events.MATERIALS_REQUESTED: "materials_requested",
+    events.MATERIALS_RECEIVED: "materials_received",
+    events.TRANSFERRED: "transferred",
+    events.RESOLVED: "resolved",
+    events.ESCALATED: "escalated",
+    events.FEEDBACK_RECEIVED: "feedback_received",
+    events.REOPENED: "reopened",
+    events.CLOSED: "closed",
+    events.WARNING: "sla_warning",
+    events.BREACHED: "sla_breached",
+})
 
 # Which data fields each kind keeps in the timeline entry's details.
 _DETAILS = {

@@ -7,8 +7,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from intake_service.policy import CHANNELS, COMPLEXITIES, SLA_STATUSES, STATUSES
-from shared.reference import CATEGORIES, STREETS
+from intake_service.policy import SLA_STATUSES, STATUSES
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 from shared.validation import normalize_phone, normalize_uscc, phone_problem, uscc_problem
 
 MAX_FUTURE = timedelta(minutes=5)

@@ -4,7 +4,7 @@ re-publishes the ``submitted`` event of demands that stay unrouted (intake_servi
 from intake_service.handlers import HANDLERS
 from intake_service.model import metadata
 from intake_service.timers import ResendSweep
-from shared.events import DEMAND_EVENTS, SLA_EVENTS
+from shared.contracts.events import DEMAND_EVENTS, SLA_EVENTS
 from shared.worker import WorkerSpec, main
 
 SPEC = WorkerSpec(service="intake", metadata=metadata, topics=[DEMAND_EVENTS, SLA_EVENTS], handlers=HANDLERS,

@@ -42,7 +42,7 @@ from routing_service.states import (
     next_state,
 )
 from shared.auth import Principal
-from shared.events import new_event
+from shared.contracts.events import new_event
 from shared.outbox import emit
 
 

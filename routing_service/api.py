@@ -18,8 +18,9 @@ from routing_service.dispatch import IS_UNASSIGNED
 from routing_service.model import Assignment, Transfer
 from routing_service.sla_projection import clock_views
 from shared.auth import Principal, current_principal, require
+from shared.contracts.reference import DEPARTMENTS, STREETS
+from shared.contracts.vocabulary import OUTCOMES, SATISFACTIONS
 from shared.db import unit_of_work
-from shared.reference import DEPARTMENTS, STREETS
 from shared.web import api_error, sessions
 
 blp = Blueprint("routing", __name__, url_prefix="/api/v1", description="Assignments, queues and officer actions")
@@ -241,7 +242,7 @@ class TransferIn(Schema):
 
 
 class ResolveIn(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(["resolved", "explained", "unresolvable"]))
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -251,7 +252,7 @@ class EscalateIn(Schema):
 
 class FeedbackIn(Schema):
     satisfaction = fields.String(required=True,
-                                 validate=validate.OneOf(["satisfied", "basically_satisfied", "unsatisfied"]))
+                                 validate=validate.OneOf(SATISFACTIONS))
 
 
 def act(demand_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:

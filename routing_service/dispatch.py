@@ -31,7 +31,8 @@ from routing_service.policy import (
 from routing_service.roster import officer_state
 from routing_service.sla_projection import adopt_early_clocks
 from routing_service.states import ASSIGNED, UNASSIGNED
-from shared.events import new_event
+from shared.contracts import events
+from shared.contracts.events import new_event
 from shared.outbox import emit
 
 ROUTING_ACTOR = "routing"
@@ -111,7 +112,7 @@ def release(officer: Officer | None) -> None:
 def emit_assigned(session: Session, a: Assignment, actor_id: str, now: datetime) -> None:
     """Announce who holds the demand; it also repeats the demand's facts so that SLA can open the clocks
     itself if the demand's ``submitted`` never reached it (see sla_service.handlers)."""
-    emit(session, new_event("yangpu.demand.assigned.v1", {
+    emit(session, new_event(events.ASSIGNED, {
         "demand_id": a.demand_id, "street": a.street, "actor_id": actor_id, "at": now,
         "officer_id": a.officer_id, "officer_kind": a.officer_kind, "department": a.department, "rule": a.rule,
         "queue": "officer" if a.officer_id else "street_unassigned",

@@ -16,7 +16,8 @@ from routing_service.dispatch import retry_unassigned, route_submitted, streets_
 from routing_service.model import Assignment, Officer
 from routing_service.sla_projection import record_clock
 from shared.consumer import Handler
-from shared.events import CloudEvent
+from shared.contracts import events
+from shared.contracts.events import CloudEvent, known
 
 
 def _submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
@@ -48,11 +49,11 @@ def _transferred(session: Session, event: CloudEvent, data: dict[str, Any]) -> N
     _refill(session, data["from_officer_id"])
 
 
-HANDLERS: dict[str, Handler] = {
-    "yangpu.demand.submitted.v1": _submitted,
-    "yangpu.demand.resolved.v1": _resolved,
-    "yangpu.demand.transferred.v1": _transferred,
-    "yangpu.sla.clock_updated.v1": _clock,
-    "yangpu.sla.warning.v1": _clock,
-    "yangpu.sla.breached.v1": _clock,
-}
+HANDLERS: dict[str, Handler] = known({
+    events.SUBMITTED: _submitted,
+    events.RESOLVED: _resolved,
+    events.TRANSFERRED: _transferred,
+    events.CLOCK_UPDATED: _clock,
+    events.WARNING: _clock,
+    events.BREACHED: _clock,
+})

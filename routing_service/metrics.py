@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from routing_service.model import Assignment
-from shared.reference import STREETS
+from shared.contracts.reference import STREETS
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from routing_service.model import Assignment, Officer
 from routing_service.states import allowed_actions
 from shared.calendar import SHANGHAI
 from shared.config import Settings
+from shared.contracts.reference import DEPARTMENTS
 from shared.db import unit_of_work
 from shared.pages import ServiceUnavailable, call_service, error_page, page_blueprint, require_page
 from shared.pages.errors import localize_all
-from shared.reference import DEPARTMENTS
 from shared.web import flatten_errors, sessions
 
 bp = page_blueprint("officer", __name__, template_folder="templates")

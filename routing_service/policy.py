@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.reference import department_for
+from shared.contracts.reference import department_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from routing_service.model import Officer
 from routing_service.policy import DAYS, EVERY_STREET, KINDS, Duty, OfficerState, parse_minutes
-from shared.reference import CATEGORIES, DEPARTMENTS, STREETS
+from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.web import flatten_errors
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"

@@ -16,6 +16,8 @@ the demand rather than a state, so that it does not erase where the work stands 
 
 from __future__ import annotations
 
+from shared.contracts import events
+
 UNASSIGNED = "unassigned"
 ASSIGNED = "assigned"
 ACKNOWLEDGED = "acknowledged"
@@ -52,16 +54,17 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 EVENT_TYPES = {
-    "acknowledge": "yangpu.demand.acknowledged.v1",
-    "request-materials": "yangpu.demand.materials_requested.v1",
-    "materials-received": "yangpu.demand.materials_received.v1",
-    "transfer": "yangpu.demand.transferred.v1",
-    "resolve": "yangpu.demand.resolved.v1",
-    "escalate": "yangpu.demand.escalated.v1",
-    "feedback": "yangpu.demand.feedback_received.v1",
-    REOPEN: "yangpu.demand.reopened.v1",
-    "close": "yangpu.demand.closed.v1",
+    "acknowledge": events.ACKNOWLEDGED,
+    "request-materials": events.MATERIALS_REQUESTED,
+    "materials-received": events.MATERIALS_RECEIVED,
+    "transfer": events.TRANSFERRED,
+    "resolve": events.RESOLVED,
+    "escalate": events.ESCALATED,
+    "feedback": events.FEEDBACK_RECEIVED,
+    REOPEN: events.REOPENED,
+    "close": events.CLOSED,
 }
+
 
 
 class InvalidTransition(Exception):

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from routing_service.dispatch import retry_unassigned
 from routing_service.handlers import HANDLERS
 from routing_service.model import metadata
+from shared.contracts.events import DEMAND_EVENTS, SLA_EVENTS
 from shared.db import unit_of_work
-from shared.events import DEMAND_EVENTS, SLA_EVENTS
 from shared.worker import WorkerSpec, main
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import jwt
 from flask import Response, current_app, g, jsonify, request
 
-from shared.reference import STREETS
+from shared.contracts.reference import STREETS
 
 __all__ = [
     "ISSUER",

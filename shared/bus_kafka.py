@@ -24,7 +24,7 @@ from kafka.structs import OffsetAndMetadata
 
 from shared.bus import OutgoingMessage, Record
 from shared.config import Settings
-from shared.events import TOPICS, dlq_topic
+from shared.contracts.events import TOPICS, dlq_topic
 
 log = logging.getLogger(__name__)
 PARTITIONS = 6

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import logs
 from shared.bus import Consumer, OutgoingMessage, Producer, Record
+from shared.contracts.events import CATALOGUE, CloudEvent, EventValidationError, dlq_topic, from_message, load_data
 from shared.db import unit_of_work
-from shared.events import CATALOGUE, CloudEvent, EventValidationError, dlq_topic, from_message, load_data
 from shared.metrics import CONSUMER_HALTED, DEAD_LETTERS, EVENT_AGE_SECONDS, EVENTS_CONSUMED, HANDLER_SECONDS
 from shared.outbox import mark_processed
 

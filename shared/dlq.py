@@ -24,7 +24,7 @@ from typing import Any
 
 from shared.bus import OutgoingMessage, make_producer
 from shared.config import Settings
-from shared.events import TOPICS, EventValidationError, KafkaMessage, dlq_topic, from_message
+from shared.contracts.events import TOPICS, EventValidationError, KafkaMessage, dlq_topic, from_message
 
 READ_TIMEOUT_S = 30.0  # reading a topic to its end; more means the broker is not answering
 REASON_WIDTH = 60

@@ -37,8 +37,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.bus import OutgoingMessage, Producer
+from shared.contracts.events import CloudEvent, to_message, topic_of
 from shared.db import is_sqlite
-from shared.events import CloudEvent, to_message, topic_of
 from shared.metrics import OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)

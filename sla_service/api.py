@@ -24,13 +24,14 @@ from sqlalchemy import literal, select, tuple_
 
 from shared.auth import Principal, current_principal, require
 from shared.calendar import SHANGHAI
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
 from shared.db import UTCDateTime, unit_of_work
-from shared.reference import CATEGORIES, STREETS
 from shared.web import ErrorSchema, api_error, sessions
 from sla_service.clocks import to_clock
 from sla_service.context import COMPLIANCE_TARGET, SlaContext
 from sla_service.model import ClockRow, TimedDemand
-from sla_service.policy import CHANNELS, KINDS, STATUSES
+from sla_service.policy import STATUSES
 from sla_service.stats import Filters, by_street, summarize
 
 blp = Blueprint("sla", __name__, url_prefix="/api/v1/sla", description="SLA clocks, breaches and compliance")
@@ -57,7 +58,7 @@ def _scoped_street(principal: Principal, asked: str | None) -> str | None:
 
 
 class ClockOut(Schema):
-    kind = fields.String(validate=validate.OneOf(KINDS))
+    kind = fields.String(validate=validate.OneOf(CLOCK_KINDS))
     status = fields.String(validate=validate.OneOf(STATUSES))
     started_at = fields.AwareDateTime()
     target_at = fields.AwareDateTime(allow_none=True, metadata={
@@ -120,7 +121,7 @@ class SummaryOut(Schema):
 class BreachQuery(_Query):
     """Breaches whose clock reached its target on the days ``from``..``to``."""
 
-    kind = fields.String(validate=validate.OneOf(KINDS))
+    kind = fields.String(validate=validate.OneOf(CLOCK_KINDS))
     key_enterprise = fields.Boolean()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=validate.Length(1, 300),
@@ -324,7 +325,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, demand_id, kind = json.loads(raw)
         position = datetime.fromisoformat(at)
-        if position.tzinfo is None or not isinstance(demand_id, str) or kind not in KINDS:
+        if position.tzinfo is None or not isinstance(demand_id, str) or kind not in CLOCK_KINDS:
             raise ValueError("not a cursor")
     except (ValueError, TypeError):
         api_error(422, "some fields are invalid; see errors", {"cursor": ["not a cursor returned by this API"]})

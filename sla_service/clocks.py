@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.calendar import BusinessCalendar
+from shared.contracts import events
+from shared.contracts.events import CloudEvent, new_event
 from shared.db import after_commit
-from shared.events import CloudEvent, new_event
 from shared.outbox import emit
 from sla_service import metrics
 from sla_service.context import SlaContext
@@ -99,8 +100,8 @@ class TrackedDemand:
                     after_commit(self.session, lambda lb=labels: metrics.WARNINGS.labels(*lb).inc())
                 self._dirty.add(kind)
                 self._write(kind)
-                emit(self.session, clock_event(f"yangpu.sla.{name}.v1", self.demand, row,
-                                               clock.used_at(at, cal), self.context.now()))
+                type_ = events.BREACHED if name == "breached" else events.WARNING
+                emit(self.session, clock_event(type_, self.demand, row, clock.used_at(at, cal), self.context.now()))
                 fired += 1
         return fired
 
@@ -149,7 +150,7 @@ class TrackedDemand:
             self._write(kind)
         for kind in sorted(self._announce):
             clock, row = self.clocks[kind], self.rows[kind]
-            emit(self.session, clock_event("yangpu.sla.clock_updated.v1", self.demand, row,
+            emit(self.session, clock_event(events.CLOCK_UPDATED, self.demand, row,
                                            clock.business_seconds_used, now))
         changes.add(self.demand, self.before, contribution(self.demand, self._statuses()))
         self._dirty.clear()

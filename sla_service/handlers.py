@@ -38,8 +38,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.consumer import Handler
+from shared.contracts import events
+from shared.contracts.events import CloudEvent, known
+from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import after_commit
-from shared.events import CloudEvent
 from sla_service import metrics
 from sla_service.clocks import TrackedDemand, Transition, lock_clocks
 from sla_service.context import current
@@ -139,7 +141,7 @@ def _resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> None
     if tracked is None:
         return
     at, demand = data["at"], tracked.demand
-    for kind in ("first_response", "resolution"):
+    for kind in CLOCK_KINDS:
         tracked.change(kind, at, Clock.stop)
     demand.state = "resolved"
     demand.outcome = data["outcome"]
@@ -164,7 +166,7 @@ def _closed(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
     if tracked is None:
         return
     at, demand = data["at"], tracked.demand
-    for kind in ("first_response", "resolution"):
+    for kind in CLOCK_KINDS:
         tracked.change(kind, at, Clock.stop)
     demand.state = "closed"
     demand.outcome = data.get("outcome") or demand.outcome  # routing repeats the resolution's outcome
@@ -173,13 +175,13 @@ def _closed(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
     _save(session, tracked)
 
 
-HANDLERS: dict[str, Handler] = {
-    "yangpu.demand.submitted.v1": _submitted,
-    "yangpu.demand.assigned.v1": _assigned,
-    "yangpu.demand.acknowledged.v1": _transition("first_response", Clock.stop),
-    "yangpu.demand.materials_requested.v1": _transition("resolution", Clock.pause),
-    "yangpu.demand.materials_received.v1": _transition("resolution", Clock.resume),
-    "yangpu.demand.resolved.v1": _resolved,
-    "yangpu.demand.reopened.v1": _reopened,
-    "yangpu.demand.closed.v1": _closed,
-}
+HANDLERS: dict[str, Handler] = known({
+    events.SUBMITTED: _submitted,
+    events.ASSIGNED: _assigned,
+    events.ACKNOWLEDGED: _transition("first_response", Clock.stop),
+    events.MATERIALS_REQUESTED: _transition("resolution", Clock.pause),
+    events.MATERIALS_RECEIVED: _transition("resolution", Clock.resume),
+    events.RESOLVED: _resolved,
+    events.REOPENED: _reopened,
+    events.CLOSED: _closed,
+})

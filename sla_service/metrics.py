@@ -17,9 +17,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
-from shared.reference import STREETS
+from shared.contracts.reference import STREETS
+from shared.contracts.vocabulary import CLOCK_KINDS
 from sla_service.model import ClockRow
-from sla_service.policy import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class OpenClocksCollector(Collector):
         except Exception as exc:  # a scrape must answer; the missing series tell the alert rules
             log.warning("cannot read open SLA clocks: %s", exc.__class__.__name__)
             return
-        for kind in KINDS:
+        for kind in CLOCK_KINDS:
             for street in STREETS:
                 open_clocks.add_metric([kind, street], counts.get((kind, street), 0))
         for street, reported_at in oldest_by_street.items():

@@ -12,9 +12,9 @@ from typing import Any
 from flask import g, render_template, request
 
 from shared.calendar import SHANGHAI
+from shared.contracts.reference import STREETS
 from shared.db import unit_of_work
 from shared.pages import page_blueprint, require_page
-from shared.reference import STREETS
 from shared.web import sessions
 from sla_service.stats import Filters, summarize
 

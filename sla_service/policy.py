@@ -21,10 +21,8 @@ from typing import Any
 import yaml
 
 from shared.calendar import BusinessCalendar
+from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS, COMPLEXITIES
 
-CHANNELS = ("grid", "hotline_12345", "online_helpdesk", "fallback_window", "walk_in")
-COMPLEXITIES = ("simple", "complex", "difficult")
-KINDS = ("first_response", "resolution")
 STATUSES = ("running", "paused", "met", "breached")
 DEFAULT_WARNING_FRACTION = 0.8
 DEFAULT_SECONDS_PER_WORKING_DAY = 28_800
@@ -176,8 +174,8 @@ class Clock:
     @classmethod
     def start(cls, kind: str, target: int, reported_at: datetime, cal: BusinessCalendar) -> Clock:
         """A running clock from the demand's report, moved to the next business instant."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown clock kind {kind!r}; expected one of {', '.join(KINDS)}")
+        if kind not in CLOCK_KINDS:
+            raise ValueError(f"unknown clock kind {kind!r}; expected one of {', '.join(CLOCK_KINDS)}")
         if isinstance(target, bool) or not isinstance(target, int) or target <= 0:
             raise ValueError(f"target must be a positive whole number of business seconds, got {target!r}")
         started = cal.next_business_instant(reported_at)

@@ -1,7 +1,7 @@
 """SLA's worker: follows demand.events, fires warnings and breaches on time, relays its outbox."""
 
 from shared.config import Settings
-from shared.events import DEMAND_EVENTS
+from shared.contracts.events import DEMAND_EVENTS
 from shared.worker import WorkerSpec, main
 from sla_service.context import install, load_context
 from sla_service.handlers import HANDLERS

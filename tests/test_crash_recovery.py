@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from sqlalchemy import create_engine, text
 
 from shared.config import Settings
-from shared.events import DEMAND_EVENTS, KafkaMessage, from_message
+from shared.contracts.events import DEMAND_EVENTS, KafkaMessage, from_message
 from shared.stack import Stack
 from tests.conftest import make_suite
 from tests.helpers import demand_body

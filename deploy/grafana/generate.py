@@ -27,8 +27,8 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from intake_service.schemas import CHANNELS
-from shared.reference import CATEGORIES, STREETS
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS
 
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="prometheus")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import get_locale, lazy_gettext, lazy_pgettext
 
-from shared.reference import DEPARTMENTS, STREETS
+from shared.contracts.reference import DEPARTMENTS, STREETS
 
 _ = lazy_gettext
 
@@ -75,7 +75,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "helpdesk_agent": _("Help-desk agent"), "officer": _("Officer"), "supervisor": _("Supervisor"),
         "admin": _("Administrator"),
     },
-    # Names agree with shared/reference/categories.yaml (a test checks the Chinese ones).
+    # Names agree with shared/contracts/categories.yaml (a test checks the Chinese ones).
     "category": {
         "market_entry_exit": _("Market entry and exit"), "business_premises": _("Business premises"),
         "utility_connection": _("Utility connections"), "employment": _("Employment"),

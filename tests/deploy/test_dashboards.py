@@ -9,9 +9,9 @@ import subprocess
 import sys
 from types import ModuleType
 
-from intake_service.schemas import CHANNELS
 from shared.config import PROJECT_ROOT
-from shared.reference import CATEGORIES, STREETS
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS
 from tests.deploy.support import DASHBOARD_DIR, dashboards
 
 GENERATOR = PROJECT_ROOT / "deploy" / "grafana" / "generate.py"

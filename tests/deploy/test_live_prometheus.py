@@ -32,7 +32,7 @@ from shared.auth import issue_token
 from shared.bus import OutgoingMessage, make_producer
 from shared.calendar import load_calendar
 from shared.config import SERVICES, Settings
-from shared.events import DEMAND_EVENTS, new_event, to_message
+from shared.contracts.events import DEMAND_EVENTS, new_event, to_message
 from shared.stack import Stack
 from tests.conftest import embedded_env
 from tests.deploy.support import (

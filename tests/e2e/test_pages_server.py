@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT
+from shared.contracts.reference import CATEGORIES
 from shared.pages.labels import LABELS
-from shared.reference import CATEGORIES
 from tests.conftest import Suite
 from tests.helpers import demand_body, enterprise
 

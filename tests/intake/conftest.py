@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from shared.bus import OutgoingMessage, make_producer
 from shared.config import Settings
-from shared.events import new_event, to_message, topic_of
+from shared.contracts.events import new_event, to_message, topic_of
 from tests.conftest import prepare, step_until, token
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.reference import CATEGORIES
+from shared.contracts.reference import CATEGORIES
 from tests.helpers import enterprise
 
 BASE = "/open311/v2"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.bus import OutgoingMessage, make_producer
-from shared.events import new_event, to_message, topic_of
+from shared.contracts.events import new_event, to_message, topic_of
 from tests.helpers import demand_body, enterprise
 
 URL = "/api/v1/demands"

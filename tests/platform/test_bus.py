@@ -11,8 +11,8 @@ from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 from shared.bus import OutgoingMessage, make_consumer, make_lag_reader, make_producer
 from shared.config import Settings
 from shared.consumer import EventProcessor
+from shared.contracts.events import DEMAND_EVENTS, dlq_topic, new_event, to_message
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.events import DEMAND_EVENTS, dlq_topic, new_event, to_message
 from shared.outbox import OutboxRelay, add_bookkeeping_tables, emit
 
 metadata = MetaData()

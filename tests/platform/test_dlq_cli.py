@@ -16,8 +16,8 @@ from shared import dlq
 from shared.bus import OutgoingMessage, make_consumer, make_producer
 from shared.config import PROJECT_ROOT, Settings
 from shared.consumer import EventProcessor
+from shared.contracts.events import DEMAND_EVENTS, new_event, to_message
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.events import DEMAND_EVENTS, new_event, to_message
 from shared.outbox import add_bookkeeping_tables
 
 metadata = MetaData()

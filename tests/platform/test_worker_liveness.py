@@ -32,8 +32,8 @@ import shared.worker
 from shared.bus import OutgoingMessage, make_producer
 from shared.config import PROJECT_ROOT, Settings
 from shared.consumer import EventProcessor
+from shared.contracts.events import DEMAND_EVENTS, to_message
 from shared.db import make_engine
-from shared.events import DEMAND_EVENTS, to_message
 from shared.worker import EXIT_LOOP_DIED, Backoff, Worker, WorkerMetrics, WorkerSpec
 from tests.conftest import prepare
 from tests.platform.test_bus import ack, applied, metadata

@@ -21,7 +21,7 @@ import pytest
 
 from bench.conservation import Load, Monitor, audit, drained, read_topic, wait_until
 from shared.config import SERVICES
-from shared.events import SLA_EVENTS
+from shared.contracts.events import SLA_EVENTS
 from tests.reliability.conftest import FaultServers, Running, start_suite, stop_suite
 
 pytestmark = pytest.mark.production

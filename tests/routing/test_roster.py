@@ -10,7 +10,7 @@ import yaml
 from routing_service.model import Officer
 from routing_service.roster import RosterError, load_roster, read_roster
 from shared.config import PROJECT_ROOT
-from shared.reference import DEPARTMENTS, STREETS
+from shared.contracts.reference import DEPARTMENTS, STREETS
 from tests.routing.conftest import OFFICER_1, ROSTER
 
 ALWAYS = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "00:00", "to": "24:00"}

@@ -15,7 +15,7 @@ from routing_service.states import (
     allowed_actions,
     next_state,
 )
-from shared.events import CATALOGUE
+from shared.contracts.events import CATALOGUE
 
 EXPECTED = {
     ("assigned", "acknowledge"): "acknowledged",

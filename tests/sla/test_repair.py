@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select
 
 from intake_service.model import Demand
-from shared.events import CloudEvent, new_event
+from shared.contracts.events import CloudEvent, new_event
 from sla_service.model import ClockRow, TimedDemand, processed_events
 from sla_service.worker import SPEC
 from tests.helpers import demand_body

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.reference import (
+from shared.contracts.reference import (
     CATEGORIES,
     DEPARTMENTS,
     STREETS,

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.calendar import SHANGHAI, BusinessCalendar
-from sla_service.policy import CHANNELS, COMPLEXITIES, Clock, PolicyError, SlaPolicy, load_policy
+from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
+from sla_service.policy import Clock, PolicyError, SlaPolicy, load_policy
 
 HOUR = 3600
 DAY = 28_800

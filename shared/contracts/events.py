@@ -10,17 +10,37 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from shared.contracts.vocabulary import CLOCK_KINDS, COMPLEXITIES, OUTCOMES, QUEUES, SATISFACTIONS
+
 DEMAND_EVENTS = "demand.events"
 SLA_EVENTS = "sla.events"
 TOPICS = (DEMAND_EVENTS, SLA_EVENTS)
+
+# --- event types: use these names, never the strings ------------------------------------------------
+
+SUBMITTED = "yangpu.demand.submitted.v1"
+ASSIGNED = "yangpu.demand.assigned.v1"
+ACKNOWLEDGED = "yangpu.demand.acknowledged.v1"
+MATERIALS_REQUESTED = "yangpu.demand.materials_requested.v1"
+MATERIALS_RECEIVED = "yangpu.demand.materials_received.v1"
+TRANSFERRED = "yangpu.demand.transferred.v1"
+RESOLVED = "yangpu.demand.resolved.v1"
+ESCALATED = "yangpu.demand.escalated.v1"
+FEEDBACK_RECEIVED = "yangpu.demand.feedback_received.v1"
+REOPENED = "yangpu.demand.reopened.v1"
+CLOSED = "yangpu.demand.closed.v1"
+CLOCK_UPDATED = "yangpu.sla.clock_updated.v1"
+WARNING = "yangpu.sla.warning.v1"
+BREACHED = "yangpu.sla.breached.v1"
 _FORMAT = JSONFormat()
+T = TypeVar("T")
 
 
 def dlq_topic(topic: str) -> str:
@@ -57,7 +77,7 @@ class DemandSubmitted(_Data):
     street = fields.String(required=True)
     grid = fields.String(allow_none=True, load_default=None)
     category = fields.String(required=True)
-    complexity = fields.String(required=True, validate=validate.OneOf(["simple", "complex", "difficult"]))
+    complexity = fields.String(required=True, validate=validate.OneOf(COMPLEXITIES))
     title = fields.String(required=True)
     enterprise = fields.Nested(EnterpriseRef, required=True)
     reported_at = fields.AwareDateTime(required=True)
@@ -75,12 +95,12 @@ class DemandAssigned(_Action):
     officer_kind = fields.String(allow_none=True, required=True)
     department = fields.String(allow_none=True, load_default=None)
     rule = fields.String(required=True)
-    queue = fields.String(required=True, validate=validate.OneOf(["officer", "street_unassigned"]))
+    queue = fields.String(required=True, validate=validate.OneOf(QUEUES))
     # What SLA needs to open the demand's clocks if its `submitted` never reached SLA (None in older events).
     channel = fields.String(allow_none=True, load_default=None)
     category = fields.String(allow_none=True, load_default=None)
     complexity = fields.String(allow_none=True, load_default=None,
-                               validate=validate.OneOf(["simple", "complex", "difficult"]))
+                               validate=validate.OneOf(COMPLEXITIES))
     key_enterprise = fields.Boolean(allow_none=True, load_default=None)
     reported_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
@@ -105,7 +125,7 @@ class DemandTransferred(_Action):
 
 
 class DemandResolved(_Action):
-    outcome = fields.String(required=True, validate=validate.OneOf(["resolved", "explained", "unresolvable"]))
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     note = fields.String(load_default="")
 
 
@@ -117,7 +137,7 @@ class DemandEscalated(_Action):
 
 class DemandFeedback(_Action):
     satisfaction = fields.String(
-        required=True, validate=validate.OneOf(["satisfied", "basically_satisfied", "unsatisfied"])
+        required=True, validate=validate.OneOf(SATISFACTIONS)
     )
 
 
@@ -128,7 +148,7 @@ class DemandReopened(_Action):
 class DemandClosed(_Action):
     # The outcome the demand was resolved with (routing adds it so consumers need not remember it).
     outcome = fields.String(allow_none=True, load_default=None,
-                            validate=validate.OneOf(["resolved", "explained", "unresolvable"]))
+                            validate=validate.OneOf(OUTCOMES))
 
 
 class SlaClockEvent(_Data):
@@ -137,7 +157,7 @@ class SlaClockEvent(_Data):
     street = fields.String(required=True)
     channel = fields.String(required=True)
     category = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["first_response", "resolution"]))
+    kind = fields.String(required=True, validate=validate.OneOf(CLOCK_KINDS))
     status = fields.String(required=True)
     target_at = fields.AwareDateTime(allow_none=True, load_default=None)
     business_seconds_used = fields.Float(required=True)
@@ -161,28 +181,39 @@ CATALOGUE: dict[str, EventType] = {
     **_types(
         DEMAND_EVENTS,
         {
-            "yangpu.demand.submitted.v1": DemandSubmitted,
-            "yangpu.demand.assigned.v1": DemandAssigned,
-            "yangpu.demand.acknowledged.v1": DemandAcknowledged,
-            "yangpu.demand.materials_requested.v1": DemandMaterialsRequested,
-            "yangpu.demand.materials_received.v1": DemandMaterialsReceived,
-            "yangpu.demand.transferred.v1": DemandTransferred,
-            "yangpu.demand.resolved.v1": DemandResolved,
-            "yangpu.demand.escalated.v1": DemandEscalated,
-            "yangpu.demand.feedback_received.v1": DemandFeedback,
-            "yangpu.demand.reopened.v1": DemandReopened,
-            "yangpu.demand.closed.v1": DemandClosed,
+            SUBMITTED: DemandSubmitted,
+            ASSIGNED: DemandAssigned,
+            ACKNOWLEDGED: DemandAcknowledged,
+            MATERIALS_REQUESTED: DemandMaterialsRequested,
+            MATERIALS_RECEIVED: DemandMaterialsReceived,
+            TRANSFERRED: DemandTransferred,
+            RESOLVED: DemandResolved,
+            ESCALATED: DemandEscalated,
+            FEEDBACK_RECEIVED: DemandFeedback,
+            REOPENED: DemandReopened,
+            CLOSED: DemandClosed,
         },
     ),
     **_types(
         SLA_EVENTS,
         {
-            "yangpu.sla.clock_updated.v1": SlaClockEvent,
-            "yangpu.sla.warning.v1": SlaClockEvent,
-            "yangpu.sla.breached.v1": SlaClockEvent,
+            CLOCK_UPDATED: SlaClockEvent,
+            WARNING: SlaClockEvent,
+            BREACHED: SlaClockEvent,
         },
     ),
 }
+
+
+def known(mapping: dict[str, T]) -> dict[str, T]:
+    """``mapping`` keyed by event types, checked against the catalogue when the module defining it loads.
+
+    A misspelt type in a handler table would otherwise be counted as "not ours" and skipped for ever.
+    """
+    unknown = sorted(set(mapping) - set(CATALOGUE))
+    if unknown:
+        raise EventValidationError(f"not in the event catalogue: {', '.join(unknown)}")
+    return mapping
 
 
 # --- the envelope -------------------------------------------------------------------------------
@@ -251,7 +282,3 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-__all__ = [
-    "CATALOGUE", "DEMAND_EVENTS", "SLA_EVENTS", "TOPICS", "CloudEvent", "EventValidationError",
-    "KafkaMessage", "dlq_topic", "from_message", "load_data", "new_event", "to_message", "topic_of",
-]
