@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every process of the suite; docker-compose.yml picks the command (gunicorn web process,
-# `python -m <service>_service.worker`, or the `python -m shared.seed` one-shot).
+# `python -m <service>_service.worker`, or the `python -m devstack.seed` one-shot).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,4 +28,4 @@ RUN pip install --no-deps -e . \
 
 USER 10001:10001
 EXPOSE 8001 8002 8003 9101 9102 9103
-CMD ["python", "-m", "shared.seed"]
+CMD ["python", "-m", "devstack.seed"]

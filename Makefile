@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## Start all services on the embedded default (SQLite + the SQLite event log); Ctrl-C stops them.
 run: $(STAMP)
-	$(PY) -m shared.stack
+	$(PY) -m devstack.stack
 
 ## The whole test suite. Production-mode tests need PostgreSQL and Kafka (`make servers`);
 ## without them they are skipped locally and fail in CI (CI=true).

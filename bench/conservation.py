@@ -33,6 +33,8 @@ from shared.auth import issue_token
 from shared.config import SERVICES, Settings
 from shared.contracts import events
 from shared.contracts.events import DEMAND_EVENTS, TOPICS, dlq_topic
+from shared.messaging.backends import ensure_topics
+from shared.messaging.codec import headers_from_text
 
 PG_ADMIN_URL = "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres"
 KAFKA = "127.0.0.1:9092"
@@ -288,7 +290,7 @@ def read_topic(settings: Settings, topic: str) -> list[tuple[dict[str, bytes], b
             consumer.close()
     rows = _scalar_rows(settings.event_log_url, "SELECT headers, value FROM event_log WHERE topic = :topic "
                         "ORDER BY seq", topic=settings.topic(topic))
-    return [({k: v.encode() for k, v in json.loads(h).items()}, bytes(v)) for h, v in rows]
+    return [(headers_from_text(h), bytes(v)) for h, v in rows]
 
 
 def audit(settings: Settings, accepted_ids: set[str]) -> Audit:
@@ -351,8 +353,8 @@ def drained(settings: Settings, accepted_ids: set[str]) -> Callable[[], bool]:
 
 
 def main() -> None:
-    from shared.seed import seed
-    from shared.stack import Stack
+    from devstack.seed import seed
+    from devstack.stack import Stack
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -368,8 +370,6 @@ def main() -> None:
         settings = stack.settings
         try:
             seed(settings)
-            from shared.bus_kafka import ensure_topics
-
             ensure_topics(settings)
             stack.start()
             load = Load(settings, clients=args.clients, rate=args.rate)

@@ -23,12 +23,13 @@ import yaml
 from kafka import KafkaConsumer
 from sqlalchemy import create_engine, text
 
+from devstack.seed import seed
+from devstack.stack import Stack
 from shared.auth import issue_token
 from shared.config import SERVICES, Settings
 from shared.contracts import events
 from shared.contracts.events import DEMAND_EVENTS
-from shared.seed import seed
-from shared.stack import Stack
+from shared.messaging.backends import ensure_topics
 
 PG = "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432"
 
@@ -84,8 +85,6 @@ def main() -> None:
             with routing_db.begin() as conn:
                 conn.execute(text("UPDATE officers SET capacity = 1000000"))
             routing_db.dispose()
-            from shared.bus_kafka import ensure_topics
-
             ensure_topics(settings)
             stack.start()
             seen: dict[str, float] = {}

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from shared.auth import issue_token  # noqa: E402
+from shared.messaging.backends import ensure_topics  # noqa: E402
 from shared.validation import uscc_with_check  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres")
@@ -218,14 +219,12 @@ def main(argv=None) -> int:
            "PROMETHEUS_MULTIPROC_DIR": str(prom)}
     procs: list[subprocess.Popen] = []
     try:
+        from devstack.seed import seed
         from shared.config import Settings
-        from shared.seed import seed
 
         settings = Settings.from_env(env)
         seed(settings, ("intake",))
         if args.bus == "kafka":
-            from shared.bus_kafka import ensure_topics
-
             ensure_topics(settings)
         procs = start_processes(env, args, tmp)
 

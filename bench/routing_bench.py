@@ -28,17 +28,19 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, func, select, text, update
 
+from devstack.migrate import upgrade
 from routing_service.dispatch import route_submitted
 from routing_service.model import Assignment, Officer, metadata
 from routing_service.roster import load_roster
 from shared.auth import issue_token
-from shared.bus import OutgoingMessage, make_producer
 from shared.config import PROJECT_ROOT, Settings
 from shared.contracts import events
-from shared.contracts.events import new_event, to_message
+from shared.contracts.events import new_event
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.migrate import upgrade
+from shared.messaging.backends import ensure_topics, make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres")
 TARGET_OFFICER = "com-wujiaochang-1"
@@ -106,8 +108,6 @@ def bench_decisions(settings: Settings, env: dict[str, str], sessions, n: int, w
         elapsed = time.perf_counter() - started
         print(f"routing decisions (handler path, 1 connection): {n} in {elapsed:.2f}s = {n / elapsed:.0f}/s")
         return
-    from shared.bus_kafka import ensure_topics
-
     ensure_topics(settings)
     procs = [subprocess.Popen([sys.executable, "-m", "routing_service.worker"], cwd=PROJECT_ROOT,
                               env={**os.environ, **env, "ROUTING_WORKER_METRICS_PORT": str(metrics_port + i)})

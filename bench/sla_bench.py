@@ -34,16 +34,17 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
+from devstack.migrate import upgrade
 from shared.auth import issue_token
-from shared.bus import make_consumer
 from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import Settings
 from shared.contracts import events
-from shared.contracts.events import SLA_EVENTS, from_message, load_data
+from shared.contracts.events import SLA_EVENTS, load_data
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.migrate import upgrade
+from shared.messaging.backends import ensure_topics, make_consumer
+from shared.messaging.codec import from_message
 from shared.worker import Worker
 from sla_service import context as sla_context
 from sla_service.metrics import OpenClocksCollector
@@ -179,10 +180,7 @@ def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
     sla_context.install(ctx)
     settings = settings_for(url, tmp, args.bus)
     try:
-        if settings.event_bus == "kafka":
-            from shared.bus_kafka import ensure_topics
-
-            ensure_topics(settings)
+        ensure_topics(settings)
         demands = args.open_clocks // 2
         start = datetime.now(UTC)
         print(f"lag: inserting {demands:,} demands / {demands * 2:,} open clocks; {args.due:,} breach over "

@@ -11,8 +11,8 @@ from marshmallow import RAISE
 from intake_service import service
 from intake_service.policy import CHANNELS_BY_ROLE
 from intake_service.schemas import DemandIn, DemandOut, DemandPage, DemandQuery, IdempotencyHeaders
-from shared.auth import current_principal, require
-from shared.web import ErrorSchema
+from shared.webkit.app import ErrorSchema
+from shared.webkit.auth import current_principal, require
 
 blp = Blueprint("demands", __name__, url_prefix="/api/v1", description="Log and follow enterprise demands")
 

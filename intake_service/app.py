@@ -6,8 +6,8 @@ from intake_service import api, open311, pages
 from intake_service.model import metadata
 from shared import logs
 from shared.config import Settings
-from shared.pages import install_pages
-from shared.web import create_app
+from shared.webkit.app import create_app
+from shared.webkit.pages import install_pages
 
 
 def create(settings: Settings | None = None) -> Flask:

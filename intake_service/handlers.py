@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from intake_service.model import Demand, TimelineEntry
 from intake_service.policy import EVENT_KINDS, DemandState, apply_event, timeline_details
-from shared.consumer import Handler
 from shared.contracts.events import CloudEvent
+from shared.messaging.consumer import Handler
 
 
 def project(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:

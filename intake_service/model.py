@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.contracts import events
 from shared.contracts.events import CloudEvent, new_event
 from shared.db import UTCDateTime
-from shared.outbox import add_bookkeeping_tables
+from shared.messaging.outbox import add_bookkeeping_tables
 
 SOURCE = "/intake"
 # Demands intake has not yet seen routed: few at any time, so the resend sweep's index over them stays small.

@@ -47,11 +47,11 @@ from intake_service.schemas import (
     IdempotencyHeaders,
     moment,
 )
-from shared.auth import current_principal, require
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 from shared.db import unit_of_work
-from shared.web import api_error, flatten_errors, sessions
+from shared.webkit.app import api_error, flatten_errors, sessions
+from shared.webkit.auth import current_principal, require
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
                 description="Open311 GeoReport v2: categories as services, demands as service requests")

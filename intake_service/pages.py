@@ -25,10 +25,10 @@ from shared.config import PROJECT_ROOT
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
 from shared.db import unit_of_work
-from shared.pages import page_blueprint, require_page, wants_json
-from shared.pages.errors import localize, localize_all
-from shared.pages.labels import street_name
-from shared.web import flatten_errors, sessions
+from shared.webkit.app import flatten_errors, sessions
+from shared.webkit.pages import page_blueprint, require_page, wants_json
+from shared.webkit.pages.errors import localize, localize_all
+from shared.webkit.pages.labels import street_name
 
 bp = page_blueprint("grid", __name__, template_folder="templates",
                     static_folder=str(PROJECT_ROOT / "intake_service" / "static"))

@@ -34,9 +34,9 @@ from intake_service.policy import (
 )
 from shared.auth import Principal
 from shared.db import UTCDateTime, unit_of_work
-from shared.outbox import emit
+from shared.messaging.outbox import emit
 from shared.validation import mask_phone
-from shared.web import api_error, sessions
+from shared.webkit.app import api_error, sessions
 
 DEMANDS_LOGGED = Counter("yangpu_intake_demands_logged_total", "Demands logged, by where they came from.",
                          ["street", "channel", "category"])

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake_service.model import Demand, outbox
 from shared.config import Settings
 from shared.db import unit_of_work
-from shared.outbox import emit
+from shared.messaging.outbox import emit
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from routing_service.states import (
 )
 from shared.auth import Principal
 from shared.contracts.events import new_event
-from shared.outbox import emit
+from shared.messaging.outbox import emit
 
 
 class Refused(Exception):

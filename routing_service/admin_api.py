@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from routing_service.model import Officer
 from routing_service.policy import KINDS, Duty
 from routing_service.roster import DutySchema, OfficerFields, OfficerIn, apply, as_dict, normalise, officer_problems
-from shared.auth import require
 from shared.db import unit_of_work
-from shared.web import api_error, sessions
+from shared.webkit.app import api_error, sessions
+from shared.webkit.auth import require
 
 blp = Blueprint("officers", __name__, url_prefix="/api/v1", description="The officer roster (admins)")
 SECURITY = [{"bearerAuth": []}]

@@ -17,11 +17,12 @@ from routing_service.actions import Refused, perform
 from routing_service.dispatch import IS_UNASSIGNED
 from routing_service.model import Assignment, Transfer
 from routing_service.sla_projection import clock_views
-from shared.auth import Principal, current_principal, require
+from shared.auth import Principal
 from shared.contracts.reference import DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import OUTCOMES, SATISFACTIONS
 from shared.db import unit_of_work
-from shared.web import api_error, sessions
+from shared.webkit.app import api_error, sessions
+from shared.webkit.auth import current_principal, require
 
 blp = Blueprint("routing", __name__, url_prefix="/api/v1", description="Assignments, queues and officer actions")
 SECURITY = [{"bearerAuth": []}]

@@ -33,7 +33,7 @@ from routing_service.sla_projection import adopt_early_clocks
 from routing_service.states import ASSIGNED, UNASSIGNED
 from shared.contracts import events
 from shared.contracts.events import new_event
-from shared.outbox import emit
+from shared.messaging.outbox import emit
 
 ROUTING_ACTOR = "routing"
 # The state filter as a literal, so PostgreSQL matches it to the partial index on unassigned demands.

@@ -15,9 +15,9 @@ from routing_service.actions import escalate_on_breach
 from routing_service.dispatch import retry_unassigned, route_submitted, streets_served
 from routing_service.model import Assignment, Officer
 from routing_service.sla_projection import record_clock
-from shared.consumer import Handler
 from shared.contracts import events
 from shared.contracts.events import CloudEvent, known
+from shared.messaging.consumer import Handler
 
 
 def _submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:

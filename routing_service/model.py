@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
-from shared.outbox import add_bookkeeping_tables
+from shared.messaging.outbox import add_bookkeeping_tables
 
 
 class Base(DeclarativeBase):

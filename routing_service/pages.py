@@ -26,9 +26,10 @@ from shared.calendar import SHANGHAI
 from shared.config import Settings
 from shared.contracts.reference import DEPARTMENTS
 from shared.db import unit_of_work
-from shared.pages import ServiceUnavailable, call_service, error_page, page_blueprint, require_page
-from shared.pages.errors import localize_all
-from shared.web import flatten_errors, sessions
+from shared.webkit.app import flatten_errors, sessions
+from shared.webkit.pages import error_page, page_blueprint, require_page
+from shared.webkit.pages.errors import localize_all
+from shared.webkit.service_client import ServiceUnavailable, call_service
 
 bp = page_blueprint("officer", __name__, template_folder="templates")
 

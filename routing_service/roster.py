@@ -1,6 +1,6 @@
 """The officer roster: one validation for the YAML file in ``deploy/`` and for the admin API, and the loader.
 
-``deploy/roster.yaml`` is loaded on start-up (``shared.seed``): new officers are inserted and existing ones
+``deploy/roster.yaml`` is loaded on start-up (``devstack.seed``): new officers are inserted and existing ones
 updated from the file, except officers an admin has edited through the API since — the API is where the
 roster is maintained day to day, and a restart must not silently undo an admin's change. Open-demand
 counts and the on/off duty switch are operational state and are never taken from the file.
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from routing_service.model import Officer
 from routing_service.policy import DAYS, EVERY_STREET, KINDS, Duty, OfficerState, parse_minutes
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
-from shared.web import flatten_errors
+from shared.webkit.app import flatten_errors
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 

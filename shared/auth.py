@@ -1,4 +1,4 @@
-"""Bearer-token authentication shared by every service: HS256 JWTs, a Flask guard and a CLI.
+"""Bearer tokens shared by every service: HS256 JWTs, the caller they name, and a CLI to issue them.
 
 All services trust one secret (``JWT_SECRET``), so a token issued once (by the CLI in the demo, by an
 identity provider in production) is accepted everywhere. Tokens carry the caller's role and, for
@@ -12,31 +12,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 import jwt
-from flask import Response, current_app, g, jsonify, request
 
 from shared.contracts.reference import STREETS
-
-__all__ = [
-    "ISSUER",
-    "ROLES",
-    "STREET_OPTIONAL_ROLES",
-    "STREET_REQUIRED_ROLES",
-    "AuthError",
-    "Principal",
-    "current_principal",
-    "decode_token",
-    "issue_token",
-    "main",
-    "require",
-]
 
 ROLES = ("grid_worker", "hotline_agent", "helpdesk_agent", "officer", "supervisor", "admin")
 # Grid workers and supervisors act for one street; officers reach streets through the roster,
@@ -49,7 +32,6 @@ DEFAULT_TTL_SECONDS = 12 * 3600
 # Clock skew tolerated between the services' hosts when checking exp/iat.
 LEEWAY_SECONDS = 10
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class AuthError(Exception):
@@ -146,80 +128,6 @@ def decode_token(token: str, secret: str) -> Principal:
     if problem:
         raise AuthError(f"token rejected: {problem}")
     return Principal(subject=subject, role=role, street=street)
-
-
-# --- Flask integration ------------------------------------------------------------------------------
-
-
-def _error(status: int, code: str, message: str, www_authenticate: str | None = None) -> Response:
-    resp = jsonify({"code": code, "message": message, "errors": {}})
-    resp.status_code = status
-    if www_authenticate:
-        resp.headers["WWW-Authenticate"] = www_authenticate
-    return resp
-
-
-def _authenticate() -> Principal | Response:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        return _error(401, "unauthorized", "missing bearer token", f'Bearer realm="{ISSUER}"')
-    if scheme.lower() != "bearer" or not token.strip():
-        return _error(
-            401, "unauthorized", "Authorization header must be 'Bearer <token>'",
-            f'Bearer realm="{ISSUER}", error="invalid_request"',
-        )
-    try:
-        secret = current_app.config["JWT_SECRET"]
-    except KeyError:
-        raise RuntimeError("app.config['JWT_SECRET'] is not set") from None
-    try:
-        return decode_token(token.strip(), secret)
-    except AuthError as exc:
-        return _error(
-            401, "unauthorized", exc.message, f'Bearer realm="{ISSUER}", error="invalid_token"'
-        )
-
-
-def require(*roles: str) -> Callable[[F], F]:
-    """Guard a view: 401 without a valid bearer token, 403 if the role is not in ``roles``.
-
-    ``@require()`` admits any authenticated caller. On success ``flask.g.principal`` is set. The
-    wrapper is a plain function decorator, so it also works on flask-smorest MethodView methods.
-    """
-    for role in roles:
-        if not isinstance(role, str):
-            raise TypeError("use @require(...) with parentheses and role names")
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
-    allowed = frozenset(roles)
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            result = _authenticate()
-            if isinstance(result, Response):
-                return result
-            if allowed and result.role not in allowed:
-                return _error(
-                    403, "forbidden",
-                    f"role {result.role} may not call {request.endpoint} "
-                    f"(allowed: {', '.join(sorted(allowed))})",
-                )
-            g.principal = result
-            return view(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorator
-
-
-def current_principal() -> Principal:
-    """The caller authenticated by ``@require`` for this request; RuntimeError outside one."""
-    principal = g.get("principal")
-    if not isinstance(principal, Principal):
-        raise RuntimeError("no authenticated principal: is the view decorated with @require()?")
-    return principal
 
 
 # --- CLI --------------------------------------------------------------------------------------------

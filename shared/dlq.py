@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.bus import OutgoingMessage, make_producer
 from shared.config import Settings
-from shared.contracts.events import TOPICS, EventValidationError, KafkaMessage, dlq_topic, from_message
+from shared.contracts.events import TOPICS, EventValidationError, dlq_topic
+from shared.messaging.backends import ensure_topics, make_producer, read_topic
+from shared.messaging.bus import OutgoingMessage, StoredMessage
+from shared.messaging.codec import KafkaMessage, from_message
 
-READ_TIMEOUT_S = 30.0  # reading a topic to its end; more means the broker is not answering
 REASON_WIDTH = 60
 REPLAYED_FROM = "dlq_replayed_from"
 
@@ -34,27 +35,6 @@ REPLAYED_FROM = "dlq_replayed_from"
 def marker_topic(dead_letter_topic: str) -> str:
     """Where replays of ``<topic>.dlq`` are recorded."""
     return f"{dead_letter_topic}.replayed"
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """A message as the bus stores it (logical topic name), read without a consumer group."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    headers: dict[str, bytes]
-    value: bytes
-    timestamp: float  # seconds since the epoch: when it was appended (for a dead letter, when it died)
-
-    @property
-    def position(self) -> str:
-        """``partition:offset``, what an operator passes to ``show`` and ``replay``."""
-        return f"{self.partition}:{self.offset}"
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name, b"").decode(errors="replace")
 
 
 @dataclass(frozen=True)
@@ -76,64 +56,6 @@ class DeadLetter:
             "reason": m.header("dlq_reason").splitlines()[0] if m.header("dlq_reason") else "",
             "replayed": self.replayed,
         }
-
-
-def read_topic(settings: Settings, topic: str) -> list[StoredMessage]:
-    """Every message of the logical ``topic`` from its start to its current end, in order per partition."""
-    if settings.event_bus == "kafka":
-        return _read_kafka(settings, topic)
-    return _read_sqlite(settings, topic)
-
-
-def _read_sqlite(settings: Settings, topic: str) -> list[StoredMessage]:
-    from sqlalchemy import inspect, select
-
-    from shared.bus_sqlite import log_table
-    from shared.db import make_engine
-
-    engine = make_engine(settings.event_log_url)
-    try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table(log_table.name):
-                return []  # nothing was ever published
-            rows = conn.execute(select(log_table).where(log_table.c.topic == settings.topic(topic))
-                                .order_by(log_table.c.seq)).all()
-    finally:
-        engine.dispose()
-    return [StoredMessage(topic, 0, r.seq, r.message_key,
-                          {k: v.encode() for k, v in json.loads(r.headers).items()}, r.value, r.appended_at)
-            for r in rows]
-
-
-def _read_kafka(settings: Settings, topic: str) -> list[StoredMessage]:
-    """Assign every partition, seek to the beginning and read up to the end offsets taken at the start."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    name = settings.topic(topic)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                             client_id="yangpu-dlq", enable_auto_commit=False, allow_auto_create_topics=False,
-                             metrics_enabled=False)
-    try:
-        partitions = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name))]
-        if not partitions:
-            return []  # the topic does not exist (yet)
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions, timeout_ms=int(READ_TIMEOUT_S * 1000))
-        pending = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
-        found: list[StoredMessage] = []
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {name} to its end in {READ_TIMEOUT_S:.0f} s")
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                found += [StoredMessage(topic, r.partition, r.offset, r.key.decode() if r.key is not None else None,
-                                        dict(r.headers or []), r.value or b"", r.timestamp / 1000)
-                          for r in batch if r.offset < ends[tp]]
-            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
-    finally:
-        consumer.close(autocommit=False)
-    return sorted(found, key=lambda m: (m.partition, m.offset))
 
 
 def dead_letters(settings: Settings, source_topics: Iterable[str] = TOPICS) -> list[DeadLetter]:
@@ -174,31 +96,13 @@ def replay(settings: Settings, letters: Sequence[DeadLetter]) -> None:
         markers.append(OutgoingMessage(marker_topic(m.topic), m.position,
                                        {"ce_id": m.headers.get("ce_id", b""),
                                         "dlq_replayed_at": _iso(time.time()).encode()}, b""))
-    if settings.event_bus == "kafka":
-        _ensure_kafka_topics(settings, {marker.topic for marker in markers})
+    ensure_topics(settings, {marker.topic for marker in markers})
     producer = make_producer(settings, "yangpu-dlq")
     try:
         producer.send_batch(replays)
         producer.send_batch(markers)
     finally:
         producer.close()
-
-
-def _ensure_kafka_topics(settings: Settings, topics: set[str]) -> None:
-    """Create the marker topics: a broker may not create topics on first use."""
-    from kafka import KafkaAdminClient
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="yangpu-dlq")
-    try:
-        missing = {settings.topic(t) for t in topics} - set(admin.list_topics())
-        if missing:
-            try:
-                admin.create_topics({name: {"num_partitions": 1} for name in missing}, wait_for_metadata=True)
-            except TopicAlreadyExistsError:
-                pass  # another replay created it first
-    finally:
-        admin.close()
 
 
 def find(letters: Sequence[DeadLetter], topic: str, position: str) -> DeadLetter:

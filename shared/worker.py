@@ -38,10 +38,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import logs
-from shared.bus import make_consumer, make_lag_reader, make_producer
 from shared.config import Settings
-from shared.consumer import EventProcessor, FailurePolicy, Handler
 from shared.db import make_engine, session_factory
+from shared.messaging.backends import ensure_topics, is_kafka, make_consumer, make_lag_reader, make_producer
+from shared.messaging.consumer import EventProcessor, FailurePolicy, Handler
+from shared.messaging.outbox import OutboxRelay
 from shared.metrics import (
     BUILD_INFO,
     CONSUMER_LAG,
@@ -53,7 +54,6 @@ from shared.metrics import (
     VERSION,
     MetricsHost,
 )
-from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ SWITCH_INTERVAL_S = 0.0005
 SUPERVISE_INTERVAL_S = 0.5  # how soon run() notices a loop thread that ended
 # Failures in a row that are not outages before a loop gives up: with the back-off, about 30 s of them.
 UNEXPECTED_FAILURE_LIMIT = 10
-EXIT_LOOP_DIED = 70  # EX_SOFTWARE: the supervisor (compose's restart policy, shared.stack) starts a new process
+EXIT_LOOP_DIED = 70  # EX_SOFTWARE: the supervisor (compose's restart policy, devstack.stack) starts a new process
 SCRAPE_READ_TIMEOUT_S = 5.0  # a reading for /metrics waits no longer: Prometheus gives a scrape 10 s
 SCRAPE_READ_REUSE_S = 1.0  # one reading serves every series of one scrape
 
@@ -135,7 +135,7 @@ class Worker:
         self.heartbeats = dict.fromkeys(self.loops, time.monotonic())
         self.threads: dict[str, threading.Thread] = {}
         self.died: dict[str, str] = {}  # loop -> why its thread ended while the worker was not stopping
-        self._topics_ready = settings.event_bus != "kafka"
+        self._topics_ready = not is_kafka(settings)
         self._topics_lock = threading.Lock()
 
     def _new_processor(self) -> EventProcessor:
@@ -236,8 +236,6 @@ class Worker:
             return
         with self._topics_lock:
             if not self._topics_ready:
-                from shared.bus_kafka import ensure_topics
-
                 ensure_topics(self.settings)
                 self._topics_ready = True
 

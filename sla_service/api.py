@@ -22,12 +22,13 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import literal, select, tuple_
 
-from shared.auth import Principal, current_principal, require
+from shared.auth import Principal
 from shared.calendar import SHANGHAI
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
 from shared.db import UTCDateTime, unit_of_work
-from shared.web import ErrorSchema, api_error, sessions
+from shared.webkit.app import ErrorSchema, api_error, sessions
+from shared.webkit.auth import current_principal, require
 from sla_service.clocks import to_clock
 from sla_service.context import COMPLIANCE_TARGET, SlaContext
 from sla_service.model import ClockRow, TimedDemand

@@ -4,8 +4,8 @@ from flask import Flask
 
 from shared import logs
 from shared.config import Settings
-from shared.pages import install_pages
-from shared.web import create_app
+from shared.webkit.app import create_app
+from shared.webkit.pages import install_pages
 from sla_service import pages
 from sla_service.api import blp
 from sla_service.context import installed, load_context

@@ -24,7 +24,7 @@ from shared.calendar import BusinessCalendar
 from shared.contracts import events
 from shared.contracts.events import CloudEvent, new_event
 from shared.db import after_commit
-from shared.outbox import emit
+from shared.messaging.outbox import emit
 from sla_service import metrics
 from sla_service.context import SlaContext
 from sla_service.model import COUNT_COLUMNS, ClockRow, TimedDemand

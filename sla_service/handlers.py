@@ -37,11 +37,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.consumer import Handler
 from shared.contracts import events
 from shared.contracts.events import CloudEvent, known
 from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import after_commit
+from shared.messaging.consumer import Handler
 from sla_service import metrics
 from sla_service.clocks import TrackedDemand, Transition, lock_clocks
 from sla_service.context import current

@@ -20,7 +20,7 @@ from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
-from shared.outbox import add_bookkeeping_tables
+from shared.messaging.outbox import add_bookkeeping_tables
 
 
 class Base(DeclarativeBase):

@@ -14,8 +14,8 @@ from flask import g, render_template, request
 from shared.calendar import SHANGHAI
 from shared.contracts.reference import STREETS
 from shared.db import unit_of_work
-from shared.pages import page_blueprint, require_page
-from shared.web import sessions
+from shared.webkit.app import sessions
+from shared.webkit.pages import page_blueprint, require_page
 from sla_service.stats import Filters, summarize
 
 bp = page_blueprint("compliance", __name__, template_folder="templates")

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
+from devstack.seed import seed
 from shared.auth import issue_token
 from shared.config import SERVICES, Settings
-from shared.seed import seed
+from shared.messaging.backends import ensure_topics
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres")
 KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -186,10 +187,7 @@ def prepare(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, services: tupl
         monkeypatch.setenv(key, value)
     settings = Settings.from_env()
     seed(settings, services)
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import ensure_topics
-
-        ensure_topics(settings)
+    ensure_topics(settings)
     return settings
 
 

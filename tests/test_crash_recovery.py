@@ -10,9 +10,10 @@ import pytest
 from kafka import KafkaConsumer
 from sqlalchemy import create_engine, text
 
+from devstack.stack import Stack
 from shared.config import Settings
-from shared.contracts.events import DEMAND_EVENTS, KafkaMessage, from_message
-from shared.stack import Stack
+from shared.contracts.events import DEMAND_EVENTS
+from shared.messaging.codec import KafkaMessage, from_message
 from tests.conftest import make_suite
 from tests.helpers import demand_body
 

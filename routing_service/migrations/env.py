@@ -1,6 +1,6 @@
-"""Alembic environment of the routing service (the shared body lives in shared.migrate)."""
+"""Alembic environment of the routing service (the shared body lives in devstack.migrate)."""
 
+from devstack.migrate import run_env
 from routing_service.model import metadata
-from shared.migrate import run_env
 
 run_env(metadata)

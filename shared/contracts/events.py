@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
-from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -39,7 +37,6 @@ CLOSED = "yangpu.demand.closed.v1"
 CLOCK_UPDATED = "yangpu.sla.clock_updated.v1"
 WARNING = "yangpu.sla.warning.v1"
 BREACHED = "yangpu.sla.breached.v1"
-_FORMAT = JSONFormat()
 T = TypeVar("T")
 
 
@@ -245,18 +242,6 @@ def new_event(type_: str, data: dict[str, Any], source: str) -> CloudEvent:
 
 def topic_of(event: CloudEvent) -> str:
     return CATALOGUE[event.get_type()].topic
-
-
-def to_message(event: CloudEvent) -> KafkaMessage:
-    """Binary content mode: attributes in ``ce_*`` headers, data as the JSON value."""
-    return to_binary(event, _FORMAT)
-
-
-def from_message(message: KafkaMessage) -> CloudEvent:
-    try:
-        return from_binary(message, _FORMAT)
-    except Exception as exc:  # the SDK raises several types for a malformed message
-        raise EventValidationError(f"not a CloudEvent: {exc}") from exc
 
 
 def load_data(event: CloudEvent) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""Alembic environment of the sla service (the shared body lives in shared.migrate)."""
+"""Alembic environment of the sla service (the shared body lives in devstack.migrate)."""
 
-from shared.migrate import run_env
+from devstack.migrate import run_env
 from sla_service.model import metadata
 
 run_env(metadata)

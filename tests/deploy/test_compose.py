@@ -91,7 +91,7 @@ def test_every_service_has_a_restart_policy():
 
 def test_the_one_shot_migrates_and_seeds_every_database():
     migrate = SERVICES_BY_NAME["migrate"]
-    assert migrate["command"] == ["python", "-m", "shared.seed"]
+    assert migrate["command"] == ["python", "-m", "devstack.seed"]
     assert migrate["restart"] == "no"
     for service in SERVICES:
         assert f"{service.upper()}_DATABASE_URL" in env_of("migrate")

@@ -28,12 +28,14 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack.stack import Stack
 from shared.auth import issue_token
-from shared.bus import OutgoingMessage, make_producer
 from shared.calendar import load_calendar
 from shared.config import SERVICES, Settings
-from shared.contracts.events import DEMAND_EVENTS, new_event, to_message
-from shared.stack import Stack
+from shared.contracts.events import DEMAND_EVENTS, new_event
+from shared.messaging.backends import make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
 from tests.conftest import embedded_env
 from tests.deploy.support import (
     alert_rules,

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from devstack.stack import Stack
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT, SERVICES, Settings
-from shared.stack import Stack
 from tests.conftest import IN_CI
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

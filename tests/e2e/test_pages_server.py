@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT
 from shared.contracts.reference import CATEGORIES
-from shared.pages.labels import LABELS
+from shared.webkit.pages.labels import LABELS
 from tests.conftest import Suite
 from tests.helpers import demand_body, enterprise
 
-CATALOGUE = PROJECT_ROOT / "shared" / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
+CATALOGUE = PROJECT_ROOT / "shared" / "webkit" / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 
 
 def csrf(client: Any, path: str = "/signin") -> str:
@@ -194,8 +194,8 @@ def test_the_supervisor_page_shows_the_street_even_when_sla_does_not_answer(embe
 
 def _extracted() -> set[tuple[str | None, str]]:
     keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
-    method_map = [("shared/pages/**.py", "python"), ("*_service/pages.py", "python"),
-                  ("shared/templates/**.html", "jinja2"), ("*_service/templates/**.html", "jinja2")]
+    method_map = [("shared/webkit/pages/**.py", "python"), ("*_service/pages.py", "python"),
+                  ("shared/webkit/templates/**.html", "jinja2"), ("*_service/templates/**.html", "jinja2")]
     found = set()
     for _file, _line, message, _comments, context in extract_from_dir(str(PROJECT_ROOT), method_map,
                                                                        keywords=keywords):

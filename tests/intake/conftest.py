@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shared.bus import OutgoingMessage, make_producer
 from shared.config import Settings
-from shared.contracts.events import new_event, to_message, topic_of
+from shared.contracts.events import new_event, topic_of
+from shared.messaging.backends import make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
 from tests.conftest import prepare, step_until, token
 
 

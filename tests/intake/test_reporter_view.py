@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.bus import OutgoingMessage, make_producer
-from shared.contracts.events import new_event, to_message, topic_of
+from shared.contracts.events import new_event, topic_of
+from shared.messaging.backends import make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
 from tests.helpers import demand_body, enterprise
 
 URL = "/api/v1/demands"

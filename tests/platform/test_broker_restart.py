@@ -8,12 +8,12 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from shared.bus import make_consumer, make_producer
 from shared.config import PROJECT_ROOT
-from shared.consumer import EventProcessor
 from shared.contracts.events import DEMAND_EVENTS
 from shared.db import unit_of_work
-from shared.outbox import OutboxRelay, emit
+from shared.messaging.backends import ensure_topics, make_consumer, make_producer
+from shared.messaging.consumer import EventProcessor
+from shared.messaging.outbox import OutboxRelay, emit
 from tests.platform.test_bus import ack, applied, metadata, outbox
 
 pytestmark = pytest.mark.production
@@ -28,8 +28,6 @@ def bus_on_kafka(production, monkeypatch):
     for k, v in production.items():
         monkeypatch.setenv(k, v)
     settings = Settings.from_env()
-    from shared.bus_kafka import ensure_topics
-
     ensure_topics(settings)
     engine = make_engine(settings.database_url("intake"))
     metadata.create_all(engine)

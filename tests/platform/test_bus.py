@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
-from shared.bus import OutgoingMessage, make_consumer, make_lag_reader, make_producer
 from shared.config import Settings
-from shared.consumer import EventProcessor
-from shared.contracts.events import DEMAND_EVENTS, dlq_topic, new_event, to_message
+from shared.contracts.events import DEMAND_EVENTS, dlq_topic, new_event
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.outbox import OutboxRelay, add_bookkeeping_tables, emit
+from shared.messaging.backends import ensure_topics, make_consumer, make_lag_reader, make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
+from shared.messaging.consumer import EventProcessor
+from shared.messaging.outbox import OutboxRelay, add_bookkeeping_tables, emit
 
 metadata = MetaData()
 applied = Table("applied", metadata, Column("event_id", String(64), primary_key=True),
@@ -31,10 +33,7 @@ def bus(backend_env, monkeypatch, tmp_path):
     for k, v in backend_env.items():
         monkeypatch.setenv(k, v)
     settings = Settings.from_env()
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import ensure_topics
-
-        ensure_topics(settings)
+    ensure_topics(settings)
     engine = make_engine(settings.database_url("intake"))
     metadata.create_all(engine)
     yield settings, engine, session_factory(engine, metadata)

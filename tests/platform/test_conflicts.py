@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from sqlalchemy.exc import OperationalError
 
-from shared.consumer import is_conflict
+from shared.messaging.consumer import is_conflict
 
 
 def _wrapped(orig: Exception) -> OperationalError:

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from shared.bus import OutgoingMessage, make_consumer, make_lag_reader, make_producer
 from shared.config import ConfigError, Settings
-from shared.consumer import EventProcessor, FailurePolicy
 from shared.contracts.events import DEMAND_EVENTS, dlq_topic
 from shared.db import make_engine, session_factory, unit_of_work
+from shared.messaging.backends import make_consumer, make_lag_reader, make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.consumer import EventProcessor, FailurePolicy
 from tests.platform.test_bus import ack, applied, metadata
 from tests.platform.test_worker_liveness import (
     ACK,

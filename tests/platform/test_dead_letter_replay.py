@@ -22,10 +22,10 @@ from intake_service.timers import resend_unrouted
 from routing_service.model import Assignment
 from routing_service.model import processed_events as routing_processed
 from routing_service.worker import SPEC as ROUTING
-from shared.bus import make_consumer
 from shared.contracts.events import DEMAND_EVENTS, dlq_topic
 from shared.db import unit_of_work
-from shared.outbox import emit
+from shared.messaging.backends import make_consumer
+from shared.messaging.outbox import emit
 from sla_service.model import TimedDemand
 from tests.conftest import Suite, step_until
 from tests.helpers import demand_body

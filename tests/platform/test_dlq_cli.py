@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
 from shared import dlq
-from shared.bus import OutgoingMessage, make_consumer, make_producer
 from shared.config import PROJECT_ROOT, Settings
-from shared.consumer import EventProcessor
-from shared.contracts.events import DEMAND_EVENTS, new_event, to_message
+from shared.contracts.events import DEMAND_EVENTS, new_event
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.outbox import add_bookkeeping_tables
+from shared.messaging.backends import ensure_topics, make_consumer, make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
+from shared.messaging.consumer import EventProcessor
+from shared.messaging.outbox import add_bookkeeping_tables
 
 metadata = MetaData()
 effects = Table("effects", metadata, Column("event_id", String(64), primary_key=True))
@@ -33,10 +35,7 @@ def bus(backend_env, monkeypatch):
     for k, v in backend_env.items():
         monkeypatch.setenv(k, v)
     settings = Settings.from_env()
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import ensure_topics
-
-        ensure_topics(settings)
+    ensure_topics(settings)
     engine = make_engine(settings.database_url("routing"))
     metadata.create_all(engine)
     yield settings, session_factory(engine, metadata)

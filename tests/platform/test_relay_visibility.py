@@ -13,11 +13,11 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from shared.bus import make_consumer, make_producer
-from shared.consumer import EventProcessor
 from shared.contracts.events import DEMAND_EVENTS
 from shared.db import is_sqlite, unit_of_work
-from shared.outbox import OutboxRelay, emit
+from shared.messaging.backends import make_consumer, make_producer
+from shared.messaging.consumer import EventProcessor
+from shared.messaging.outbox import OutboxRelay, emit
 from tests.platform.test_bus import ack, bus, metadata, outbox  # noqa: F401 - `bus` is a fixture
 
 __all__ = ["bus"]

@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from devstack.stack import Stack
 from shared.config import SERVICES
-from shared.stack import Stack
 from tests.conftest import embedded_env, token
 from tests.helpers import demand_body
 

@@ -29,11 +29,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 import shared.worker
-from shared.bus import OutgoingMessage, make_producer
 from shared.config import PROJECT_ROOT, Settings
-from shared.consumer import EventProcessor
-from shared.contracts.events import DEMAND_EVENTS, to_message
+from shared.contracts.events import DEMAND_EVENTS
 from shared.db import make_engine
+from shared.messaging.backends import make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
+from shared.messaging.consumer import EventProcessor
 from shared.worker import EXIT_LOOP_DIED, Backoff, Worker, WorkerMetrics, WorkerSpec
 from tests.conftest import prepare
 from tests.platform.test_bus import ack, applied, metadata

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from bench.conservation import drop_databases, fresh_env
+from devstack.seed import seed
+from devstack.stack import Stack
 from shared.config import PROJECT_ROOT, Settings
-from shared.seed import seed
-from shared.stack import Stack
+from shared.messaging.backends import ensure_topics
 from tests.conftest import IN_CI
 
 KAFKA_SH = str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh")
@@ -82,8 +83,6 @@ def start_suite(tmp: Path, pg_admin_url: str, kafka: str, base_port: int,
     env = {**fresh_env(tmp, base_port, pg_admin_url, kafka), "WEB_CONCURRENCY": "2", **(extra_env or {})}
     stack = Stack(env, log_dir=tmp / "logs")
     seed(stack.settings)
-    from shared.bus_kafka import ensure_topics
-
     ensure_topics(stack.settings)
     stack.start()
     return Running(stack, stack.settings, env)

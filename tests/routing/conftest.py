@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from routing_service import worker as routing_worker
 from routing_service.model import Assignment, Officer, outbox
-from shared.bus import OutgoingMessage, make_consumer, make_producer
 from shared.config import Settings
-from shared.contracts.events import DEMAND_EVENTS, SLA_EVENTS, CloudEvent, from_message, new_event, to_message, topic_of
+from shared.contracts.events import DEMAND_EVENTS, SLA_EVENTS, CloudEvent, new_event, topic_of
 from shared.db import unit_of_work
+from shared.messaging.backends import make_consumer, make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import from_message, to_message
 from tests.conftest import prepare, token
 
 ROSTER = Path(__file__).with_name("roster.yaml")

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 
 from routing_service import worker as routing_worker
 from routing_service.model import Assignment, Officer
-from shared.bus import OutgoingMessage
-from shared.contracts.events import new_event, to_message
+from shared.contracts.events import new_event
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import to_message
 from shared.worker import Worker
 from tests.routing.conftest import OFFICER_1, OFFICER_2, make_routing, submitted
 

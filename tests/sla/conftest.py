@@ -19,19 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.bus import OutgoingMessage, make_consumer, make_producer
 from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import Settings
-from shared.contracts.events import (
-    DEMAND_EVENTS,
-    SLA_EVENTS,
-    CloudEvent,
-    from_message,
-    load_data,
-    new_event,
-    to_message,
-)
+from shared.contracts.events import DEMAND_EVENTS, SLA_EVENTS, CloudEvent, load_data, new_event
 from shared.db import make_engine, session_factory
+from shared.messaging.backends import make_consumer, make_producer
+from shared.messaging.bus import OutgoingMessage
+from shared.messaging.codec import from_message, to_message
 from shared.worker import Worker
 from sla_service import context as sla_context
 from sla_service.app import create

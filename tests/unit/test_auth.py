@@ -10,16 +10,8 @@ import jwt
 import pytest
 from flask import Flask, g, jsonify
 
-from shared.auth import (
-    ISSUER,
-    ROLES,
-    AuthError,
-    Principal,
-    current_principal,
-    decode_token,
-    issue_token,
-    require,
-)
+from shared.auth import ISSUER, ROLES, AuthError, Principal, decode_token, issue_token
+from shared.webkit.auth import current_principal, require
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 OTHER_SECRET = "another-secret-that-is-also-long-enough-for-hs256"

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from shared.outbox import create_notify_trigger, drop_notify_trigger
+from shared.messaging.outbox import create_notify_trigger, drop_notify_trigger
 
 revision = "0002"
 down_revision = "0001"

@@ -1,6 +1,6 @@
 """Prepare the services' databases: migrate each to head and load its reference data.
 
-Run by ``make run`` and the test fixtures (``python -m shared.seed``); safe to run again.
+Run by ``make run`` and the test fixtures (``python -m devstack.seed``); safe to run again.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Callable
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
+from devstack.migrate import upgrade
 from shared.config import SERVICES, Settings
 from shared.db import make_engine, session_factory, unit_of_work
-from shared.migrate import upgrade
 
 
 def seed(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict[str, int]:

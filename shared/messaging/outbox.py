@@ -8,7 +8,6 @@ same transaction as a handler's effects so that redelivery of an event changes n
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -32,13 +31,13 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.bus import OutgoingMessage, Producer
-from shared.contracts.events import CloudEvent, to_message, topic_of
+from shared.contracts.events import CloudEvent, topic_of
 from shared.db import is_sqlite
+from shared.messaging.bus import OutgoingMessage, Producer
+from shared.messaging.codec import headers_from_text, headers_to_text, to_message
+from shared.messaging.inbox import add_processed_table
 from shared.metrics import OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -56,14 +55,7 @@ def add_bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("value", LargeBinary, nullable=False),
         Column("created_at", Float, nullable=False),
     )
-    processed = Table(
-        "processed_events",
-        metadata,
-        Column("consumer_group", String(100), primary_key=True),
-        Column("event_id", String(64), primary_key=True),
-        Column("processed_at", Float, nullable=False),
-    )
-    return outbox, processed
+    return outbox, add_processed_table(metadata)
 
 
 def emit(session: Session, event: CloudEvent) -> None:
@@ -74,22 +66,11 @@ def emit(session: Session, event: CloudEvent) -> None:
         insert(outbox).values(
             topic=topic_of(event),
             message_key=message.key,
-            headers=json.dumps({k: v.decode() for k, v in message.headers.items()}),
+            headers=headers_to_text(message.headers),
             value=message.value,
             created_at=time.time(),
         )
     )
-
-
-def mark_processed(session: Session, group: str, event_id: str) -> bool:
-    """Record that ``group`` handled ``event_id``; False if it already had (a redelivery). One round trip."""
-    processed = _table(session, "processed_events")
-    dialect = session.get_bind().dialect.name
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    inserted = session.execute(insert_(processed).values(consumer_group=group, event_id=event_id,
-                                                         processed_at=time.time())
-                               .on_conflict_do_nothing().returning(processed.c.event_id)).first()
-    return inserted is not None
 
 
 def _table(session: Session, name: str) -> Table:
@@ -168,7 +149,7 @@ class OutboxRelay:
                     OutgoingMessage(
                         topic=row.topic,
                         key=row.message_key,
-                        headers={k: v.encode() for k, v in json.loads(row.headers).items()},
+                        headers=headers_from_text(row.headers),
                         value=row.value,
                     )
                     for row in rows

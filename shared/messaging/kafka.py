@@ -14,7 +14,9 @@ that waits on the broker has a bound, so a loop never hangs on one attempt.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -22,9 +24,9 @@ from kafka.errors import TopicAlreadyExistsError
 from kafka.net.compat import KafkaNetClient
 from kafka.structs import OffsetAndMetadata
 
-from shared.bus import OutgoingMessage, Record
 from shared.config import Settings
 from shared.contracts.events import TOPICS, dlq_topic
+from shared.messaging.bus import OutgoingMessage, Record, StoredMessage
 
 log = logging.getLogger(__name__)
 PARTITIONS = 6
@@ -32,6 +34,7 @@ REQUEST_TIMEOUT_MS = 10_000  # a commit or an offset lookup that takes longer fa
 # kafka-python's own reconnect back-off grows to 30 s by default: after an outage a client could sit idle
 # that long. Ours tops out at 5 s, like the worker loops' back-off.
 RECONNECT_BACKOFF_MAX_MS = 5_000
+READ_TIMEOUT_S = 30.0  # reading a topic to its end; more means the broker is not answering
 
 
 def _build(cls: Any, settings: Settings, *args: Any, **config: Any) -> Any:
@@ -57,9 +60,10 @@ def _build(cls: Any, settings: Settings, *args: Any, **config: Any) -> Any:
         raise
 
 
-def ensure_topics(settings: Settings) -> None:
-    """Create the suite's topics and their dead-letter topics if they do not exist yet."""
-    names = [settings.topic(t) for t in TOPICS] + [settings.topic(dlq_topic(t)) for t in TOPICS]
+def ensure_topics(settings: Settings, extra: set[str] | None = None) -> None:
+    """Create the suite's topics, their dead-letter topics and ``extra`` ones if they do not exist yet."""
+    logical = [*TOPICS, *(dlq_topic(t) for t in TOPICS), *sorted(extra or ())]
+    names = [settings.topic(t) for t in logical]
     admin = _build(KafkaAdminClient, settings, client_id="yangpu-admin", request_timeout_ms=REQUEST_TIMEOUT_MS)
     try:
         existing = set(admin.list_topics())
@@ -259,3 +263,45 @@ class KafkaLagReader:
             admin.close()
         if ends is not None:
             ends.close(autocommit=False, timeout_ms=REQUEST_TIMEOUT_MS)
+
+
+def read_topic(settings: Settings, topic: str) -> list[StoredMessage]:
+    """Assign every partition, seek to the beginning and read up to the end offsets taken at the start."""
+    name = settings.topic(topic)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                             client_id="yangpu-dlq", enable_auto_commit=False, allow_auto_create_topics=False,
+                             metrics_enabled=False)
+    try:
+        partitions = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name))]
+        if not partitions:
+            return []  # the topic does not exist (yet)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions, timeout_ms=int(READ_TIMEOUT_S * 1000))
+        pending = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+        found: list[StoredMessage] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {name} to its end in {READ_TIMEOUT_S:.0f} s")
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                found += [StoredMessage(topic, r.partition, r.offset, r.key.decode() if r.key is not None else None,
+                                        dict(r.headers or []), r.value or b"", r.timestamp / 1000)
+                          for r in batch if r.offset < ends[tp]]
+            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
+    finally:
+        consumer.close(autocommit=False)
+    return sorted(found, key=lambda m: (m.partition, m.offset))
+
+
+def ping(settings: Settings) -> None:
+    """Raise unless a bootstrap server accepts a TCP connection (what /readyz asks, in well under a second)."""
+    errors = []
+    for server in settings.kafka_bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=1.0).close()
+            return
+        except OSError as exc:
+            errors.append(f"{server}: {exc}")
+    raise ConnectionError("; ".join(errors))

@@ -8,7 +8,6 @@ A committed position carries a note (as Kafka's offset metadata does), written i
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -25,12 +24,15 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    inspect,
     select,
     update,
 )
 
-from shared.bus import OutgoingMessage, Record
+from shared.config import Settings
 from shared.db import make_engine
+from shared.messaging.bus import OutgoingMessage, Record, StoredMessage
+from shared.messaging.codec import headers_from_text, headers_to_text
 
 metadata = MetaData()
 log_table = Table(
@@ -92,7 +94,7 @@ class SqliteLogProducer:
                     {
                         "topic": self.prefix + m.topic,
                         "message_key": m.key,
-                        "headers": json.dumps({k: v.decode() for k, v in m.headers.items()}),
+                        "headers": headers_to_text(m.headers),
                         "value": m.value,
                         "appended_at": now,
                     }
@@ -152,7 +154,7 @@ class SqliteLogConsumer:
                         return [
                             Record(
                                 topic=r.topic.removeprefix(self.prefix), partition=0, offset=r.seq, key=r.message_key,
-                                headers={k: v.encode() for k, v in json.loads(r.headers).items()},
+                                headers=headers_from_text(r.headers),
                                 value=r.value,
                             )
                             for r in rows[:max_records]
@@ -230,3 +232,19 @@ class SqliteLagReader:
 
     def close(self) -> None:
         pass  # the engine is shared by the process's producers and consumers of this log
+
+
+def read_topic(settings: Settings, topic: str) -> list[StoredMessage]:
+    """Every message of the logical ``topic`` (one partition: the log's global sequence is the offset)."""
+    engine = make_engine(settings.event_log_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(log_table.name):
+                return []  # nothing was ever published
+            rows = conn.execute(select(log_table).where(log_table.c.topic == settings.topic(topic))
+                                .order_by(log_table.c.seq)).all()
+    finally:
+        engine.dispose()
+    return [StoredMessage(topic, 0, r.seq, r.message_key,
+                          headers_from_text(r.headers), r.value, r.appended_at)
+            for r in rows]

@@ -1,6 +1,6 @@
 """Alembic migrations, one script folder per service (``<service>_service/migrations``).
 
-``python -m shared.migrate [intake routing sla]`` upgrades each service's database to head; the start-up
+``python -m devstack.migrate [intake routing sla]`` upgrades each service's database to head; the start-up
 scripts and the test fixtures call :func:`upgrade`.
 """
 

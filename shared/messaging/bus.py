@@ -1,7 +1,7 @@
-"""The one bus interface, with two implementations chosen by ``EVENT_BUS``.
+"""The one bus interface; :mod:`shared.messaging.backends` picks its implementation by ``EVENT_BUS``.
 
-``sqlite``: the embedded event log (:mod:`shared.bus_sqlite`), no server needed.
-``kafka``: Apache Kafka through kafka-python (:mod:`shared.bus_kafka`).
+``sqlite``: the embedded event log (:mod:`shared.messaging.sqlite_log`), no server needed.
+``kafka``: Apache Kafka through kafka-python (:mod:`shared.messaging.kafka`).
 Both give at-least-once delivery per consumer group, ordered per message key, with offsets committed
 only after the handler's transaction committed. Application code sees logical topic names only
 (``demand.events``); an implementation adds ``TOPIC_PREFIX`` (used to isolate test runs) on the wire.
@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cloudevents.core.bindings.kafka import KafkaMessage
-
-from shared.config import Settings
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,27 @@ class Record:
 
     def as_kafka_message(self) -> KafkaMessage:
         return KafkaMessage(headers=self.headers, key=self.key, value=self.value)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as the bus stores it (logical topic name), read without a consumer group."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, bytes]
+    value: bytes
+    timestamp: float  # seconds since the epoch: when it was appended (for a dead letter, when it died)
+
+    @property
+    def position(self) -> str:
+        """``partition:offset``, what an operator passes to ``show`` and ``replay``."""
+        return f"{self.partition}:{self.offset}"
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, b"").decode(errors="replace")
 
 
 class Producer(Protocol):
@@ -83,35 +102,3 @@ class LagReader(Protocol):
         """Messages not yet committed by the group, per logical topic."""
 
     def close(self) -> None: ...
-
-
-def make_producer(settings: Settings, client_id: str) -> Producer:
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import KafkaBusProducer
-
-        return KafkaBusProducer(settings, client_id)
-    from shared.bus_sqlite import SqliteLogProducer
-
-    return SqliteLogProducer(settings.event_log_url, settings.topic_prefix)
-
-
-def make_consumer(settings: Settings, group: str, topics: list[str]) -> Consumer:
-    """A consumer of the logical ``topics``."""
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import KafkaBusConsumer
-
-        return KafkaBusConsumer(settings, group, topics)
-    from shared.bus_sqlite import SqliteLogConsumer
-
-    return SqliteLogConsumer(settings.event_log_url, group, topics, settings.topic_prefix)
-
-
-def make_lag_reader(settings: Settings, group: str, topics: list[str]) -> LagReader:
-    """The broker-side lag of ``group`` on the logical ``topics``."""
-    if settings.event_bus == "kafka":
-        from shared.bus_kafka import KafkaLagReader
-
-        return KafkaLagReader(settings, group, topics)
-    from shared.bus_sqlite import SqliteLagReader
-
-    return SqliteLagReader(settings.event_log_url, group, topics, settings.topic_prefix)

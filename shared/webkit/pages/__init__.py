@@ -11,7 +11,7 @@ checked by Flask-WTF; the check runs for page blueprints only (see :func:`page_b
 API, whose bearer tokens are not sent automatically by browsers.
 
 Pages are in Simplified Chinese (the default) or English, picked with ``?lang=`` and remembered in a
-cookie; the words live in gettext catalogues under ``shared/translations`` (compiled into ``VAR_DIR``
+cookie; the words live in gettext catalogues under ``shared/webkit/translations`` (compiled into ``VAR_DIR``
 when an app starts, see :func:`compile_catalogues`).
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
 import os
 import tempfile
 import urllib.error
@@ -53,7 +52,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.auth import AuthError, Principal, decode_token
 from shared.config import PROJECT_ROOT, Settings
-from shared.pages.labels import department_name, label, street_name
+from shared.webkit.pages.labels import department_name, label, street_name
 
 __all__ = [
     "LOCALES",
@@ -72,11 +71,10 @@ SESSION_COOKIE = "yangpu_session"
 LOCALE_COOKIE = "yangpu_lang"
 DEFAULT_LOCALE = "zh_Hans_CN"
 LOCALES = {"zh_Hans_CN": "中文", "en": "English"}
-TRANSLATIONS = PROJECT_ROOT / "shared" / "translations"
+TRANSLATIONS = PROJECT_ROOT / "shared" / "webkit" / "translations"
 # Where each role's work starts: (service, path).
 ROLE_HOME = {"grid_worker": ("intake", "/grid"), "officer": ("routing", "/officer"),
              "supervisor": ("routing", "/supervisor")}
-SERVICE_TIMEOUT_S = 3.0
 # Pages load only what they serve themselves: no inline script, nothing from elsewhere. Forms may lead
 # (through a redirect, e.g. after sign-in) to the suite's other services.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -243,31 +241,6 @@ def require_page(*roles: str) -> Callable[[F], F]:
     return decorator
 
 
-# --- other services, on behalf of the signed-in user ----------------------------------------------
-
-
-class ServiceUnavailable(Exception):
-    """Another service did not answer, or refused; pages show what they have and say so."""
-
-
-def call_service(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
-    """GET another service's JSON API with the signed-in user's token (services never read each other's
-    tables); raises ServiceUnavailable on any failure."""
-    page_principal()
-    token = g.get("page_token")
-    if not token:
-        raise ServiceUnavailable("not signed in")
-    settings: Settings = current_app.extensions["yangpu"]["settings"]
-    query = f"?{urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})}" if params else ""
-    req = urllib.request.Request(f"{settings.service_urls[service]}{path}{query}",
-                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=SERVICE_TIMEOUT_S) as resp:  # noqa: S310 - our own services
-            return json.load(resp)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ServiceUnavailable(f"{service} {path}: {exc}") from None
-
-
 def service_url(service: str, path: str = "") -> str:
     """Where the browser finds another service's page (INTAKE_URL etc.)."""
     settings: Settings = current_app.extensions["yangpu"]["settings"]
@@ -315,8 +288,8 @@ def home_url(principal: Principal) -> str | None:
 
 # --- the shared pages -------------------------------------------------------------------------------
 
-_shared = page_blueprint("pages", __name__, template_folder=str(PROJECT_ROOT / "shared" / "templates"),
-                         static_folder=str(PROJECT_ROOT / "shared" / "static"))
+_shared = page_blueprint("pages", __name__, template_folder=str(PROJECT_ROOT / "shared" / "webkit" / "templates"),
+                         static_folder=str(PROJECT_ROOT / "shared" / "webkit" / "static"))
 
 
 @_shared.get("/")

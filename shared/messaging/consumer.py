@@ -24,11 +24,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import logs
-from shared.bus import Consumer, OutgoingMessage, Producer, Record
-from shared.contracts.events import CATALOGUE, CloudEvent, EventValidationError, dlq_topic, from_message, load_data
+from shared.contracts.events import CATALOGUE, CloudEvent, EventValidationError, dlq_topic, load_data
 from shared.db import unit_of_work
+from shared.messaging.bus import Consumer, OutgoingMessage, Producer, Record
+from shared.messaging.codec import from_message
+from shared.messaging.inbox import mark_processed
 from shared.metrics import CONSUMER_HALTED, DEAD_LETTERS, EVENT_AGE_SECONDS, EVENTS_CONSUMED, HANDLER_SECONDS
-from shared.outbox import mark_processed
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ field path (``enterprise.uscc``) to its problems, all of them at once.
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from shared import logs
 from shared.config import Settings
 from shared.db import make_engine, ping, session_factory
+from shared.messaging.backends import ping as ping_bus
 from shared.metrics import BUILD_INFO, HTTP_SECONDS, VERSION, render
 
 _CODES = {
@@ -99,23 +99,6 @@ class SuiteApi(Api):
 ReadinessCheck = Callable[[], None]
 
 
-def bus_ping(settings: Settings) -> None:
-    """Raise unless the event bus answers: the event log file opens, or a Kafka bootstrap server accepts."""
-    if settings.event_bus == "kafka":
-        errors = []
-        for server in settings.kafka_bootstrap_servers.split(","):
-            host, _, port = server.strip().rpartition(":")
-            try:
-                socket.create_connection((host, int(port)), timeout=1.0).close()
-                return
-            except OSError as exc:
-                errors.append(f"{server}: {exc}")
-        raise ConnectionError("; ".join(errors))
-    from shared.bus_sqlite import SqliteLogProducer
-
-    SqliteLogProducer(settings.event_log_url).ping()
-
-
 def create_app(service: str, settings: Settings, metadata: MetaData, blueprints: list[Any],
                description: str, collectors: Callable[[Engine], list[Collector]] | None = None) -> Flask:
     """A service's Flask app with its database, probes, metrics, error shape and OpenAPI document.
@@ -171,7 +154,7 @@ def create_app(service: str, settings: Settings, metadata: MetaData, blueprints:
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
         failed = {}
-        for name, check in (("database", lambda: ping(engine)), ("bus", lambda: bus_ping(settings))):
+        for name, check in (("database", lambda: ping(engine)), ("bus", lambda: ping_bus(settings))):
             try:
                 check()
             except Exception as exc:  # any failure means not ready; say which and why

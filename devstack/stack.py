@@ -1,6 +1,6 @@
 """Run the whole suite on one machine: three web processes under gunicorn and three workers.
 
-``python -m shared.stack`` (what ``make run`` calls) seeds the databases, starts everything, waits until
+``python -m devstack.stack`` (what ``make run`` calls) seeds the databases, starts everything, waits until
 each service is ready, prints the URLs and a demo token per role, restarts a process that dies (with
 back-off, saying so on the console) and stops everything on Ctrl-C or SIGTERM.
 The tests use :class:`Stack` to start the same processes.
@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.seed import seed
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT, SERVICES, Settings
-from shared.seed import seed
 
 DEMO_USERS = (
     ("grid_worker", "grid-wujiaochang-01", "wujiaochang"),

@@ -1,6 +1,6 @@
 """The words the pages show for the suite's codes (states, channels, categories...), in the user's language.
 
-Every label is a gettext message (English source, translated in ``shared/translations``), so one catalogue
+Every label is a gettext message (English source, translated in ``shared/webkit/translations``), so one catalogue
 holds all of the pages' vocabulary. Street and department names come from the reference data, which
 already carries both languages.
 """

@@ -1,0 +1,36 @@
+"""How an event travels: CloudEvents binary content mode (``ce_*`` headers, JSON value), keyed by demand id.
+
+The one place an event becomes bytes and back, and where headers are stored as text (the outbox and the
+embedded log keep them as a JSON object of strings).
+"""
+
+from __future__ import annotations
+
+import json
+
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.formats.json import JSONFormat
+
+from shared.contracts.events import CloudEvent, EventValidationError
+
+_FORMAT = JSONFormat()
+
+
+def to_message(event: CloudEvent) -> KafkaMessage:
+    """Binary content mode: attributes in ``ce_*`` headers, data as the JSON value."""
+    return to_binary(event, _FORMAT)
+
+
+def from_message(message: KafkaMessage) -> CloudEvent:
+    try:
+        return from_binary(message, _FORMAT)
+    except Exception as exc:  # the SDK raises several types for a malformed message
+        raise EventValidationError(f"not a CloudEvent: {exc}") from exc
+
+
+def headers_to_text(headers: dict[str, bytes]) -> str:
+    return json.dumps({k: v.decode() for k, v in headers.items()})
+
+
+def headers_from_text(text: str) -> dict[str, bytes]:
+    return {k: v.encode() for k, v in json.loads(text).items()}

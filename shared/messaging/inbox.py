@@ -1,0 +1,37 @@
+"""The inbox: ``processed_events``, the idempotent consumer's memory of what each group already handled.
+
+A row is written in the same transaction as the handler's effects, so a redelivered event is recognised and
+changes nothing. A dead-lettered event never gets a row (its handler's transaction rolled back), so a
+replay of it, or intake's re-publication of a stuck demand, is handled rather than silently deduplicated.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Column, Float, MetaData, String, Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+
+def add_processed_table(metadata: MetaData) -> Table:
+    """Declare ``processed_events`` in a service's own metadata."""
+    return Table(
+        "processed_events",
+        metadata,
+        Column("consumer_group", String(100), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("processed_at", Float, nullable=False),
+    )
+
+
+def mark_processed(session: Session, group: str, event_id: str) -> bool:
+    """Record that ``group`` handled ``event_id``; False if it already had (a redelivery). One round trip."""
+    processed = session.info["metadata"].tables["processed_events"]
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.execute(insert_(processed).values(consumer_group=group, event_id=event_id,
+                                                         processed_at=time.time())
+                               .on_conflict_do_nothing().returning(processed.c.event_id)).first()
+    return inserted is not None

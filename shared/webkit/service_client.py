@@ -1,0 +1,43 @@
+"""The pages' calls to other services: the one named exception to "services talk only through events".
+
+A page may show what another service knows (the reporter's view, the SLA figures) by GETting that
+service's public JSON API with the signed-in user's own token, so the other service applies its own
+access rules; services never read each other's tables.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from flask import current_app, g
+
+from shared.config import Settings
+from shared.webkit.pages import page_principal
+
+SERVICE_TIMEOUT_S = 3.0
+
+
+class ServiceUnavailable(Exception):
+    """Another service did not answer, or refused; pages show what they have and say so."""
+
+
+def call_service(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET another service's JSON API with the signed-in user's token (services never read each other's
+    tables); raises ServiceUnavailable on any failure."""
+    page_principal()  # reads the session cookie into g.page_token
+    token = g.get("page_token")
+    if not token:
+        raise ServiceUnavailable("not signed in")
+    settings: Settings = current_app.extensions["yangpu"]["settings"]
+    query = f"?{urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})}" if params else ""
+    req = urllib.request.Request(f"{settings.service_urls[service]}{path}{query}",
+                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=SERVICE_TIMEOUT_S) as resp:  # noqa: S310 - our own services
+            return json.load(resp)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServiceUnavailable(f"{service} {path}: {exc}") from None
