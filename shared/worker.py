@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from kafka.errors import KafkaError
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import logs
 from shared.config import Settings
-from shared.db import make_engine, session_factory
+from shared.context import ServiceContext
 from shared.messaging.backends import ensure_topics, is_kafka, make_consumer, make_lag_reader, make_producer
 from shared.messaging.consumer import EventProcessor, FailurePolicy, Handler
 from shared.messaging.outbox import OutboxRelay
@@ -56,6 +56,7 @@ from shared.metrics import (
 )
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound=ServiceContext)
 
 # A timer gets the service's sessions and returns how much work it did (0 when nothing was due).
 Timer = Callable[[sessionmaker[Session]], int]
@@ -118,12 +119,12 @@ class LoopGaveUp(RuntimeError):
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, settings: Settings) -> None:
+    def __init__(self, spec: WorkerSpec, ctx: ServiceContext) -> None:
         self.spec = spec
-        self.settings = settings
+        self.settings = settings = ctx.settings
         self.stopping = threading.Event()
-        self.engine = make_engine(settings.database_url(spec.service))
-        self.sessions = session_factory(self.engine, spec.metadata)
+        self.engine = ctx.engine
+        self.sessions = ctx.sessions
         self.producer = make_producer(settings, f"{spec.service}-worker")  # connects on first use
         self.relay = OutboxRelay(spec.service, self.engine, spec.metadata, self.producer)
         self.policy = FailurePolicy(dead_letter_limit=settings.dead_letter_limit)
@@ -408,13 +409,15 @@ class WorkerMetrics:
         self.outbox.close()
 
 
-def main(spec: WorkerSpec) -> None:
+def main(bootstrap: Callable[[Settings], C], worker_spec: Callable[[C], WorkerSpec]) -> None:
     """Entry point of ``python -m <service>.worker``; exits non-zero when a loop could not go on."""
     settings = Settings.from_env()
     settings.check_production_ready()
+    ctx = bootstrap(settings)
+    spec = worker_spec(ctx)
     logs.configure(f"{spec.service}-worker", settings.log_level)
     BUILD_INFO.labels(f"{spec.service}-worker", VERSION).set(1)
-    worker = Worker(spec, settings)
+    worker = Worker(spec, ctx)
     metrics = WorkerMetrics(worker)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: worker.stopping.set())

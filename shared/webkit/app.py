@@ -17,14 +17,15 @@ from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from shared import logs
-from shared.config import Settings
-from shared.db import make_engine, ping, session_factory
+from shared.context import ServiceContext
+from shared.db import ping
 from shared.messaging.backends import ping as ping_bus
 from shared.metrics import BUILD_INFO, HTTP_SECONDS, VERSION, render
+from shared.webkit import errors
 
 _CODES = {
     400: "malformed_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -99,13 +100,14 @@ class SuiteApi(Api):
 ReadinessCheck = Callable[[], None]
 
 
-def create_app(service: str, settings: Settings, metadata: MetaData, blueprints: list[Any],
-               description: str, collectors: Callable[[Engine], list[Collector]] | None = None) -> Flask:
+def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
+               collectors: Callable[[Engine], list[Collector]] | None = None) -> Flask:
     """A service's Flask app with its database, probes, metrics, error shape and OpenAPI document.
 
     ``collectors`` builds, from the app's engine, custom collectors computed at scrape time (e.g. counts
     read from the database); /metrics appends them to the process or multiprocess registry.
     """
+    service, settings, engine = ctx.service, ctx.settings, ctx.engine
     settings.check_production_ready()
     app = Flask(service)
     app.config.update(
@@ -123,10 +125,9 @@ def create_app(service: str, settings: Settings, metadata: MetaData, blueprints:
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False
-    engine = make_engine(settings.database_url(service))
-    app.extensions["yangpu"] = {"settings": settings, "engine": engine,
-                                "sessions": session_factory(engine, metadata)}
+    app.extensions["yangpu"] = {"context": ctx}
     api = SuiteApi(app)
+    errors.install(app)
     for bp in blueprints:
         api.register_blueprint(bp)
     BUILD_INFO.labels(service, VERSION).set(1)
@@ -175,14 +176,8 @@ def create_app(service: str, settings: Settings, metadata: MetaData, blueprints:
     return app
 
 
-def sessions() -> Any:
-    """The current app's session factory (use with :func:`shared.db.unit_of_work`)."""
+def context() -> Any:
+    """The service context of the current app (built by the service's bootstrap); for http/ modules only."""
     from flask import current_app
 
-    return current_app.extensions["yangpu"]["sessions"]
-
-
-def settings() -> Settings:
-    from flask import current_app
-
-    return current_app.extensions["yangpu"]["settings"]
+    return current_app.extensions["yangpu"]["context"]

@@ -1,0 +1,30 @@
+"""The one mapping from a refusal (:class:`shared.refusals.Refused`) to an HTTP answer.
+
+Every JSON API answers a refusal with the suite's error shape ``{"code", "message", "errors"}`` and the
+status its kind maps to here; pages use :func:`status_of` to show the same refusal as a page.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+
+from shared.refusals import Kind, Refused
+
+STATUS: dict[Kind, int] = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
+CODE: dict[Kind, str] = {"forbidden": "forbidden", "not_found": "not_found", "conflict": "conflict",
+                         "invalid": "validation_failed", "unavailable": "unavailable"}
+
+
+def status_of(refusal: Refused) -> int:
+    return STATUS[refusal.kind]
+
+
+def refusal_response(refusal: Refused) -> Response:
+    response = jsonify({"code": CODE[refusal.kind], "message": refusal.message, "errors": refusal.errors})
+    response.status_code = status_of(refusal)
+    return response
+
+
+def install(app: Flask) -> None:
+    """Answer every refusal a view lets through in the suite's error shape."""
+    app.register_error_handler(Refused, refusal_response)
