@@ -29,49 +29,14 @@ from urllib.parse import urlsplit
 import yaml
 from sqlalchemy import create_engine, text
 
+from devstack import environments
 from shared.auth import issue_token
 from shared.config import SERVICES, Settings
 from shared.contracts import events
 from shared.contracts.events import DEMAND_EVENTS, TOPICS, dlq_topic
-from shared.messaging.backends import ensure_topics
-from shared.messaging.codec import headers_from_text
+from shared.messaging.backends import ensure_topics, read_topic
 
-PG_ADMIN_URL = "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres"
-KAFKA = "127.0.0.1:9092"
 ASSIGNED = events.ASSIGNED
-
-
-def fresh_env(tmp: Path, base_port: int, pg_admin_url: str = PG_ADMIN_URL, kafka: str = KAFKA) -> dict[str, str]:
-    """Production-mode settings on fresh databases and a topic prefix of their own."""
-    run = uuid.uuid4().hex[:8]
-    env = {"YANGPU_MODE": "production", "VAR_DIR": str(tmp), "EVENT_BUS": "kafka", "KAFKA_BOOTSTRAP_SERVERS": kafka,
-           "TOPIC_PREFIX": f"cons{run}.", "JWT_SECRET": f"conservation-secret-{run}-0123456789",
-           "LOG_LEVEL": "WARNING"}
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for i, svc in enumerate(SERVICES):
-            conn.execute(text(f'CREATE DATABASE "cons_{run}_{svc}"'))
-            env[f"{svc.upper()}_DATABASE_URL"] = pg_admin_url.rsplit("/", 1)[0] + f"/cons_{run}_{svc}"
-            env[f"{svc.upper()}_PORT"] = str(base_port + i)
-            env[f"{svc.upper()}_WORKER_METRICS_PORT"] = str(base_port + 100 + i)
-    admin.dispose()
-    return env
-
-
-def drop_databases(env: dict[str, str], pg_admin_url: str = PG_ADMIN_URL) -> None:
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for svc in SERVICES:
-            name = env[f"{svc.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
-            for attempt in range(10):
-                try:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    break
-                except Exception:  # noqa: BLE001 - the server may just be coming back from a fault
-                    if attempt == 9:
-                        raise
-                    time.sleep(1)
-    admin.dispose()
 
 
 class Load:
@@ -265,34 +230,6 @@ def _scalar_rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-def read_topic(settings: Settings, topic: str) -> list[tuple[dict[str, bytes], bytes]]:
-    """Every message of a logical topic from its start (headers, value), without joining a group."""
-    if settings.event_bus == "kafka":
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                                 enable_auto_commit=False)
-        try:
-            name = settings.topic(topic)
-            partitions = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or [])]
-            if not partitions:
-                return []
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            ends = consumer.end_offsets(partitions)
-            out: list[tuple[dict[str, bytes], bytes]] = []
-            deadline = time.monotonic() + 60
-            while any(consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
-                for records in consumer.poll(timeout_ms=500).values():
-                    out.extend((dict(r.headers or []), r.value or b"") for r in records)
-            return out
-        finally:
-            consumer.close()
-    rows = _scalar_rows(settings.event_log_url, "SELECT headers, value FROM event_log WHERE topic = :topic "
-                        "ORDER BY seq", topic=settings.topic(topic))
-    return [(headers_from_text(h), bytes(v)) for h, v in rows]
-
-
 def audit(settings: Settings, accepted_ids: set[str]) -> Audit:
     """Check conservation: each accepted demand routed once, clocked, projected; outboxes and DLQs empty."""
     intake_rows = dict(_scalar_rows(settings.database_url("intake"), "SELECT id, status FROM demands"))
@@ -301,7 +238,8 @@ def audit(settings: Settings, accepted_ids: set[str]) -> Audit:
     clocks = collections.Counter(r[0] for r in _scalar_rows(settings.database_url("sla"),
                                                             "SELECT demand_id FROM clocks"))
     assigned: dict[str, set[str]] = collections.defaultdict(set)
-    for headers, _value in read_topic(settings, DEMAND_EVENTS):
+    for message in read_topic(settings, DEMAND_EVENTS):
+        headers = message.headers
         if headers.get("ce_type") == ASSIGNED.encode():
             assigned[headers["ce_subject"].decode()].add(headers["ce_id"].decode())
     result = Audit(
@@ -364,7 +302,7 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=18401)
     args = parser.parse_args()
     with TemporaryDirectory() as tmp:
-        env = fresh_env(Path(tmp), args.base_port)
+        env = environments.production(Path(tmp), "cons", base_port=args.base_port)
         env["WEB_CONCURRENCY"] = str(args.web_concurrency)
         stack = Stack(env, log_dir=Path(tmp) / "logs")
         settings = stack.settings
@@ -393,7 +331,7 @@ def main() -> None:
                 raise SystemExit(1)
         finally:
             stack.stop()
-            drop_databases(env)
+            environments.drop(env)
 
 
 if __name__ == "__main__":

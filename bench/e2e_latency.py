@@ -15,7 +15,6 @@ import statistics
 import threading
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -23,39 +22,14 @@ import yaml
 from kafka import KafkaConsumer
 from sqlalchemy import create_engine, text
 
+from devstack import environments
 from devstack.seed import seed
 from devstack.stack import Stack
 from shared.auth import issue_token
-from shared.config import SERVICES, Settings
+from shared.config import Settings
 from shared.contracts import events
 from shared.contracts.events import DEMAND_EVENTS
 from shared.messaging.backends import ensure_topics
-
-PG = "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432"
-
-
-def fresh_env(tmp: Path, base_port: int) -> dict[str, str]:
-    run = uuid.uuid4().hex[:8]
-    env = {"YANGPU_MODE": "production", "VAR_DIR": str(tmp), "EVENT_BUS": "kafka", "TOPIC_PREFIX": f"bench{run}.",
-           "JWT_SECRET": f"bench-secret-{run}-0123456789abcdef", "LOG_LEVEL": "WARNING"}
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for i, svc in enumerate(SERVICES):
-            conn.execute(text(f'CREATE DATABASE "bench_{run}_{svc}"'))
-            env[f"{svc.upper()}_DATABASE_URL"] = f"{PG}/bench_{run}_{svc}"
-            env[f"{svc.upper()}_PORT"] = str(base_port + i)
-            env[f"{svc.upper()}_WORKER_METRICS_PORT"] = str(base_port + 100 + i)
-    admin.dispose()
-    return env
-
-
-def drop(env: dict[str, str]) -> None:
-    admin = create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for svc in SERVICES:
-            name = env[f"{svc.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def body(i: int, street: str, uscc: str) -> bytes:
@@ -74,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with TemporaryDirectory() as tmp:
-        env = fresh_env(Path(tmp), args.base_port)
+        env = environments.production(Path(tmp), "bench", base_port=args.base_port)
         stack = Stack(env, log_dir=Path(tmp) / "logs")
         settings: Settings = stack.settings
         try:
@@ -138,7 +112,7 @@ def main() -> None:
             print(f"  median {statistics.median(latencies):.1f} ms   p99 {p99:.1f} ms   max {latencies[-1]:.1f} ms")
         finally:
             stack.stop()
-            drop(env)
+            environments.drop(env)
 
 
 if __name__ == "__main__":

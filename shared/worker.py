@@ -41,7 +41,7 @@ from shared import logs
 from shared.config import Settings
 from shared.context import ServiceContext
 from shared.messaging.backends import ensure_topics, is_kafka, make_consumer, make_lag_reader, make_producer
-from shared.messaging.consumer import EventProcessor, FailurePolicy, Handler
+from shared.messaging.consumer import DeadLetterPolicy, EventProcessor, Handler
 from shared.messaging.outbox import OutboxRelay
 from shared.metrics import (
     BUILD_INFO,
@@ -127,7 +127,7 @@ class Worker:
         self.sessions = ctx.sessions
         self.producer = make_producer(settings, f"{spec.service}-worker")  # connects on first use
         self.relay = OutboxRelay(spec.service, self.engine, spec.metadata, self.producer)
-        self.policy = FailurePolicy(dead_letter_limit=settings.dead_letter_limit)
+        self.dead_letter = DeadLetterPolicy(settings.dead_letter_limit)
         self.processor = self._new_processor()
         self._renew_consumer = False  # set after a failed consume pass; the next pass builds a fresh one
         self.loops: dict[str, Callable[[], None]] = {"consume": self._consume_pass, "relay": self._relay_pass}
@@ -142,7 +142,7 @@ class Worker:
     def _new_processor(self) -> EventProcessor:
         consumer = make_consumer(self.settings, self.spec.group, self.spec.topics)  # connects on first use
         return EventProcessor(self.spec.service, self.spec.group, consumer, self.producer, self.sessions,
-                              self.spec.handlers, self.policy)
+                              self.spec.handlers, dead_letter=self.dead_letter)
 
     def step(self, poll_timeout_s: float = 0.01) -> int:
         """One round of the loop; returns how much work was done."""

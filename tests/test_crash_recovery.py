@@ -14,7 +14,7 @@ from devstack.stack import Stack
 from shared.config import Settings
 from shared.contracts.events import DEMAND_EVENTS
 from shared.messaging.codec import KafkaMessage, from_message
-from tests.conftest import make_suite
+from tests.harness import make_harness
 from tests.helpers import demand_body
 
 pytestmark = pytest.mark.production
@@ -46,7 +46,7 @@ def _events_by_type(settings: Settings) -> dict[str, dict[str, set[str]]]:
 
 
 def test_sigkill_of_workers_loses_nothing_and_applies_nothing_twice(production, monkeypatch, tmp_path):
-    suite = make_suite(production, monkeypatch)  # seeds the databases, creates topics; only its web clients are used
+    suite = make_harness(production, monkeypatch)  # seeds the databases, creates topics; only its web clients are used
     settings = suite.settings
     for w in suite.workers.values():
         w.close()

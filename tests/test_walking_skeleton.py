@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import demand_body
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_demand_flows_from_intake_to_routing_and_sla(suite):

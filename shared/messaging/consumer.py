@@ -5,7 +5,8 @@ re-delivers the batch; ``processed_events`` makes the redelivery change nothing.
 valid event, or whose handler keeps failing, goes to ``<topic>.dlq`` with the reason, and the loop moves on
 — up to a limit: when event after event fails, the fault is in the consumer (a bad deploy), not in the
 events, and dead-lettering on would empty the whole stream into the DLQ. So the N-th failed event in a row
-HALTS the consumer at that event (see :class:`FailurePolicy`). A database that does not answer is not the
+HALTS the consumer at that event (see :class:`DeadLetterPolicy`). Commit, retry and dead-letter policies
+are values given to :class:`EventProcessor`. A database that does not answer is not the
 record's fault: that error propagates and the worker re-reads from the last committed offset once the
 database is back.
 """
@@ -46,20 +47,39 @@ def is_conflict(exc: OperationalError) -> bool:
 
 
 @dataclass(frozen=True)
-class FailurePolicy:
-    """What a consumer does with events it cannot handle.
+class CommitPolicy:
+    """How a polled batch becomes durable. Offsets are always committed after the batch's database work.
 
-    A handler that raises is tried ``max_attempts`` times; then the event has failed. A failed event (an
-    undecodable one too) goes to the dead-letter topic, unless it is the ``dead_letter_limit``-th failed
-    event in a row: then the consumer halts at it. A handled event resets the count.
+    ``batch_transaction``: the whole batch in ONE transaction (one WAL flush, no extra round trips) when
+    nothing in it fails; off, or after any failure, event by event.
     """
 
+    batch_transaction: bool = True
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A handler that raises is tried ``max_attempts`` times, ``backoff_s`` x attempt apart; then the event
+    has failed. A lock conflict is not a failure: it always runs again."""
+
     max_attempts: int = 3
-    dead_letter_limit: int = 5
+    backoff_s: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.dead_letter_limit < 1:
-            raise ValueError(f"a failure policy needs at least one attempt and a limit of at least 1: {self}")
+        if self.max_attempts < 1:
+            raise ValueError(f"a retry policy needs at least one attempt: {self}")
+
+
+@dataclass(frozen=True)
+class DeadLetterPolicy:
+    """A failed event (an undecodable one too) goes to ``<topic>.dlq``, unless it is the ``limit``-th failed
+    event in a row: then the consumer halts at it. A handled event resets the count."""
+
+    limit: int = 5
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise ValueError(f"a dead-letter limit must be at least 1: {self}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,9 @@ class EventProcessor:
         dead_letters: Producer,
         sessions: sessionmaker[Session],
         handlers: dict[str, Handler],
-        policy: FailurePolicy = FailurePolicy(),
+        retry: RetryPolicy = RetryPolicy(),
+        dead_letter: DeadLetterPolicy = DeadLetterPolicy(),
+        commit: CommitPolicy = CommitPolicy(),
     ) -> None:
         self.service = service
         self.group = group
@@ -102,7 +124,7 @@ class EventProcessor:
         self.dead_letters = dead_letters
         self.sessions = sessions
         self.handlers = handlers
-        self.policy = policy
+        self.retry, self.dead_letter, self.commit = retry, dead_letter, commit
         self.halted: Halt | None = None
         self._failed_in_a_row: int | None = None  # read from the bus before the first batch
         CONSUMER_HALTED.labels(service, group).set(0)
@@ -113,7 +135,7 @@ class EventProcessor:
         The batch is handled in ONE transaction: one commit (one WAL flush) and no extra round trips
         however many events it holds. If any handler fails (or the batch holds an undecodable record), the
         batch is handled one event per transaction, in order, where failures are retried and finally
-        dead-lettered one by one — or the consumer halts (:class:`FailurePolicy`). A halted processor
+        dead-lettered one by one — or the consumer halts (:class:`DeadLetterPolicy`). A halted processor
         takes nothing more: it only polls its paused consumer, which keeps its partitions or lease.
         """
         if self.halted is not None:
@@ -126,7 +148,8 @@ class EventProcessor:
             return 0
         decoded = [self._decode(r) for r in records]
         todo = [d for d in decoded if isinstance(d, _Work)]
-        if todo and not any(isinstance(d, str) for d in decoded):  # nothing invalid: one transaction
+        invalid = any(isinstance(d, str) for d in decoded)
+        if self.commit.batch_transaction and todo and not invalid:  # one transaction for the batch
             started = time.perf_counter()
             try:
                 with unit_of_work(self.sessions) as session:
@@ -153,7 +176,7 @@ class EventProcessor:
                 failure = item
             if failure is None:
                 self._failed_in_a_row = 0
-            elif self._failed_in_a_row + 1 >= self.policy.dead_letter_limit:
+            elif self._failed_in_a_row + 1 >= self.dead_letter.limit:
                 self._halt(record, failure, done=records[:i])
                 return i
             else:
@@ -193,7 +216,7 @@ class EventProcessor:
         CONSUMER_HALTED.labels(self.service, self.group).set(1)
         log.critical("consumer group %s HALTED at %s partition %d offset %d: %d events in a row failed; "
                      "this one was not dead-lettered. Fix the cause and restart the worker: %s", self.group,
-                     record.topic, record.partition, record.offset, self.policy.dead_letter_limit, reason)
+                     record.topic, record.partition, record.offset, self.dead_letter.limit, reason)
 
     def _decode(self, record: Record) -> _Work | str | None:
         """The record as an event for one of our handlers; None when not ours, the reason when invalid."""
@@ -255,10 +278,10 @@ class EventProcessor:
                 continue
             except Exception as exc:  # noqa: BLE001 - a handler bug or a constraint
                 failures += 1
-                log.warning("handler failed (attempt %d/%d): %s", failures, self.policy.max_attempts, exc)
-                if failures == self.policy.max_attempts:
+                log.warning("handler failed (attempt %d/%d): %s", failures, self.retry.max_attempts, exc)
+                if failures == self.retry.max_attempts:
                     return f"handler failed {failures} times: {exc}"
-                time.sleep(0.05 * failures)
+                time.sleep(self.retry.backoff_s * failures)
                 continue
             self._observe([work], time.perf_counter() - started)
             return None

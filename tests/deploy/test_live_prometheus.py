@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack import environments
 from devstack.stack import Stack
 from shared.auth import issue_token
 from shared.calendar import load_calendar
@@ -36,7 +37,6 @@ from shared.contracts.events import DEMAND_EVENTS, new_event
 from shared.messaging.backends import make_producer
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
-from tests.conftest import embedded_env
 from tests.deploy.support import (
     alert_rules,
     panel_queries,
@@ -214,7 +214,7 @@ def live_run(tmp: Path) -> Iterator[Live]:
     prometheus_bin = require_tool("prometheus")
     web = {s: free_port() for s in SERVICES}
     workers = {s: free_port() for s in SERVICES}
-    env = {**embedded_env(tmp / "var"), "ROSTER_PATH": str(unstaffed_roster(tmp / "roster.yaml"))}
+    env = {**environments.embedded(tmp / "var"), "ROSTER_PATH": str(unstaffed_roster(tmp / "roster.yaml"))}
     env.update({f"{s.upper()}_PORT": str(p) for s, p in web.items()})
     env.update({f"{s.upper()}_WORKER_METRICS_PORT": str(p) for s, p in workers.items()})
     stack = Stack(env, log_dir=tmp / "logs")

@@ -15,7 +15,7 @@ from shared.auth import issue_token
 from shared.config import PROJECT_ROOT
 from shared.contracts.reference import CATEGORIES
 from shared.webkit.pages.labels import LABELS
-from tests.conftest import Suite
+from tests.harness import Harness
 from tests.helpers import demand_body, enterprise
 
 CATALOGUE = PROJECT_ROOT / "shared" / "webkit" / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
@@ -25,7 +25,7 @@ def csrf(client: Any, path: str = "/signin") -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))[1]
 
 
-def sign_in(suite: Suite, service: str, role: str, subject: str, street: str | None = "wujiaochang") -> Any:
+def sign_in(suite: Harness, service: str, role: str, subject: str, street: str | None = "wujiaochang") -> Any:
     client = suite.clients[service]
     token = issue_token(role, subject, street, secret=suite.settings.jwt_secret)
     response = client.post("/signin", data={"csrf_token": csrf(client), "token": token})
@@ -33,7 +33,7 @@ def sign_in(suite: Suite, service: str, role: str, subject: str, street: str | N
     return response
 
 
-def stored(suite: Suite) -> tuple[int, int]:
+def stored(suite: Harness) -> tuple[int, int]:
     """Demands and outbox rows in intake's database."""
     from intake_service.model import Demand, outbox
 
@@ -53,12 +53,12 @@ def form_of(body: dict[str, Any], token: str | None) -> dict[str, str]:
     return data
 
 
-def test_sign_in_sets_an_httponly_strict_cookie_that_the_api_ignores(embedded_suite: Suite) -> None:
-    response = sign_in(embedded_suite, "intake", "grid_worker", "gw-1")
-    assert response.headers["Location"] == embedded_suite.settings.service_urls["intake"] + "/grid"
+def test_sign_in_sets_an_httponly_strict_cookie_that_the_api_ignores(suite: Harness) -> None:
+    response = sign_in(suite, "intake", "grid_worker", "gw-1")
+    assert response.headers["Location"] == suite.settings.service_urls["intake"] + "/grid"
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("yangpu_session="))
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-    client = embedded_suite.clients["intake"]
+    client = suite.clients["intake"]
     assert client.get("/grid").status_code == 200
     # The JSON API takes the Authorization header only: the page session opens nothing there.
     assert client.get("/api/v1/demands").status_code == 401
@@ -67,21 +67,21 @@ def test_sign_in_sets_an_httponly_strict_cookie_that_the_api_ignores(embedded_su
     assert client.get("/grid").status_code == 302
 
 
-def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(embedded_suite: Suite) -> None:
-    sign_in(embedded_suite, "intake", "grid_worker", "gw-1")
-    client = embedded_suite.clients["intake"]
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(suite: Harness) -> None:
+    sign_in(suite, "intake", "grid_worker", "gw-1")
+    client = suite.clients["intake"]
     response = client.post("/grid/demands", data=form_of(demand_body(), None), headers={"Accept": "application/json"})
     assert response.status_code == 400
-    assert stored(embedded_suite) == (0, 0)
+    assert stored(suite) == (0, 0)
     ok = client.post("/grid/demands", data=form_of(demand_body(), csrf(client, "/grid")),
                      headers={"Accept": "application/json", "Idempotency-Key": "draft-1"})
     assert ok.status_code == 201, ok.get_json()
-    assert stored(embedded_suite) == (1, 1)
+    assert stored(suite) == (1, 1)
 
 
-def test_field_errors_come_back_per_field_and_nothing_is_stored(embedded_suite: Suite) -> None:
-    sign_in(embedded_suite, "intake", "grid_worker", "gw-1")
-    client = embedded_suite.clients["intake"]
+def test_field_errors_come_back_per_field_and_nothing_is_stored(suite: Harness) -> None:
+    sign_in(suite, "intake", "grid_worker", "gw-1")
+    client = suite.clients["intake"]
     token = csrf(client, "/grid")
     body = demand_body()
     body["enterprise"]["uscc"] = enterprise()["uscc"][:17] + "0"
@@ -98,12 +98,12 @@ def test_field_errors_come_back_per_field_and_nothing_is_stored(embedded_suite: 
     page = client.post("/grid/demands?lang=en", data=data).get_data(as_text=True)
     assert re.search(r'id="e-enterprise-uscc"[^>]*>The check character', page)
     assert 'aria-invalid="true" aria-describedby="h-uscc e-enterprise-uscc"' in page
-    assert stored(embedded_suite) == (0, 0)
+    assert stored(suite) == (0, 0)
 
 
-def test_a_grid_worker_files_only_in_their_street_and_only_once_per_key(embedded_suite: Suite) -> None:
-    sign_in(embedded_suite, "intake", "grid_worker", "gw-1", street="dinghai")
-    client = embedded_suite.clients["intake"]
+def test_a_grid_worker_files_only_in_their_street_and_only_once_per_key(suite: Harness) -> None:
+    sign_in(suite, "intake", "grid_worker", "gw-1", street="dinghai")
+    client = suite.clients["intake"]
     token = csrf(client, "/grid")
     headers = {"Accept": "application/json", "Idempotency-Key": "k-1"}
     # The street comes from the sign-in; the registry notes the enterprise is elsewhere (a warning).
@@ -115,34 +115,34 @@ def test_a_grid_worker_files_only_in_their_street_and_only_once_per_key(embedded
     changed = client.post("/grid/demands", data={**form_of(demand_body(), token), "title": "另一件事"},
                           headers=headers)
     assert changed.status_code == 409
-    assert stored(embedded_suite) == (1, 1)
+    assert stored(suite) == (1, 1)
 
 
-def test_pages_check_the_role_and_sign_in_refuses_bad_tokens(embedded_suite: Suite) -> None:
-    client = embedded_suite.clients["intake"]
+def test_pages_check_the_role_and_sign_in_refuses_bad_tokens(suite: Harness) -> None:
+    client = suite.clients["intake"]
     bad = client.post("/signin?lang=en", data={"csrf_token": csrf(client), "token": "not-a-token"})
     assert bad.status_code == 422 and "This token is not valid here." in bad.get_data(as_text=True)
-    expired = issue_token("officer", "o-1", secret=embedded_suite.settings.jwt_secret, ttl_seconds=60, now=1_000_000)
+    expired = issue_token("officer", "o-1", secret=suite.settings.jwt_secret, ttl_seconds=60, now=1_000_000)
     refused = client.post("/signin?lang=en", data={"csrf_token": csrf(client), "token": expired})
     assert "This token has expired" in refused.get_data(as_text=True)
     assert client.get("/grid").headers["Location"] == "/signin?next=/grid"
-    sign_in(embedded_suite, "intake", "officer", "com-wujiaochang-1")
+    sign_in(suite, "intake", "officer", "com-wujiaochang-1")
     assert client.get("/grid").status_code == 403
     assert client.get("/grid/enterprises?q=上海", headers={"Accept": "application/json"}).status_code == 403
 
 
-def test_after_sign_in_only_a_local_path_is_followed(embedded_suite: Suite) -> None:
-    client = embedded_suite.clients["routing"]
-    token = issue_token("officer", "com-wujiaochang-1", "wujiaochang", secret=embedded_suite.settings.jwt_secret)
+def test_after_sign_in_only_a_local_path_is_followed(suite: Harness) -> None:
+    client = suite.clients["routing"]
+    token = issue_token("officer", "com-wujiaochang-1", "wujiaochang", secret=suite.settings.jwt_secret)
     for target, expected in (("/officer/demands/x", "/officer/demands/x"),
-                             ("//evil.example/", embedded_suite.settings.service_urls["routing"] + "/officer"),
-                             ("https://evil.example/", embedded_suite.settings.service_urls["routing"] + "/officer")):
+                             ("//evil.example/", suite.settings.service_urls["routing"] + "/officer"),
+                             ("https://evil.example/", suite.settings.service_urls["routing"] + "/officer")):
         response = client.post("/signin", data={"csrf_token": csrf(client), "token": token, "next": target})
         assert response.headers["Location"] == expected
 
 
-def test_chinese_by_default_english_on_request_and_remembered(embedded_suite: Suite) -> None:
-    client = embedded_suite.clients["sla"]
+def test_chinese_by_default_english_on_request_and_remembered(suite: Harness) -> None:
+    client = suite.clients["sla"]
     page = client.get("/signin").get_data(as_text=True)
     assert '<html lang="zh-Hans-CN">' in page and "登录令牌" in page
     english = client.get("/signin?lang=en")
@@ -151,8 +151,8 @@ def test_chinese_by_default_english_on_request_and_remembered(embedded_suite: Su
     assert "Sign-in token" in client.get("/signin").get_data(as_text=True)
 
 
-def test_officer_actions_follow_the_state_machine(embedded_suite: Suite) -> None:
-    suite = embedded_suite
+def test_officer_actions_follow_the_state_machine(suite: Harness) -> None:
+    suite = suite
     status = suite.clients["intake"].post("/api/v1/demands", json=demand_body(),
                                           headers=suite.auth("grid_worker", "gw-1", "wujiaochang"))
     demand_id = status.get_json()["id"]
@@ -183,10 +183,10 @@ def test_officer_actions_follow_the_state_machine(embedded_suite: Suite) -> None
     assert other.get(f"/officer/demands/{demand_id}").status_code == 404
 
 
-def test_the_supervisor_page_shows_the_street_even_when_sla_does_not_answer(embedded_suite: Suite) -> None:
+def test_the_supervisor_page_shows_the_street_even_when_sla_does_not_answer(suite: Harness) -> None:
     # In-process there is no sla server to ask: the page says so and shows routing's own queues.
-    sign_in(embedded_suite, "routing", "supervisor", "sup-wujiaochang")
-    page = embedded_suite.clients["routing"].get("/supervisor?lang=en")
+    sign_in(suite, "routing", "supervisor", "sup-wujiaochang")
+    page = suite.clients["routing"].get("/supervisor?lang=en")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "The compliance figures cannot be shown right now" in text and "Nobody could take these (0)" in text
@@ -212,8 +212,8 @@ def test_every_word_of_the_pages_has_its_chinese_translation() -> None:
     assert not missing, f"untranslated (see docs/pages.md to update the catalogue): {missing}"
 
 
-def test_category_names_agree_with_the_reference_data(embedded_suite: Suite) -> None:
-    app = embedded_suite.clients["intake"].application
+def test_category_names_agree_with_the_reference_data(suite: Harness) -> None:
+    app = suite.clients["intake"].application
     with app.test_request_context("/?lang=zh_Hans_CN"):
         assert set(LABELS["category"]) == set(CATEGORIES)
         for code, category in CATEGORIES.items():

@@ -17,6 +17,8 @@ from shared.messaging.codec import to_message
 from shared.messaging.consumer import EventProcessor
 from shared.messaging.outbox import OutboxRelay, add_bookkeeping_tables, emit
 
+pytestmark = pytest.mark.both_backends
+
 metadata = MetaData()
 applied = Table("applied", metadata, Column("event_id", String(64), primary_key=True),
                 Column("demand_id", String(36)), Column("type", String(100)))
@@ -29,8 +31,8 @@ def ack(demand_id: str, actor: str = "com-1") -> object:
 
 
 @pytest.fixture
-def bus(backend_env, monkeypatch, tmp_path):
-    for k, v in backend_env.items():
+def bus(env, monkeypatch, tmp_path):
+    for k, v in env.items():
         monkeypatch.setenv(k, v)
     settings = Settings.from_env()
     ensure_topics(settings)

@@ -20,7 +20,7 @@ from shared.contracts.events import DEMAND_EVENTS, dlq_topic
 from shared.db import make_engine, session_factory, unit_of_work
 from shared.messaging.backends import make_consumer, make_lag_reader, make_producer
 from shared.messaging.bus import OutgoingMessage
-from shared.messaging.consumer import EventProcessor, FailurePolicy
+from shared.messaging.consumer import DeadLetterPolicy, EventProcessor, RetryPolicy
 from tests.platform.test_bus import ack, applied, metadata
 from tests.platform.test_worker_liveness import (
     ACK,
@@ -33,6 +33,8 @@ from tests.platform.test_worker_liveness import (
     with_test_tables,
 )
 
+pytestmark = pytest.mark.both_backends
+
 LIMIT = 3
 DLQ = dlq_topic(DEMAND_EVENTS)
 HALTED = {"service": "intake", "group": "intake-service"}
@@ -40,10 +42,10 @@ LAG = {**HALTED, "topic": DEMAND_EVENTS}
 
 
 @pytest.fixture
-def settings(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Each backend in turn, with a dead-letter limit of 3."""
     monkeypatch.setenv("DEAD_LETTER_LIMIT", str(LIMIT))
-    return with_test_tables(backend_env, monkeypatch)
+    return with_test_tables(env, monkeypatch)
 
 
 class Handler:
@@ -140,11 +142,10 @@ def test_a_handled_event_resets_the_count_and_the_count_survives_a_restart(setti
     engine = make_engine(settings.database_url("intake"))
     sessions = session_factory(engine, metadata)
     producer = make_producer(settings, "dlq")
-    policy = FailurePolicy(max_attempts=1, dead_letter_limit=LIMIT)
 
     def processor() -> EventProcessor:
         return EventProcessor("test", "g-reset", make_consumer(settings, "g-reset", [DEMAND_EVENTS]), producer,
-                              sessions, {ACK: handler}, policy)
+                              sessions, {ACK: handler}, RetryPolicy(max_attempts=1), DeadLetterPolicy(LIMIT))
 
     first = processor()
     taken = 0
@@ -174,9 +175,9 @@ def test_a_handled_event_resets_the_count_and_the_count_survives_a_restart(setti
 
 def test_the_limit_and_attempts_are_checked():
     with pytest.raises(ValueError):
-        FailurePolicy(dead_letter_limit=0)
+        DeadLetterPolicy(limit=0)
     with pytest.raises(ValueError):
-        FailurePolicy(max_attempts=0)
+        RetryPolicy(max_attempts=0)
     assert Settings.from_env({}).dead_letter_limit == 5
     with pytest.raises(ConfigError, match="DEAD_LETTER_LIMIT"):
         Settings.from_env({"DEAD_LETTER_LIMIT": "0"})

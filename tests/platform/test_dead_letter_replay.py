@@ -21,14 +21,15 @@ from intake_service.model import outbox as intake_outbox
 from intake_service.timers import resend_unrouted
 from routing_service.model import Assignment
 from routing_service.model import processed_events as routing_processed
-from routing_service.worker import SPEC as ROUTING
 from shared.contracts.events import DEMAND_EVENTS, dlq_topic
 from shared.db import unit_of_work
 from shared.messaging.backends import make_consumer
 from shared.messaging.outbox import emit
 from sla_service.model import TimedDemand
-from tests.conftest import Suite, step_until
+from tests.harness import Harness, step_until
 from tests.helpers import demand_body
+
+pytestmark = pytest.mark.both_backends
 
 SUBMITTED = "yangpu.demand.submitted.v1"
 
@@ -38,18 +39,18 @@ def consumed(service: str, outcome: str) -> float:
     return REGISTRY.get_sample_value("yangpu_events_consumed_total", labels) or 0.0
 
 
-def dead_letter_ids(suite: Suite) -> list[str]:
+def dead_letter_ids(suite: Harness) -> list[str]:
     """The event ids routing put on demand.events.dlq (waits for at least one)."""
     reader = make_consumer(suite.settings, f"test-dlq-{uuid.uuid4().hex[:6]}", [dlq_topic(DEMAND_EVENTS)])
     try:
         records = step_until(lambda: reader.poll(0.2), lambda: None)
         return [r.headers["ce_id"].decode() for r in records
-                if r.headers.get("dlq_consumer_group") == ROUTING.group.encode()]
+                if r.headers.get("dlq_consumer_group") == b"routing-service"]
     finally:
         reader.close()
 
 
-def routing_state(suite: Suite, event_id: str, demand_id: str) -> tuple[int, int]:
+def routing_state(suite: Harness, event_id: str, demand_id: str) -> tuple[int, int]:
     """(processed_events rows for the event, assignments of the demand) in routing's database."""
     with suite.workers["routing"].sessions() as session:
         processed = session.scalar(select(func.count()).select_from(routing_processed)
@@ -60,8 +61,9 @@ def routing_state(suite: Suite, event_id: str, demand_id: str) -> tuple[int, int
 
 
 def test_a_dead_lettered_event_is_handled_once_when_re_published_after_the_fix(
-        suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = ROUTING.handlers[SUBMITTED]
+        suite: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    routing_handlers = suite.workers["routing"].spec.handlers
+    original = routing_handlers[SUBMITTED]
     broken = {"now": True}
 
     def until_fixed(session: Any, event: Any, data: dict[str, Any]) -> None:
@@ -69,7 +71,7 @@ def test_a_dead_lettered_event_is_handled_once_when_re_published_after_the_fix(
             raise RuntimeError("routing cannot handle submitted events (a bug, fixed later in this test)")
         original(session, event, data)
 
-    monkeypatch.setitem(ROUTING.handlers, SUBMITTED, until_fixed)
+    monkeypatch.setitem(routing_handlers, SUBMITTED, until_fixed)
     grid = suite.auth("grid_worker", "grid-wujiaochang-01", "wujiaochang")
     resp = suite.clients["intake"].post("/api/v1/demands", json=demand_body(), headers=grid)
     assert resp.status_code == 201, resp.get_json()

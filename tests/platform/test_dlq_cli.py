@@ -22,6 +22,8 @@ from shared.messaging.codec import to_message
 from shared.messaging.consumer import EventProcessor
 from shared.messaging.outbox import add_bookkeeping_tables
 
+pytestmark = pytest.mark.both_backends
+
 metadata = MetaData()
 effects = Table("effects", metadata, Column("event_id", String(64), primary_key=True))
 _, processed = add_bookkeeping_tables(metadata)
@@ -31,8 +33,8 @@ GROUP = "g-dlq-cli"
 
 
 @pytest.fixture
-def bus(backend_env, monkeypatch):
-    for k, v in backend_env.items():
+def bus(env, monkeypatch):
+    for k, v in env.items():
         monkeypatch.setenv(k, v)
     settings = Settings.from_env()
     ensure_topics(settings)

@@ -10,8 +10,8 @@ SERVICES = ("intake", "routing", "sla")
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_probes_metrics_and_openapi(embedded_suite, service):
-    client = embedded_suite.clients[service]
+def test_probes_metrics_and_openapi(suite, service):
+    client = suite.clients[service]
     assert client.get("/healthz").get_json()["status"] == "ok"
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
@@ -51,8 +51,8 @@ def test_unknown_mode_is_a_clear_error():
         Settings.from_env({"YANGPU_MODE": "prod"})
 
 
-def test_missing_token_is_401_with_the_error_shape(embedded_suite):
-    resp = embedded_suite.clients["intake"].post("/api/v1/demands", json={})
+def test_missing_token_is_401_with_the_error_shape(suite):
+    resp = suite.clients["intake"].post("/api/v1/demands", json={})
     assert resp.status_code == 401
     body = resp.get_json()
     assert body["code"] == "unauthorized" and body["message"] and body["errors"] == {}

@@ -12,9 +12,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from devstack import environments
 from devstack.stack import Stack
 from shared.config import SERVICES
-from tests.conftest import embedded_env, token
+from tests.harness import token
 from tests.helpers import demand_body
 
 
@@ -36,7 +37,7 @@ def call(method: str, url: str, headers: dict[str, str], body: Any = None) -> tu
 
 
 def test_a_killed_worker_and_web_process_come_back_and_the_suite_keeps_routing(tmp_path, capsys):
-    env = {**embedded_env(tmp_path), "WEB_CONCURRENCY": "1"}
+    env = {**environments.embedded(tmp_path), "WEB_CONCURRENCY": "1"}
     for service in SERVICES:  # free ports, so that another suite running on this machine does not matter
         port = free_port()
         env |= {f"{service.upper()}_PORT": str(port), f"{service.upper()}_URL": f"http://127.0.0.1:{port}",
@@ -82,7 +83,7 @@ def test_a_killed_worker_and_web_process_come_back_and_the_suite_keeps_routing(t
 
 
 def test_restarts_back_off_up_to_30_s_and_start_over_after_a_minute_up(tmp_path, capsys):
-    stack = Stack(embedded_env(tmp_path), web=False, log_dir=tmp_path / "logs")
+    stack = Stack(environments.embedded(tmp_path), web=False, log_dir=tmp_path / "logs")
     now = 1000.0
     stack.clock = lambda: now
     stack._spawn("flaky", [sys.executable, "-c", "raise SystemExit(3)"])

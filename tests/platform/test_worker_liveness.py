@@ -30,6 +30,7 @@ from sqlalchemy import insert
 
 import shared.worker
 from shared.config import PROJECT_ROOT, Settings
+from shared.context import ServiceContext, database
 from shared.contracts.events import DEMAND_EVENTS
 from shared.db import make_engine
 from shared.messaging.backends import make_producer
@@ -37,8 +38,10 @@ from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
 from shared.messaging.consumer import EventProcessor
 from shared.worker import EXIT_LOOP_DIED, Backoff, Worker, WorkerMetrics, WorkerSpec
-from tests.conftest import prepare
+from tests.harness import prepare
 from tests.platform.test_bus import ack, applied, metadata
+
+pytestmark = pytest.mark.both_backends
 
 ACK = "yangpu.demand.acknowledged.v1"
 RULES = PROJECT_ROOT / "deploy" / "prometheus" / "rules" / "alerts.rules.yml"
@@ -122,7 +125,8 @@ class Running:
 
 @contextmanager
 def running(settings: Settings, handlers: dict[str, Any], expect_status: int | None = 0) -> Iterator[Running]:
-    worker = Worker(WorkerSpec("intake", metadata, [DEMAND_EVENTS], handlers), settings)
+    ctx = ServiceContext("intake", settings, metadata, *database("intake", settings, metadata))
+    worker = Worker(WorkerSpec("intake", metadata, [DEMAND_EVENTS], handlers), ctx)
     metrics = WorkerMetrics(worker, host="127.0.0.1", port=0)
     run = Running(worker, metrics, threading.Thread(target=lambda: run.status.append(worker.run()), daemon=True))
     run.thread.start()
@@ -147,10 +151,10 @@ def with_test_tables(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Se
 
 
 @pytest.fixture
-def settings(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Each backend in turn."""
     monkeypatch.setenv("WORKER_STALE_AFTER_S", "2")
-    return with_test_tables(backend_env, monkeypatch)
+    return with_test_tables(env, monkeypatch)
 
 
 def record_acks(seen: list[str]) -> Callable[..., None]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.conservation import drop_databases, fresh_env
+from devstack import environments
 from devstack.seed import seed
 from devstack.stack import Stack
 from shared.config import PROJECT_ROOT, Settings
@@ -80,7 +80,8 @@ class Running:
 
 def start_suite(tmp: Path, pg_admin_url: str, kafka: str, base_port: int,
                 extra_env: dict[str, str] | None = None) -> Running:
-    env = {**fresh_env(tmp, base_port, pg_admin_url, kafka), "WEB_CONCURRENCY": "2", **(extra_env or {})}
+    env = {**environments.production(tmp, "cons", pg_admin_url, kafka, base_port=base_port), "WEB_CONCURRENCY": "2",
+           **(extra_env or {})}
     stack = Stack(env, log_dir=tmp / "logs")
     seed(stack.settings)
     ensure_topics(stack.settings)
@@ -90,4 +91,4 @@ def start_suite(tmp: Path, pg_admin_url: str, kafka: str, base_port: int,
 
 def stop_suite(running: Running, pg_admin_url: str) -> None:
     running.stack.stop()
-    drop_databases(running.env, pg_admin_url)
+    environments.drop(running.env, pg_admin_url)

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.conservation import Load, Monitor, audit, drained, read_topic, wait_until
+from bench.conservation import Load, Monitor, audit, drained, wait_until
 from shared.config import SERVICES
 from shared.contracts.events import SLA_EVENTS
+from shared.messaging.backends import read_topic
 from tests.reliability.conftest import FaultServers, Running, start_suite, stop_suite
 
 pytestmark = pytest.mark.production
@@ -214,7 +215,8 @@ def _breaches(running: Running) -> list[tuple[str, str, datetime, datetime]]:
     import json
 
     out = []
-    for headers, value in read_topic(running.settings, SLA_EVENTS):
+    for message in read_topic(running.settings, SLA_EVENTS):
+        headers, value = message.headers, message.value
         if headers.get("ce_type") == b"yangpu.sla.breached.v1":
             data = json.loads(value)
             out.append((data["demand_id"], data["kind"], datetime.fromisoformat(data["target_at"]),
