@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from shared.config import PROJECT_ROOT
 from shared.contracts.events import DEMAND_EVENTS
 from shared.db import unit_of_work
-from shared.messaging.backends import ensure_topics, make_consumer, make_producer
+from shared.messaging.backends import make_consumer, make_producer
 from shared.messaging.consumer import EventProcessor
 from shared.messaging.outbox import OutboxRelay, emit
 from tests.platform.test_bus import ack, applied, metadata, outbox
@@ -21,18 +21,8 @@ KAFKA_SH = str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh")
 
 
 @pytest.fixture
-def bus_on_kafka(production, monkeypatch):
-    from shared.config import Settings
-    from shared.db import make_engine, session_factory
-
-    for k, v in production.items():
-        monkeypatch.setenv(k, v)
-    settings = Settings.from_env()
-    ensure_topics(settings)
-    engine = make_engine(settings.database_url("intake"))
-    metadata.create_all(engine)
-    yield settings, engine, session_factory(engine, metadata)
-    engine.dispose()
+def bus_on_kafka(production, open_bus):
+    return open_bus(production, metadata)
 
 
 def test_outbox_keeps_events_while_the_broker_is_down_and_delivers_them_after(bus_on_kafka):

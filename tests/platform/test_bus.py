@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
-from shared.config import Settings
 from shared.contracts.events import DEMAND_EVENTS, dlq_topic, new_event
-from shared.db import make_engine, session_factory, unit_of_work
-from shared.messaging.backends import ensure_topics, make_consumer, make_lag_reader, make_producer
+from shared.db import unit_of_work
+from shared.messaging.backends import make_consumer, make_lag_reader, make_producer
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
 from shared.messaging.consumer import EventProcessor
@@ -31,15 +30,8 @@ def ack(demand_id: str, actor: str = "com-1") -> object:
 
 
 @pytest.fixture
-def bus(env, monkeypatch, tmp_path):
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    settings = Settings.from_env()
-    ensure_topics(settings)
-    engine = make_engine(settings.database_url("intake"))
-    metadata.create_all(engine)
-    yield settings, engine, session_factory(engine, metadata)
-    engine.dispose()
+def bus(env, open_bus):
+    return open_bus(env, metadata)
 
 
 def drain(processor: EventProcessor, want: int, timeout_s: float = 30) -> int:

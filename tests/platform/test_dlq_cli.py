@@ -6,21 +6,20 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, MetaData, String, Table, insert
 
 from shared import dlq
-from shared.config import PROJECT_ROOT, Settings
+from shared.config import PROJECT_ROOT
 from shared.contracts.events import DEMAND_EVENTS, new_event
-from shared.db import make_engine, session_factory, unit_of_work
-from shared.messaging.backends import ensure_topics, make_consumer, make_producer
+from shared.messaging.backends import make_consumer, make_producer
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
 from shared.messaging.consumer import EventProcessor
 from shared.messaging.outbox import add_bookkeeping_tables
+from tests.platform.test_bus import count, drain
 
 pytestmark = pytest.mark.both_backends
 
@@ -33,28 +32,9 @@ GROUP = "g-dlq-cli"
 
 
 @pytest.fixture
-def bus(env, monkeypatch):
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    settings = Settings.from_env()
-    ensure_topics(settings)
-    engine = make_engine(settings.database_url("routing"))
-    metadata.create_all(engine)
-    yield settings, session_factory(engine, metadata)
-    engine.dispose()
-
-
-def drain(processor: EventProcessor, want: int, timeout_s: float = 30) -> int:
-    deadline = time.monotonic() + timeout_s
-    taken = 0
-    while taken < want and time.monotonic() < deadline:
-        taken += processor.run_once(0.2)
-    return taken
-
-
-def count(sessions, table) -> int:
-    with unit_of_work(sessions) as s:
-        return s.execute(select(func.count()).select_from(table)).scalar_one()
+def bus(env, open_bus):
+    settings, _, sessions = open_bus(env, metadata, "routing")
+    return settings, sessions
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
