@@ -42,17 +42,17 @@ from shared.contracts import events
 from shared.contracts.events import SLA_EVENTS, load_data
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS
-from shared.db import make_engine, session_factory, unit_of_work
+from shared.db import unit_of_work
 from shared.messaging.backends import ensure_topics, make_consumer
 from shared.messaging.codec import from_message
 from shared.worker import Worker
-from sla_service import context as sla_context
+from sla_service.bootstrap import Context, bootstrap, worker_spec
+from sla_service.commands import fire_due_clocks
+from sla_service.domain.clock import Clock
+from sla_service.domain.compliance import report_day
 from sla_service.metrics import OpenClocksCollector
-from sla_service.model import metadata
-from sla_service.policy import Clock, load_policy
-from sla_service.stats import rebuild_counts, report_day
-from sla_service.timer import fire_due_clocks
-from sla_service.worker import SPEC
+from sla_service.reference import load_policy
+from sla_service.repository import rebuild_counts
 
 PG = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432")
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "deploy" / "sla_policy.yaml"
@@ -84,14 +84,14 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
-def all_day_context(tmp: Path) -> sla_context.SlaContext:
-    """Every instant of the next weeks is business time; the shipped policy."""
+def all_day_context(tmp: Path, settings: Settings) -> Context:
+    """SLA's context on ``settings``: every instant of the next weeks is business time; the shipped policy."""
     today = datetime.now(SHANGHAI).date()
     overrides = tmp / "calendar_overrides.yaml"
     overrides.write_text("workdays: [" + ", ".join((today + timedelta(days=i)).isoformat()
                                                    for i in range(-1, 40)) + "]\n", encoding="utf-8")
     cal = BusinessCalendar(overrides, day_start=dtime(0), day_end=dtime(23, 59, 59, 999999))
-    return sla_context.SlaContext(cal, load_policy(SHIPPED_POLICY, cal.seconds_per_working_day))
+    return bootstrap(settings, calendar=cal, policy=load_policy(SHIPPED_POLICY, cal.seconds_per_working_day))
 
 
 def settings_for(url: str, tmp: Path, bus: str) -> Settings:
@@ -146,7 +146,7 @@ def percentiles(values: list[float]) -> str:
 # ------------------------------------------------------------------ part 1: breach-firing lag
 
 
-def open_clock_rows(ctx: sla_context.SlaContext, demands: int, due: int, lead: int, spread: float,
+def open_clock_rows(ctx: Context, demands: int, due: int, lead: int, spread: float,
                     start: datetime) -> tuple[list[tuple], list[tuple]]:
     """Demands with two running clocks; the first ``due`` first-response clocks run out during the run.
 
@@ -175,10 +175,9 @@ def open_clock_rows(ctx: sla_context.SlaContext, demands: int, due: int, lead: i
 
 def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
     url = fresh_database("lag")
-    engine = make_engine(url)
-    ctx = all_day_context(tmp)
-    sla_context.install(ctx)
     settings = settings_for(url, tmp, args.bus)
+    ctx = all_day_context(tmp, settings)
+    engine = ctx.engine
     try:
         ensure_topics(settings)
         demands = args.open_clocks // 2
@@ -197,7 +196,7 @@ def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
                   f"are already late; raise --lead")
 
         observer = make_consumer(settings, f"bench-observer-{uuid.uuid4().hex[:6]}", [SLA_EVENTS])
-        worker = Worker(SPEC, settings)
+        worker = Worker(worker_spec(ctx), ctx)
         loop = threading.Thread(target=worker.run, name="sla-worker")
         loop.start()
         fire_lag, seen_lag = [], []
@@ -224,11 +223,10 @@ def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
         print(f"  fire lag      (event at - target_at)        {percentiles(fire_lag)}")
         print(f"  delivery lag  (observer got it - target_at) {percentiles(seen_lag)}")
 
-        sessions = session_factory(engine, metadata)
         idle = []
         for _ in range(200):
             began = time.perf_counter()
-            fire_due_clocks(sessions)
+            fire_due_clocks(ctx, ctx.sessions)
             idle.append(time.perf_counter() - began)
         print(f"  idle timer round (due query, nothing due)   {percentiles(idle)}")
         collector = OpenClocksCollector(engine)
@@ -239,7 +237,6 @@ def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
             scrape.append(time.perf_counter() - began)
         print(f"  scrape-time collector over open clocks      {percentiles(scrape)}")
     finally:
-        sla_context.install(None)
         engine.dispose()
         if not args.keep:
             drop_database(url)
@@ -248,7 +245,7 @@ def bench_lag(args: argparse.Namespace, tmp: Path) -> None:
 # ------------------------------------------------------------------ part 2: summary latency
 
 
-def history_rows(ctx: sla_context.SlaContext, demands: int, days: int, seed: int) -> Iterator[tuple[tuple, ...]]:
+def history_rows(ctx: Context, demands: int, days: int, seed: int) -> Iterator[tuple[tuple, ...]]:
     """Demands reported over ``days`` days with plausible outcomes: (demand row, first clock, resolution clock)."""
     rnd = random.Random(seed)
     streets, categories = list(STREETS), list(CATEGORIES)
@@ -285,10 +282,9 @@ def _history_clock(demand_id: str, kind: str, street: str, reported: datetime, s
 
 def bench_summary(args: argparse.Namespace, tmp: Path) -> None:
     url = fresh_database("summary")
-    engine = make_engine(url)
-    ctx = all_day_context(tmp)
-    sla_context.install(ctx)
     settings = settings_for(url, tmp, "sqlite")
+    ctx = all_day_context(tmp, settings)
+    engine = ctx.engine
     try:
         print(f"summary: inserting {args.demands:,} demands over {args.days} days ...")
         generated = list(history_rows(ctx, args.demands, args.days, seed=5))
@@ -296,7 +292,7 @@ def bench_summary(args: argparse.Namespace, tmp: Path) -> None:
         copy_rows(engine, "clocks", CLOCK_COLUMNS, (c for g in generated for c in g[1:]))
         del generated
         began = time.perf_counter()
-        with unit_of_work(session_factory(engine, metadata)) as session:
+        with unit_of_work(ctx.sessions) as session:
             rows = rebuild_counts(session)
         print(f"  daily counts rebuilt from every demand in {time.perf_counter() - began:.2f} s "
               f"({rows:,} rows; the summary reads these)")
@@ -305,7 +301,7 @@ def bench_summary(args: argparse.Namespace, tmp: Path) -> None:
 
         from sla_service.app import create
 
-        app = create(settings)
+        app = create(ctx=ctx)
         client = app.test_client()
 
         def auth(role: str, street: str | None = None) -> dict[str, str]:
@@ -335,7 +331,6 @@ def bench_summary(args: argparse.Namespace, tmp: Path) -> None:
         total = client.get("/api/v1/sla/summary", headers=auth("admin")).get_json()["demands"]
         print(f"  (the district summary counts {total:,} demands)")
     finally:
-        sla_context.install(None)
         engine.dispose()
         if not args.keep:
             drop_database(url)

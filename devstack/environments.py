@@ -34,7 +34,7 @@ def production(var_dir: Path, label: str = "t", pg_admin_url: str = PG_ADMIN_URL
     run = uuid.uuid4().hex[:10]
     env = {"YANGPU_MODE": "production", "VAR_DIR": str(var_dir), "EVENT_BUS": "kafka",
            "KAFKA_BOOTSTRAP_SERVERS": kafka, "TOPIC_PREFIX": f"{label}{run}.",
-           "JWT_SECRET": f"{label}-secret-{run}-0123456789", "LOG_LEVEL": "WARNING"}
+           "JWT_SECRET": f"{label}-secret-{run}-0123456789abcdef", "LOG_LEVEL": "WARNING"}
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -1,19 +1,23 @@
 """The intake web process (``gunicorn 'intake_service.app:create()'``)."""
 
+from __future__ import annotations
+
 from flask import Flask
 
-from intake_service import api, open311, pages
-from intake_service.model import metadata
+from intake_service.bootstrap import Context, bootstrap
+from intake_service.http import api, open311, pages
 from shared import logs
 from shared.config import Settings
 from shared.webkit.app import create_app
 from shared.webkit.pages import install_pages
 
+DESCRIPTION = ("Every channel logs an enterprise demand here (JSON API and Open311 GeoReport v2); "
+               "the reporter follows its progress.")
 
-def create(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings.from_env()
-    logs.configure("intake-web", settings.log_level)
-    app = create_app("intake", settings, metadata, [api.blp, open311.blp],
-                     "Every channel logs an enterprise demand here (JSON API and Open311 GeoReport v2); "
-                     "the reporter follows its progress.")
-    return install_pages(app, pages.bp)
+
+def create(settings: Settings | None = None, *, ctx: Context | None = None) -> Flask:
+    """The app, from ``settings`` (default: the environment) or from an already built ``ctx`` (the tests share
+    one with the worker)."""
+    ctx = ctx or bootstrap(settings)
+    logs.configure("intake-web", ctx.settings.log_level)
+    return install_pages(create_app(ctx, [api.blp, open311.blp], DESCRIPTION), pages.bp)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.contracts import events
-from shared.contracts.events import CloudEvent, new_event
 from shared.db import UTCDateTime
 from shared.messaging.outbox import add_bookkeeping_tables
 
-SOURCE = "/intake"
 # Demands intake has not yet seen routed: few at any time, so the resend sweep's index over them stays small.
 UNROUTED = "status = 'submitted'"
 
@@ -58,8 +55,8 @@ class Demand(Base):
     satisfaction: Mapped[str | None] = mapped_column(String(32))
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     sla_status: Mapped[str] = mapped_column(String(16), default="on_track")
-    # The id and time of the demand's `submitted` event (NULL for demands logged before they were kept), so
-    # that intake_service.timers can re-publish the very same event while the demand stays unrouted.
+    # The id and time of the demand's `submitted` event (NULL for demands logged before they were kept), so that
+    # the resend sweep re-publishes the very same event (intake_service.announce) while the demand stays unrouted.
     submitted_event_id: Mapped[str | None] = mapped_column(String(64))
     submitted_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resends: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -77,22 +74,6 @@ class Demand(Base):
         # The resend sweep and the unrouted gauge: demands still submitted, oldest first.
         Index("ix_demands_unrouted", "received_at", postgresql_where=text(UNROUTED), sqlite_where=text(UNROUTED)),
     )
-
-    def submitted_event(self) -> CloudEvent:
-        """The demand's ``submitted`` event, rebuilt from the row: the same id, time and data every time.
-
-        The data is a function of columns that never change after the insert (instants in UTC), so the event
-        logged with the demand and any re-publication of it are the same event, which consumers dedupe.
-        """
-        event = new_event(events.SUBMITTED, {
-            "demand_id": self.id, "channel": self.channel, "street": self.street, "grid": self.grid,
-            "category": self.category, "complexity": self.complexity, "title": self.title,
-            "enterprise": {"uscc": self.enterprise_uscc, "name": self.enterprise_name,
-                           "key_enterprise": self.key_enterprise, "chief_officer_id": self.chief_officer_id},
-            "reported_at": self.reported_at.astimezone(UTC), "received_at": self.received_at.astimezone(UTC),
-        }, source=SOURCE)
-        attributes = {**event.get_attributes(), "id": self.submitted_event_id, "time": self.submitted_event_at}
-        return CloudEvent(attributes=attributes, data=event.get_data())
 
 
 class TimelineEntry(Base):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
 from shared.messaging.outbox import add_bookkeeping_tables
+from sla_service.domain.compliance import COUNTS
 
 
 class Base(DeclarativeBase):
@@ -59,7 +60,7 @@ class TimedDemand(Base):
 
 
 class ClockRow(Base):
-    """A persisted :class:`sla_service.policy.Clock` plus its timer deadline and breach instant.
+    """A persisted :class:`sla_service.domain.clock.Clock` plus its timer deadline and breach instant.
 
     ``street`` and ``reported_at`` repeat the demand's (they never change) so the collector and the
     breach list read one index instead of joining a million demands.
@@ -96,7 +97,7 @@ class DailyCounts(Base):
     """How the demands reported on one day (Asia/Shanghai) in one street, channel and category stand now.
 
     Each demand contributes to exactly one row (its report day and facts never change); every clock or
-    closure change applies its difference here in the same transaction (``sla_service.stats``).
+    closure change applies its difference here in the same transaction (``sla_service.repository``).
     """
 
     __tablename__ = "sla_daily_counts"
@@ -116,7 +117,6 @@ class DailyCounts(Base):
     __table_args__ = (Index("ix_sla_daily_counts_street_day", "street", "day"),)
 
 
-COUNT_COLUMNS = ("demands", "first_response_met", "first_response_breached", "resolution_met",
-                 "resolution_breached", "closed", "closed_resolved")
+COUNT_COLUMNS = COUNTS  # one column per count, in the order of a contribution vector
 
 outbox, processed_events = add_bookkeeping_tables(metadata)

@@ -32,7 +32,7 @@ def call_service(service: str, path: str, params: dict[str, Any] | None = None) 
     token = g.get("page_token")
     if not token:
         raise ServiceUnavailable("not signed in")
-    settings: Settings = current_app.extensions["yangpu"]["settings"]
+    settings: Settings = current_app.extensions["yangpu"]["context"].settings
     query = f"?{urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})}" if params else ""
     req = urllib.request.Request(f"{settings.service_urls[service]}{path}{query}",
                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})

@@ -37,7 +37,7 @@ def stored(suite: Harness) -> tuple[int, int]:
     """Demands and outbox rows in intake's database."""
     from intake_service.model import Demand, outbox
 
-    engine = suite.clients["intake"].application.extensions["yangpu"]["engine"]
+    engine = suite.contexts["intake"].engine
     with engine.connect() as conn:
         return (conn.scalar(select(func.count()).select_from(Demand)),
                 conn.scalar(select(func.count()).select_from(outbox)))
@@ -194,7 +194,7 @@ def test_the_supervisor_page_shows_the_street_even_when_sla_does_not_answer(suit
 
 def _extracted() -> set[tuple[str | None, str]]:
     keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
-    method_map = [("shared/webkit/pages/**.py", "python"), ("*_service/pages.py", "python"),
+    method_map = [("shared/webkit/pages/**.py", "python"), ("*_service/http/pages.py", "python"),
                   ("shared/webkit/templates/**.html", "jinja2"), ("*_service/templates/**.html", "jinja2")]
     found = set()
     for _file, _line, message, _comments, context in extract_from_dir(str(PROJECT_ROOT), method_map,
@@ -221,7 +221,7 @@ def test_category_names_agree_with_the_reference_data(suite: Harness) -> None:
 
 
 def test_dashboard_links_point_at_provisioned_dashboards() -> None:
-    from routing_service.pages import DASHBOARDS
+    from routing_service.http.pages import DASHBOARDS
 
     provisioned = {json.loads(f.read_text(encoding="utf-8"))["uid"]
                    for f in (PROJECT_ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")}

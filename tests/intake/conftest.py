@@ -1,8 +1,14 @@
 """Intake on its own, in-process: its Flask test client, its real worker loop and a way to publish the
-events other services would, so intake's rules are tested without depending on routing and sla."""
+events other services would, so intake's rules are tested without depending on routing and sla.
+
+Built like every process of intake: one context from ``bootstrap()``, the app from it (``app.create``), the
+worker from ``worker_spec(ctx)``. ``intake`` runs on the embedded default, and on PostgreSQL + Kafka too for a
+test marked ``both_backends``.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,23 +17,28 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from intake_service import app
+from intake_service.bootstrap import Context, bootstrap, worker_spec
+from intake_service.model import metadata, outbox
 from shared.config import Settings
 from shared.contracts.events import new_event, topic_of
 from shared.messaging.backends import make_producer
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
-from tests.conftest import prepare, step_until, token
+from shared.worker import Worker
+from tests.harness import prepare, step_until, token
 
 
 @dataclass
 class Intake:
     settings: Settings
+    ctx: Context
     client: Any
-    worker: Any
+    worker: Worker
 
     @property
     def engine(self) -> Any:
-        return self.client.application.extensions["yangpu"]["engine"]
+        return self.ctx.engine
 
     def auth(self, role: str, subject: str, street: str | None = None) -> dict[str, str]:
         return token(self.settings, role, subject, street)
@@ -37,18 +48,12 @@ class Intake:
 
     def counts(self) -> dict[str, int]:
         """Rows in intake's tables: what a refused request must not have changed."""
-        from intake_service.model import metadata
-
         with self.engine.connect() as conn:
             return {name: conn.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
                     for name in ("demands", "outbox", "enterprises", "timeline")}
 
     def outbox_events(self) -> list[dict[str, Any]]:
         """The events waiting in intake's outbox, decoded (type and data)."""
-        import json
-
-        from intake_service.model import outbox
-
         with self.engine.connect() as conn:
             rows = conn.execute(select(outbox).order_by(outbox.c.id)).all()
         return [{"type": json.loads(r.headers)["ce_type"], "data": json.loads(r.value)} for r in rows]
@@ -73,29 +78,16 @@ class Intake:
 
 def make_intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Intake:
     settings = prepare(env, monkeypatch, ("intake",))
-    from intake_service.app import create
-    from intake_service.worker import SPEC
-    from shared.worker import Worker
-
-    app = create(settings)
-    app.testing = True
-    return Intake(settings, app.test_client(), Worker(SPEC, settings))
+    ctx = bootstrap(settings)
+    web = app.create(ctx=ctx)
+    web.testing = True
+    return Intake(settings, ctx, web.test_client(), Worker(worker_spec(ctx), ctx))
 
 
 @pytest.fixture
-def intake(embedded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Intake]:
-    """Intake alone on the embedded default (fast: most API rule tests)."""
-    svc = make_intake(embedded, monkeypatch)
-    try:
-        yield svc
-    finally:
-        svc.worker.close()
-
-
-@pytest.fixture
-def intake_on_both(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Intake]:
-    """Intake alone, on the embedded default and on PostgreSQL + Kafka."""
-    svc = make_intake(backend_env, monkeypatch)
+def intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Intake]:
+    """Intake alone, on the backend(s) of ``env``."""
+    svc = make_intake(env, monkeypatch)
     try:
         yield svc
     finally:

@@ -16,15 +16,15 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from intake_service import announce
+from intake_service.commands import resend_unrouted
 from intake_service.model import Demand, TimelineEntry
 from intake_service.model import outbox as intake_outbox
-from intake_service.timers import resend_unrouted
 from routing_service.model import Assignment
 from routing_service.model import processed_events as routing_processed
 from shared.contracts.events import DEMAND_EVENTS, dlq_topic
 from shared.db import unit_of_work
 from shared.messaging.backends import make_consumer
-from shared.messaging.outbox import emit
 from sla_service.model import TimedDemand
 from tests.harness import Harness, step_until
 from tests.helpers import demand_body
@@ -108,7 +108,7 @@ def test_a_dead_lettered_event_is_handled_once_when_re_published_after_the_fix(
     # Any further re-publication (a DLQ replay, a sweep that raced the projection) is deduped.
     duplicates = consumed("routing", "duplicate")
     with unit_of_work(intake.sessions) as session:
-        emit(session, session.get(Demand, demand_id).submitted_event())
+        announce.submitted(session, session.get(Demand, demand_id))
     suite.pump()
     assert consumed("routing", "duplicate") == duplicates + 1
     assert routing_state(suite, event_id, demand_id) == (1, 1)

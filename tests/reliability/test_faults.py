@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,8 @@ RECOVERY_LIMIT_S = 30.0
 DRAIN_LIMIT_S = 120.0
 CLIENTS = 4
 RATE = 30.0  # demands per second offered, in total
+BACKLOG_LIMIT_S = 20.0  # overdue breaches all fired this soon after the SLA worker is ready again
+ON_TIME_LIMIT_S = 2.0  # once the backlog is drained, a breach fires this soon after its target
 
 
 def _children(pid: int) -> list[int]:
@@ -182,10 +185,10 @@ def test_sla_worker_killed_while_clocks_are_due(fault_servers, tmp_path):
             stack.kill("sla-worker")
             time.sleep(20)  # every clock opened before the kill falls due meanwhile
             stack.start_worker("sla")
-            back.append(datetime.now(UTC))
+            back.append(_ready_at(running))
             return time.monotonic()
 
-        run_scenario("SLA worker killed across breach targets", running, fault, warmup_s=6, after_s=6)
+        run_scenario("SLA worker killed across breach targets", running, fault, warmup_s=6, after_s=10)
         ids = _accepted_ids(running)
         wait_until(lambda: len(_breaches(running)) >= 2 * len(ids), 60)
         breaches = _breaches(running)
@@ -194,11 +197,35 @@ def test_sla_worker_killed_while_clocks_are_due(fault_servers, tmp_path):
             per_clock.setdefault((demand, kind), []).append((target, emitted))
         assert set(per_clock) == {(d, k) for d in ids for k in ("first_response", "resolution")}
         assert all(len(v) == 1 for v in per_clock.values()), "a clock breached twice"
-        late = [(target, emitted) for [(target, emitted)] in per_clock.values()
-                if emitted > max(target, back[0]) + timedelta(seconds=3)]
-        assert not late, f"{len(late)} breaches later than 3 s after max(target, worker back): {late[:3]}"
+        # Lateness: from the target, or from the worker's readiness for targets that passed while it was down
+        # (those fire as one backlog, which takes a few seconds to drain on two cores).
+        overdue = sorted((emitted - max(target, back[0])).total_seconds()
+                         for [(target, emitted)] in per_clock.values() if target < back[0])
+        drained_at = back[0] + timedelta(seconds=overdue[-1])
+        on_time = sorted((emitted - target).total_seconds()
+                         for [(target, emitted)] in per_clock.values() if target >= drained_at)
+        print(f"[breaches] {len(overdue)} due while the worker was down: last fired {overdue[-1]:.1f} s after it "
+              f"was ready; {len(on_time)} due after the backlog: p50 {on_time[len(on_time) // 2]:.2f} s, max "
+              f"{on_time[-1]:.2f} s late")
+        assert overdue[-1] <= BACKLOG_LIMIT_S, "the backlog of overdue breaches did not drain"
+        assert on_time and on_time[-1] <= ON_TIME_LIMIT_S, "a breach due after the backlog fired late"
     finally:
         stop_suite(running, fault_servers.pg_admin_url)
+
+
+def _ready_at(running: Running, timeout_s: float = 60.0) -> datetime:
+    """When the restarted SLA worker's /readyz first answers 200 (its loops polling, its timers running)."""
+    url = f"http://127.0.0.1:{running.settings.worker_metrics_ports['sla']}/readyz"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return datetime.now(UTC)
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("the SLA worker did not become ready")
 
 
 def _accepted_ids(running: Running) -> set[str]:

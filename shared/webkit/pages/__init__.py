@@ -118,7 +118,7 @@ def install_pages(app: Flask, *blueprints: Blueprint) -> Flask:
 
 def init_pages(app: Flask) -> None:
     """Give a service's app the pages' machinery and the shared pages (sign-in, sign-out, home)."""
-    settings: Settings = app.extensions["yangpu"]["settings"]
+    settings: Settings = app.extensions["yangpu"]["context"].settings
     app.config.update(
         # All services share the JWT secret, so they derive the same key for the CSRF session cookie.
         SECRET_KEY=hmac.new(settings.jwt_secret.encode(), b"yangpu-pages-session", hashlib.sha256).hexdigest(),
@@ -161,7 +161,7 @@ def page_blueprint(name: str, import_name: str, template_folder: str | None = No
         if asked in LOCALES and request.cookies.get(LOCALE_COOKIE) != asked:
             response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax",
                                 secure=request.is_secure)
-        settings: Settings = current_app.extensions["yangpu"]["settings"]
+        settings: Settings = current_app.extensions["yangpu"]["context"].settings
         response.headers.setdefault("Content-Security-Policy",
                                     CSP.format(services=" ".join(settings.service_urls.values())))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -243,7 +243,7 @@ def require_page(*roles: str) -> Callable[[F], F]:
 
 def service_url(service: str, path: str = "") -> str:
     """Where the browser finds another service's page (INTAKE_URL etc.)."""
-    settings: Settings = current_app.extensions["yangpu"]["settings"]
+    settings: Settings = current_app.extensions["yangpu"]["context"].settings
     return f"{settings.service_urls[service]}{path}"
 
 

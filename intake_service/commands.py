@@ -1,0 +1,147 @@
+"""Intake's write use cases: log a demand, project another service's event onto the reporter's view, and
+re-publish the ``submitted`` event of a demand nobody routed.
+
+A use case says no with :class:`IntakeRefused`, raised before anything is committed; it never speaks HTTP.
+
+Logging a demand is the hot path: one transaction, one commit, no read it does not need — the registry
+look-up and the insert of a new enterprise are one statement, the demand and its ``submitted`` event are
+two inserts, and an Idempotency-Key costs nothing until a retry actually collides with the unique index.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake_service import announce, repository
+from intake_service.domain import INVALID, IntakeRefused
+from intake_service.domain.policy import (
+    EVENT_KINDS,
+    Caller,
+    apply_event,
+    enterprise_warnings,
+    logging_refusal,
+    request_fingerprint,
+    resend_gap,
+    timeline_details,
+)
+from intake_service.metrics import DEMANDS_LOGGED, RESENDS, UNROUTED_DEMANDS
+from intake_service.model import Demand, TimelineEntry
+from shared.db import unit_of_work
+
+if TYPE_CHECKING:
+    from intake_service.bootstrap import Context
+
+log = logging.getLogger(__name__)
+
+RESEND_BATCH = 100  # demands one pass of the resend sweep re-publishes at most
+
+
+@dataclass(frozen=True)
+class Logged:
+    """The outcome of logging: the demand, and whether it is the original of an idempotent retry."""
+
+    demand: Demand
+    replayed: bool
+
+
+def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_key: str | None) -> Logged:
+    """Store a validated demand and queue its ``submitted`` event in one transaction.
+
+    Refused (nothing stored) when the caller may not log on this channel or street (forbidden), when the
+    registry cannot fill in a missing enterprise name (invalid), or when the Idempotency-Key was used with
+    another body (conflict).
+    """
+    refusal = logging_refusal(caller, body["channel"], body["street"])
+    if refusal:
+        raise IntakeRefused("forbidden", refusal)
+    fingerprint = request_fingerprint(body)
+    reported = body["enterprise"]
+    now = ctx.now()
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            if reported.get("name") is None:
+                found = repository.find_enterprise(session, reported["uscc"])
+                if found is None:
+                    raise IntakeRefused("invalid", INVALID, {"enterprise.name": [
+                        "required: the enterprise registry does not know this USCC, so its name cannot be filled in"]})
+                ent = found
+            else:
+                ent = repository.find_or_add_enterprise(session, reported["uscc"], reported["name"], body["street"],
+                                                        now)
+            demand = repository.add_demand(session, {
+                "id": str(uuid.uuid4()), "status": "submitted", "channel": body["channel"], "street": body["street"],
+                "grid": body.get("grid"), "category": body["category"], "complexity": body["complexity"],
+                "title": body["title"], "description": body["description"], "enterprise_name": ent.name,
+                "enterprise_uscc": ent.uscc, "key_enterprise": ent.key_enterprise,
+                "chief_officer_id": ent.chief_officer_id, "contact_name": reported["contact_name"],
+                "contact_phone": reported["contact_phone"], "reported_at": body.get("reported_at") or now,
+                "received_at": now, "updated_at": now, "created_by": caller.subject,
+                "warnings": enterprise_warnings(reported.get("name"), body["street"], ent.name, ent.street) or None,
+                "idempotency_key": idempotency_key, "request_hash": fingerprint, "escalated": False,
+                "sla_status": "on_track", "submitted_event_id": str(uuid.uuid4()), "submitted_event_at": now,
+                "resends": 0,
+            })
+            announce.submitted(session, demand)  # its id and time are in the row: it can be re-published
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        return Logged(_original(ctx, caller.subject, idempotency_key, fingerprint), replayed=True)
+    DEMANDS_LOGGED.labels(demand.street, demand.channel, demand.category).inc()
+    return Logged(demand, replayed=False)
+
+
+def _original(ctx: Context, subject: str, key: str, fingerprint: str) -> Demand:
+    """The demand a retry with an already used Idempotency-Key refers to (refused if the request differs)."""
+    with unit_of_work(ctx.sessions) as session:
+        demand = repository.demand_by_idempotency_key(session, subject, key)
+    if demand is None:  # the unique index fired for another reason: not ours to hide
+        raise RuntimeError("integrity error on a demand insert that is not an idempotent retry")
+    if demand.request_hash != fingerprint:
+        raise IntakeRefused("conflict", "this Idempotency-Key was already used with a different request",
+                            {"Idempotency-Key": [f"already used for demand {demand.id} with a different body"]})
+    return demand
+
+
+def project_event(session: Session, event_id: str, event_type: str, data: dict[str, Any]) -> None:
+    """Apply another service's event to the demand it is about, in the consumer's transaction: a timeline
+    entry, and the projected columns moved as :func:`~intake_service.domain.policy.apply_event` says.
+
+    Events about demands logged elsewhere are ignored. Emits nothing.
+    """
+    demand = session.get(Demand, data["demand_id"])
+    if demand is None:
+        return
+    kind = EVENT_KINDS[event_type]
+    repository.put_state(demand, apply_event(repository.state_of(demand), kind, data))
+    demand.updated_at = max(demand.updated_at, data["at"])
+    session.add(TimelineEntry(demand_id=demand.id, event_id=event_id, kind=kind, at=data["at"],
+                              actor_id=data.get("actor_id", "sla"), details=timeline_details(kind, data)))
+
+
+def resend_unrouted(sessions: sessionmaker[Session], after_s: int, now: datetime) -> int:
+    """One pass of the resend sweep: re-publish the original events of the demands due; returns how many.
+
+    A demand is due once it has been submitted for ``after_s``, its event has left the outbox and its back-off
+    (:func:`~intake_service.domain.policy.resend_gap`) has passed. Also sets the unrouted gauge.
+    """
+    cutoff = now - timedelta(seconds=after_s)
+    with unit_of_work(sessions) as session:
+        due = repository.lock_due_for_resend(session, cutoff, now, RESEND_BATCH)
+        for demand in due:
+            announce.submitted(session, demand)
+            demand.resends += 1
+            demand.next_resend_at = now + resend_gap(demand.resends, after_s)
+            log.warning("re-published the submitted event of a demand unrouted for %d s (resend %d)",
+                        (now - demand.received_at).total_seconds(), demand.resends,
+                        extra={"demand_id": demand.id, "original_event_id": demand.submitted_event_id})
+        unrouted = repository.count_unrouted(session, cutoff)
+    RESENDS.inc(len(due))
+    UNROUTED_DEMANDS.set(unrouted)
+    return len(due)

@@ -1,0 +1,247 @@
+"""Intake's domain rules as pure functions: who may log and read what, how events move a demand, and how
+often the ``submitted`` event of a demand nobody routed is re-published.
+
+Nothing here touches Flask, SQL or the bus, so every rule is unit-testable on its own.
+
+Reading rules (the issue leaves them to us; the README of the service repeats them):
+
+* ``grid_worker`` and ``supervisor`` are street-bound: they read and list the demands of their street only.
+* ``officer``: the demands assigned to them, those of key enterprises they are chief service officer (首席服务官)
+  of, and — when their token names a street — every demand of that street.
+* ``hotline_agent`` and ``helpdesk_agent`` serve the whole district: enterprises call them to ask where a
+  demand stands, whatever channel it came in on, so they read every demand (phones masked).
+* ``admin`` reads everything (phones masked: administering the system is not working the case).
+* Whoever logged a demand may always read it (the reporter's view), e.g. an officer who logged a walk-in
+  in another street. Lists of street-bound roles stay their street's, though: asking for another street
+  is refused (403) rather than answered with an empty page.
+
+Contact phone numbers are shown in clear only to the demand's assignee and to supervisors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.contracts import events
+from shared.contracts.events import known
+
+# Which channels each role may log (district plan part (三) 3); the first is the role's default channel.
+CHANNELS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "grid_worker": ("grid",),
+    "hotline_agent": ("hotline_12345",),
+    "helpdesk_agent": ("online_helpdesk",),
+    "officer": ("fallback_window", "walk_in"),
+    "supervisor": ("fallback_window", "walk_in"),
+}
+STREET_BOUND_READERS = frozenset({"grid_worker", "supervisor"})
+DISTRICT_READERS = frozenset({"hotline_agent", "helpdesk_agent", "admin"})
+
+# The demand's lifecycle as the reporter sees it.
+STATUSES = (
+    "submitted", "unassigned", "assigned", "in_progress", "awaiting_enterprise", "transferred", "resolved",
+    "reopened", "closed",
+)
+OPEN311_CLOSED = frozenset({"resolved", "closed"})
+SLA_STATUSES = ("on_track", "warning", "breached")
+_DEMAND_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# The resend sweep never waits longer than this between two re-publications of one demand's event.
+MAX_RESEND_GAP = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The policy's view of who is calling (the fields of shared.auth.Principal; the web layer builds it)."""
+
+    subject: str
+    role: str
+    street: str | None
+
+
+def logging_refusal(caller: Caller, channel: str, street: str) -> str | None:
+    """Why ``caller`` may not log a demand on ``channel`` in ``street``, or None if they may."""
+    allowed = CHANNELS_BY_ROLE.get(caller.role, ())
+    if not allowed:
+        return f"role {caller.role} may not log demands"
+    if channel not in allowed:
+        return f"role {caller.role} may log demands only on channel {' or '.join(allowed)}, not {channel}"
+    if caller.role == "grid_worker" and street != caller.street:
+        return f"a grid worker may log demands only in their own street ({caller.street}), not in {street}"
+    return None
+
+
+def default_channel(role: str) -> str | None:
+    """The channel a role logs on when a client (Open311) does not say."""
+    allowed = CHANNELS_BY_ROLE.get(role, ())
+    return allowed[0] if allowed else None
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """Which demands a caller may read: everything, or the union of the conditions that are set."""
+
+    everything: bool = False
+    street: str | None = None
+    officer_id: str | None = None  # assignee or chief service officer
+
+
+def read_scope(caller: Caller) -> ReadScope:
+    """The demands ``caller`` may read (see the module docstring)."""
+    if caller.role in DISTRICT_READERS:
+        return ReadScope(everything=True)
+    if caller.role in STREET_BOUND_READERS:
+        return ReadScope(street=caller.street)
+    if caller.role == "officer":
+        return ReadScope(street=caller.street, officer_id=caller.subject)
+    return ReadScope()
+
+
+def may_read(caller: Caller, street: str, assignee_id: str | None, chief_officer_id: str | None,
+             created_by: str) -> bool:
+    """Whether ``caller`` may read one demand; whoever logged a demand may always follow it."""
+    scope = read_scope(caller)
+    if scope.everything or caller.subject == created_by:
+        return True
+    if scope.street is not None and scope.street == street:
+        return True
+    return scope.officer_id is not None and scope.officer_id in (assignee_id, chief_officer_id)
+
+
+def sees_phone(caller: Caller, street: str, assignee_id: str | None) -> bool:
+    """Contact phones are for the officer working the demand and the street's supervisors."""
+    if caller.role == "supervisor":
+        return caller.street == street
+    return assignee_id is not None and caller.subject == assignee_id
+
+
+def is_demand_id(value: str) -> bool:
+    """Demand ids are lower-case UUIDs; anything else cannot name a demand (and never reaches the database)."""
+    return bool(_DEMAND_ID.match(value))
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """A digest of a validated request body, to tell an idempotent retry from a different request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def enterprise_warnings(reported_name: str | None, street: str, registered_name: str,
+                        registered_street: str) -> dict[str, list[str]]:
+    """Differences between what the caller typed and the registry: worth a warning, never a refusal."""
+    warnings: dict[str, list[str]] = {}
+    if reported_name is not None and _squash(reported_name) != _squash(registered_name):
+        warnings["enterprise.name"] = [
+            f"the registry knows this USCC as {registered_name!r}, not {reported_name!r}; the registered name is used"
+        ]
+    if registered_street != street:
+        warnings["street"] = [f"the registry places this enterprise in street {registered_street}, not {street}"]
+    return warnings
+
+
+def _squash(name: str) -> str:
+    """Names compare equal despite spacing and full-width/half-width brackets."""
+    return "".join(name.split()).replace("（", "(").replace("）", ")")
+
+
+# --- projecting demand.events and sla.events ------------------------------------------------------------
+
+EVENT_KINDS = known({
+    events.ASSIGNED: "assigned",
+    events.ACKNOWLEDGED: "acknowledged",
+    events.MATERIALS_REQUESTED: "materials_requested",
+    events.MATERIALS_RECEIVED: "materials_received",
+    events.TRANSFERRED: "transferred",
+    events.RESOLVED: "resolved",
+    events.ESCALATED: "escalated",
+    events.FEEDBACK_RECEIVED: "feedback_received",
+    events.REOPENED: "reopened",
+    events.CLOSED: "closed",
+    events.WARNING: "sla_warning",
+    events.BREACHED: "sla_breached",
+})
+
+# Which data fields each kind keeps in the timeline entry's details.
+_DETAILS = {
+    "assigned": ("officer_id", "officer_kind", "department", "rule", "queue"),
+    "acknowledged": (),
+    "materials_requested": ("note",),
+    "materials_received": (),
+    "transferred": ("from_officer_id", "to_officer_id", "to_department", "reason"),
+    "resolved": ("outcome", "note"),
+    "escalated": ("to_officer_id", "reason", "automatic"),
+    "feedback_received": ("satisfaction",),
+    "reopened": ("reason",),
+    "closed": (),
+    "sla_warning": ("kind", "status", "target_at", "business_seconds_used", "business_seconds_target"),
+    "sla_breached": ("kind", "status", "target_at", "business_seconds_used", "business_seconds_target"),
+}
+
+
+@dataclass(frozen=True)
+class DemandState:
+    """The projected columns an event can change."""
+
+    status: str
+    assignee_id: str | None
+    department: str | None
+    outcome: str | None
+    satisfaction: str | None
+    escalated: bool
+    sla_status: str
+
+
+def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready details a timeline entry keeps for an event of ``kind``."""
+    details = {key: _jsonable(data.get(key)) for key in _DETAILS[kind]}
+    if kind.startswith("sla_"):
+        details["clock"] = details.pop("kind")  # first_response | resolution; "kind" is the entry's own
+    return details
+
+
+def apply_event(state: DemandState, kind: str, data: dict[str, Any]) -> DemandState:
+    """The demand after one event; events arrive in order per demand (the Kafka key is the demand id)."""
+    changes: dict[str, Any] = {}
+    if kind == "assigned":
+        changes = {"assignee_id": data["officer_id"], "status": "assigned" if data["officer_id"] else "unassigned"}
+        if data.get("department"):
+            changes["department"] = data["department"]
+    elif kind in ("acknowledged", "materials_received"):
+        changes = {"status": "in_progress"}
+    elif kind == "materials_requested":
+        changes = {"status": "awaiting_enterprise"}
+    elif kind == "transferred":
+        changes = {"status": "transferred", "assignee_id": data.get("to_officer_id")}
+        if data.get("to_department"):
+            changes["department"] = data["to_department"]
+    elif kind == "resolved":
+        changes = {"status": "resolved", "outcome": data["outcome"]}
+    elif kind == "escalated":
+        changes = {"escalated": True}
+    elif kind == "feedback_received":
+        changes = {"satisfaction": data["satisfaction"]}
+    elif kind == "reopened":
+        changes = {"status": "reopened", "outcome": None, "satisfaction": None}
+    elif kind == "closed":
+        changes = {"status": "closed"}
+    elif kind == "sla_warning":
+        changes = {"sla_status": "breached" if state.sla_status == "breached" else "warning"}
+    elif kind == "sla_breached":
+        changes = {"sla_status": "breached"}
+    return DemandState(**{**state.__dict__, **changes})
+
+
+def open311_status(status: str) -> str:
+    """GeoReport v2 knows two statuses: a resolved demand is ``closed`` for the reporter."""
+    return "closed" if status in OPEN311_CLOSED else "open"
+
+
+def resend_gap(resends: int, after_s: int) -> timedelta:
+    """How long to wait after the ``resends``-th resend before the next: ``after_s`` doubled each time, capped."""
+    return min(timedelta(seconds=after_s * 2 ** min(resends, 32)), MAX_RESEND_GAP)  # 2**32: no overflow
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,0 +1,25 @@
+"""Intake's web faces: the JSON API, Open311 GeoReport v2 and the grid worker's pages.
+
+The only place of intake where Flask is imported and where a refusal (:class:`IntakeRefused`) becomes an
+HTTP status (:mod:`shared.webkit.errors`, Open311's own error list) or a page message.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from intake_service.bootstrap import Context
+from intake_service.domain.policy import Caller
+from shared.webkit.app import context
+from shared.webkit.auth import current_principal
+
+
+def ctx() -> Context:
+    """Intake's context, built once by the app's bootstrap."""
+    return cast(Context, context())
+
+
+def caller() -> Caller:
+    """Who is calling, as the rules see them (set by ``@require`` or ``@require_page``)."""
+    principal = current_principal()
+    return Caller(principal.subject, principal.role, principal.street)

@@ -1,0 +1,194 @@
+"""Request and response shapes of the intake API (marshmallow; they also generate the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+
+from intake_service.domain.policy import SLA_STATUSES, STATUSES
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
+from shared.validation import normalize_phone, normalize_uscc, phone_problem, uscc_problem
+
+MAX_FUTURE = timedelta(minutes=5)
+MAX_PAST = timedelta(days=30)
+STREET_CODES = sorted(STREETS)
+CATEGORY_CODES = sorted(CATEGORIES)
+
+
+class Text(fields.String):
+    """A string stripped of surrounding whitespace before its length is checked, so "  " is empty.
+
+    NUL characters are refused: PostgreSQL cannot store them in text columns.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        return text.strip()
+
+
+class Uscc(fields.String):
+    """A unified social credit code (统一社会信用代码), checksum-verified per GB 32100-2015, upper-cased."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        problem = uscc_problem(raw)
+        if problem:
+            raise ValidationError(problem)
+        return normalize_uscc(raw)
+
+
+class Phone(fields.String):
+    """A mainland mobile or landline number, stored in its canonical form."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            problem = phone_problem(raw)
+        except IndexError:  # shared.validation trips over a lone trunk prefix ("0", "+86 0"); reported upstream
+            problem = "not a mainland mobile (1[3-9] + 9 digits) or landline (0 + area code) number"
+        if problem:
+            raise ValidationError(problem)
+        return normalize_phone(raw)
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def moment(description: str) -> fields.AwareDateTime:
+    """A filter time: ISO-8601 with offset, within a range any database (and Python's UTC arithmetic) can hold."""
+    return fields.AwareDateTime(validate=validate.Range(EARLIEST, LATEST), metadata={"description": description})
+
+
+def _reported_at_window(value: datetime) -> None:
+    """SLA clocks start at reported_at: a typo must not start them in the future or a month ago."""
+    now = datetime.now(UTC)
+    if value > now + MAX_FUTURE:
+        raise ValidationError("must not be more than 5 minutes in the future")
+    if value < now - MAX_PAST:
+        raise ValidationError("must not be more than 30 days in the past")
+
+
+USCC_DOC = {"description": "18-character unified social credit code (GB 32100-2015, checksum verified)",
+            "example": "91310110MA4PFF8Q3P"}
+PHONE_DOC = {"description": "mainland mobile (13812345678) or landline with area code (021-65432100[-ext])",
+             "example": "13812345678"}
+
+
+class EnterpriseIn(Schema):
+    name = Text(validate=validate.Length(1, 200), metadata={
+        "description": "registered name; may be omitted when the registry knows the USCC (it is filled in)"})
+    uscc = Uscc(required=True, validate=validate.Length(18, 18), metadata=USCC_DOC)
+    contact_name = Text(required=True, validate=validate.Length(1, 100),
+                        metadata={"description": "the enterprise's contact person"})
+    contact_phone = Phone(required=True, metadata=PHONE_DOC)
+
+
+class DemandIn(Schema):
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS), metadata={
+        "description": "grid: grid workers; hotline_12345: hotline agents; online_helpdesk: help-desk agents; "
+                       "fallback_window (办不成事 window) and walk_in: officers and supervisors"})
+    street = fields.String(required=True, validate=validate.OneOf(STREET_CODES),
+                           metadata={"description": "street (街道) code"})
+    grid = Text(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$"),
+                metadata={"description": "grid (网格) code within the street"})
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES),
+                             metadata={"description": "category code (Open311: the service_code)"})
+    complexity = fields.String(load_default="simple", validate=validate.OneOf(COMPLEXITIES),
+                               metadata={"description": "sets the SLA targets; default simple"})
+    title = Text(required=True, validate=validate.Length(1, 120), metadata={"description": "1-120 characters"})
+    description = Text(required=True, validate=validate.Length(1, 5000),
+                       metadata={"description": "1-5000 characters"})
+    enterprise = fields.Nested(EnterpriseIn, required=True, metadata={"description": "who needs help"})
+    reported_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "when the enterprise raised it, ISO-8601 with offset; default now; at most 5 minutes "
+                       "ahead and 30 days back"})
+
+    @validates("reported_at")
+    def _reported_at(self, value: datetime | None, **_: object) -> None:
+        if value is not None:
+            _reported_at_window(value)
+
+
+class IdempotencyHeaders(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=[validate.Length(1, 200), validate.Regexp(r"^[\x21-\x7e]+$", error="printable ASCII only")],
+        metadata={"description": "Makes retries safe: the same key with the same body returns the original "
+                                 "demand; with a different body it is refused (409). Scoped to the caller."})
+
+
+class EnterpriseOut(Schema):
+    name = fields.String(metadata={"description": "registered name (from the registry when it knows the USCC)"})
+    uscc = fields.String(metadata={"description": "unified social credit code"})
+    key_enterprise = fields.Boolean(metadata={"description": "a key enterprise (重点企业) of its street"})
+    chief_officer_id = fields.String(allow_none=True, metadata={"description": "its chief service officer"})
+    contact_name = fields.String(metadata={"description": "the enterprise's contact person"})
+    contact_phone = fields.String(metadata={"description": "masked unless the caller is the assignee or a supervisor"})
+
+
+class DemandSummary(Schema):
+    id = fields.String(metadata={"description": "demand id (UUID)"})
+    status = fields.String(metadata={"enum": list(STATUSES), "description": "where the demand stands"})
+    channel = fields.String(metadata={"enum": list(CHANNELS)})
+    street = fields.String(metadata={"description": "street (街道) code"})
+    grid = fields.String(allow_none=True, metadata={"description": "grid (网格) code"})
+    category = fields.String(metadata={"description": "category code"})
+    complexity = fields.String(metadata={"enum": list(COMPLEXITIES)})
+    title = fields.String(metadata={"description": "short title"})
+    enterprise = fields.Nested(EnterpriseOut)
+    assignee_id = fields.String(allow_none=True, metadata={"description": "officer currently responsible"})
+    department = fields.String(allow_none=True, metadata={"description": "department it was transferred to"})
+    outcome = fields.String(allow_none=True, metadata={"description": "resolved | explained | unresolvable"})
+    satisfaction = fields.String(allow_none=True, metadata={"description": "the enterprise's feedback"})
+    escalated = fields.Boolean(metadata={"description": "escalated at least once since it was logged"})
+    sla_status = fields.String(metadata={"enum": list(SLA_STATUSES),
+                                         "description": "worst SLA alert so far"})
+    reported_at = fields.AwareDateTime(metadata={"description": "when the enterprise raised it (SLA clocks start)"})
+    received_at = fields.AwareDateTime(metadata={"description": "when intake stored it"})
+    updated_at = fields.AwareDateTime(metadata={"description": "when the view last changed"})
+
+
+class TimelineOut(Schema):
+    kind = fields.String(metadata={"description": "submitted, assigned, acknowledged, materials_requested, "
+                                                  "materials_received, transferred, resolved, escalated, "
+                                                  "feedback_received, reopened, closed, sla_warning, sla_breached"})
+    at = fields.AwareDateTime(metadata={"description": "when it happened"})
+    actor_id = fields.String(allow_none=True, metadata={"description": "who did it (user id, routing or sla)"})
+    details = fields.Dict(metadata={"description": "the event's facts, e.g. officer_id, outcome, reason"})
+
+
+class DemandOut(DemandSummary):
+    description = fields.String(metadata={"description": "the demand in the enterprise's words"})
+    created_by = fields.String(metadata={"description": "who logged it"})
+    warnings = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
+        "description": "differences from the enterprise registry by field path; not errors"})
+    timeline = fields.List(fields.Nested(TimelineOut), metadata={"description": "oldest first"})
+
+
+class DemandQuery(Schema):
+    street = fields.String(validate=validate.OneOf(STREET_CODES), metadata={
+        "description": "street code; grid workers and supervisors may only ask for their own"})
+    channel = fields.String(validate=validate.OneOf(CHANNELS), metadata={"description": "channel"})
+    category = fields.String(validate=validate.OneOf(CATEGORY_CODES), metadata={"description": "category code"})
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "current status"})
+    uscc = Uscc(metadata={"description": "enterprise USCC"})
+    reported_from = moment("reported at or after (ISO-8601 with offset)")
+    reported_to = moment("reported before (ISO-8601 with offset)")
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100),
+                           metadata={"description": "page size, 1-100 (default 20)"})
+    cursor = fields.String(validate=validate.Length(1, 200),
+                           metadata={"description": "next_cursor of the previous page (opaque)"})
+
+
+class DemandPage(Schema):
+    items = fields.List(fields.Nested(DemandSummary), metadata={"description": "newest first"})
+    next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})

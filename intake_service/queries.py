@@ -1,0 +1,186 @@
+"""Intake's read side: one demand with its timeline, the demand list a page at a time, the views of a demand
+each caller may see, the grid worker's own demands, the registry look-up and Open311's request list.
+
+Every query is scoped by :mod:`intake_service.domain.policy`: who may read what is decided there, and a
+query refuses (:class:`IntakeRefused`) rather than answering with something the caller may not see.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, case, literal, or_, select, tuple_
+
+from intake_service.domain import INVALID, IntakeRefused
+from intake_service.domain.policy import (
+    OPEN311_CLOSED,
+    STREET_BOUND_READERS,
+    Caller,
+    is_demand_id,
+    may_read,
+    read_scope,
+    sees_phone,
+)
+from intake_service.model import Demand, Enterprise, TimelineEntry
+from shared.db import UTCDateTime, unit_of_work
+from shared.validation import mask_phone
+
+if TYPE_CHECKING:
+    from intake_service.bootstrap import Context
+
+
+def readable_demand(ctx: Context, caller: Caller, demand_id: str) -> tuple[Demand, list[TimelineEntry]]:
+    """A demand and its timeline if the caller may read it (refused: not_found, or forbidden)."""
+    if not is_demand_id(demand_id):
+        raise IntakeRefused("not_found", "no such demand: demand ids are UUIDs")
+    with unit_of_work(ctx.sessions) as session:
+        demand = session.get(Demand, demand_id)
+        if demand is None:
+            raise IntakeRefused("not_found", f"no demand {demand_id}")
+        if not may_read(caller, demand.street, demand.assignee_id, demand.chief_officer_id, demand.created_by):
+            raise IntakeRefused("forbidden", "this demand is not visible to you")
+        timeline = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == demand_id)
+                                        .order_by(TimelineEntry.at, TimelineEntry.id)))
+    return demand, timeline
+
+
+def demand_view(ctx: Context, caller: Caller, demand_id: str) -> dict[str, Any]:
+    """The reporter's view of one demand (see :func:`full_view`), if the caller may read it."""
+    return full_view(caller, *readable_demand(ctx, caller, demand_id))
+
+
+def visible_demands(caller: Caller, street: str | None = None) -> Select[tuple[Demand]]:
+    """SELECT of the demands the caller may list, newest first; a street-bound caller asking for another
+    street is refused (forbidden) rather than shown an empty page."""
+    query = select(Demand).order_by(Demand.received_at.desc(), Demand.id.desc())
+    if caller.role in STREET_BOUND_READERS:
+        if street is not None and street != caller.street:
+            raise IntakeRefused("forbidden", f"you may list demands of your street ({caller.street}) only")
+        return query.where(Demand.street == caller.street)
+    scope = read_scope(caller)
+    if scope.everything:
+        return query
+    conditions = [Demand.created_by == caller.subject]
+    if scope.street is not None:
+        conditions.append(Demand.street == scope.street)
+    if scope.officer_id is not None:
+        conditions += [Demand.assignee_id == scope.officer_id, Demand.chief_officer_id == scope.officer_id]
+    return query.where(or_(*conditions))
+
+
+def list_page(ctx: Context, caller: Caller, filters: dict[str, Any]) -> dict[str, Any]:
+    """One page of the demand list (keyset pagination on received_at, id; newest first)."""
+    query = visible_demands(caller, filters.get("street"))
+    for name in ("street", "channel", "category", "status"):
+        if filters.get(name):
+            query = query.where(getattr(Demand, name) == filters[name])
+    if filters.get("uscc"):
+        query = query.where(Demand.enterprise_uscc == filters["uscc"])
+    if filters.get("reported_from"):
+        query = query.where(Demand.reported_at >= filters["reported_from"])
+    if filters.get("reported_to"):
+        query = query.where(Demand.reported_at < filters["reported_to"])
+    if filters.get("cursor"):
+        at, last_id = decode_cursor(filters["cursor"])
+        query = query.where(tuple_(Demand.received_at, Demand.id) < tuple_(literal(at, UTCDateTime()), last_id))
+    limit = filters["limit"]
+    with unit_of_work(ctx.sessions) as session:
+        rows = list(session.scalars(query.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [summary_view(caller, d) for d in rows],
+            "next_cursor": encode_cursor(rows[-1]) if more else None}
+
+
+def encode_cursor(demand: Demand) -> str:
+    """The opaque position after ``demand`` in the newest-first list."""
+    raw = json.dumps([demand.received_at.astimezone(UTC).isoformat(), demand.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor stands for (refused as invalid if it is not one of ours)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, demand_id = json.loads(raw)
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None or not isinstance(demand_id, str) or not is_demand_id(demand_id):
+            raise ValueError("not a cursor")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise IntakeRefused("invalid", INVALID, {"cursor": ["not a cursor returned by this API"]}) from None
+    return moment, demand_id
+
+
+def summary_view(caller: Caller, demand: Demand) -> dict[str, Any]:
+    """The demand as this caller may see it (phone masked unless they work it or supervise the street)."""
+    phone = demand.contact_phone
+    if not sees_phone(caller, demand.street, demand.assignee_id):
+        phone = mask_phone(phone)
+    return {
+        "id": demand.id, "status": demand.status, "channel": demand.channel, "street": demand.street,
+        "grid": demand.grid, "category": demand.category, "complexity": demand.complexity, "title": demand.title,
+        "enterprise": {"name": demand.enterprise_name, "uscc": demand.enterprise_uscc,
+                       "key_enterprise": demand.key_enterprise, "chief_officer_id": demand.chief_officer_id,
+                       "contact_name": demand.contact_name, "contact_phone": phone},
+        "assignee_id": demand.assignee_id, "department": demand.department, "outcome": demand.outcome,
+        "satisfaction": demand.satisfaction, "escalated": demand.escalated, "sla_status": demand.sla_status,
+        "reported_at": demand.reported_at, "received_at": demand.received_at, "updated_at": demand.updated_at,
+    }
+
+
+def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry]) -> dict[str, Any]:
+    """The reporter's view: the summary plus description, warnings and the whole timeline."""
+    submitted = {"kind": "submitted", "at": demand.received_at, "actor_id": demand.created_by,
+                 "details": {"channel": demand.channel, "reported_at": demand.reported_at.isoformat()}}
+    return {
+        **summary_view(caller, demand), "description": demand.description, "created_by": demand.created_by,
+        "warnings": demand.warnings or {},
+        "timeline": [submitted] + [{"kind": t.kind, "at": t.at, "actor_id": t.actor_id, "details": t.details}
+                                   for t in timeline],
+    }
+
+
+def logged_by_caller(ctx: Context, caller: Caller, limit: int) -> list[dict[str, Any]]:
+    """What the caller logged and may still read, newest first, as summaries (the grid worker's "mine")."""
+    query = visible_demands(caller).where(Demand.created_by == caller.subject).limit(limit)
+    with unit_of_work(ctx.sessions) as session:
+        return [summary_view(caller, d) for d in session.scalars(query)]
+
+
+def find_enterprises(ctx: Context, text: str, street: str | None, limit: int) -> list[Enterprise]:
+    """Registry matches for a USCC prefix or part of a name, those of ``street`` first."""
+    query = (select(Enterprise)
+             .where(or_(Enterprise.uscc.startswith(text.upper(), autoescape=True),
+                        Enterprise.name.contains(text, autoescape=True)))
+             .order_by(case((Enterprise.street == street, 0), else_=1), Enterprise.name)
+             .limit(limit))
+    with unit_of_work(ctx.sessions) as session:
+        return list(session.scalars(query))
+
+
+def requests(ctx: Context, caller: Caller, limit: int, *, ids: Collection[str] | None = None,
+             reported_from: datetime | None = None, reported_to: datetime | None = None,
+             categories: Collection[str] | None = None, closed: bool | None = None) -> list[Demand]:
+    """Open311's request list: the demands the caller may see, newest first, at most ``limit``.
+
+    With ``ids``, those demands (the other filters are not applied, as the spec has it); else those reported
+    in [``reported_from``, ``reported_to``), of ``categories``, closed or open for the reporter (``closed``).
+    """
+    selection = visible_demands(caller)
+    if ids is not None:
+        selection = selection.where(Demand.id.in_([i for i in ids if is_demand_id(i)]))
+    else:
+        selection = selection.where(Demand.reported_at >= reported_from, Demand.reported_at < reported_to)
+        if categories:
+            selection = selection.where(Demand.category.in_(categories))
+        if closed is True:
+            selection = selection.where(Demand.status.in_(OPEN311_CLOSED))
+        elif closed is False:
+            selection = selection.where(Demand.status.not_in(OPEN311_CLOSED))
+    with unit_of_work(ctx.sessions) as session:
+        return list(session.scalars(selection.limit(limit)))

@@ -1,0 +1,138 @@
+"""Intake's rows and how the rules see them: the enterprise registry, demand inserts, the projected state,
+and the rows the resend sweep locks.
+
+A demand's USCC is looked up and, if unknown, added in the same statement on PostgreSQL (an
+``INSERT ... ON CONFLICT DO NOTHING`` inside a CTE that also reads the existing row), so logging a demand
+costs no extra round trip and takes no row lock on popular enterprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, false, func, insert, literal, null, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from intake_service.domain.policy import DemandState
+from intake_service.model import Demand, Enterprise, outbox
+from shared.db import UTCDateTime
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An enterprise as the registry knows it; ``added`` when this demand put it there."""
+
+    uscc: str
+    name: str
+    street: str
+    key_enterprise: bool
+    chief_officer_id: str | None
+    added: bool
+
+
+# Statements are built once at import: building them per call cost more CPU than running them.
+_COLUMNS = (Enterprise.uscc, Enterprise.name, Enterprise.street, Enterprise.key_enterprise,
+            Enterprise.chief_officer_id)
+_ENTERPRISES = Enterprise.__table__
+_FIND = select(*_COLUMNS).where(Enterprise.uscc == bindparam("uscc"))
+_NEW_ROW = {"uscc": bindparam("uscc"), "name": bindparam("name"), "street": bindparam("street"),
+            "key_enterprise": false(), "chief_officer_id": null(), "source": literal("intake"),
+            "updated_at": bindparam("now", type_=UTCDateTime())}
+_ADD = insert(_ENTERPRISES).values(_NEW_ROW)
+# PostgreSQL: add-if-new and read-if-known in one statement. When the insert happens the CTE returns the new
+# row; when the USCC is known the insert does nothing and the second SELECT (same snapshot) returns it.
+_ADDED = (pg_insert(_ENTERPRISES).values(_NEW_ROW).on_conflict_do_nothing(index_elements=["uscc"])
+          .returning(*_COLUMNS, literal(True).label("added")).cte("added"))
+_FIND_OR_ADD = select(_ADDED).union_all(select(*_COLUMNS, literal(False).label("added"))
+                                        .where(Enterprise.uscc == bindparam("uscc")))
+_INSERT_DEMAND = insert(Demand.__table__)
+# A literal, so that PostgreSQL matches the query to the partial index ix_demands_unrouted.
+_IS_UNROUTED = Demand.status == literal("submitted", literal_execute=True)
+
+
+# --- the enterprise registry ----------------------------------------------------------------------------
+
+
+def find_enterprise(session: Session, uscc: str) -> Registered | None:
+    """The registered enterprise with this USCC, if any."""
+    row = session.connection().execute(_FIND, {"uscc": uscc}).first()
+    return Registered(*row, added=False) if row else None
+
+
+def find_or_add_enterprise(session: Session, uscc: str, name: str, street: str, now: datetime) -> Registered:
+    """The registered enterprise, adding it (as reported, in the demand's street) when it is new."""
+    conn = session.connection()
+    params = {"uscc": uscc, "name": name, "street": street, "now": now}
+    if conn.dialect.name != "postgresql":
+        # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE), so read, then add.
+        found = find_enterprise(session, uscc)
+        if found:
+            return found
+        conn.execute(_ADD, params)
+        return Registered(uscc, name, street, False, None, added=True)
+    row = conn.execute(_FIND_OR_ADD, params).first()
+    if row is None:
+        # Another transaction added the same new enterprise after this statement's snapshot was taken:
+        # our insert did nothing and the snapshot cannot see theirs; a fresh statement can.
+        found = find_enterprise(session, uscc)
+        if found is None:
+            raise RuntimeError(f"enterprise {uscc} neither added nor found")
+        return found
+    return Registered(*row)
+
+
+# --- demands --------------------------------------------------------------------------------------------
+
+
+def add_demand(session: Session, row: dict[str, Any]) -> Demand:
+    """Insert a demand (one statement, no ORM flush) and return it as an object not attached to ``session``."""
+    session.connection().execute(_INSERT_DEMAND, row)
+    return Demand(**row)
+
+
+def demand_by_idempotency_key(session: Session, subject: str, key: str) -> Demand | None:
+    """The demand ``subject`` logged with this Idempotency-Key, if any."""
+    return session.scalars(select(Demand).where(Demand.created_by == subject,
+                                                Demand.idempotency_key == key)).first()
+
+
+def state_of(demand: Demand) -> DemandState:
+    """The projected columns of a demand row, as the rules see them."""
+    return DemandState(demand.status, demand.assignee_id, demand.department, demand.outcome,
+                       demand.satisfaction, demand.escalated, demand.sla_status)
+
+
+def put_state(demand: Demand, state: DemandState) -> None:
+    """Write a projected state back onto its demand row."""
+    for name, value in state.__dict__.items():
+        setattr(demand, name, value)
+
+
+# --- the resend sweep -----------------------------------------------------------------------------------
+
+
+def lock_due_for_resend(session: Session, cutoff: datetime, now: datetime, limit: int) -> list[Demand]:
+    """Demands still submitted since ``cutoff`` or before, due for a resend and whose event has left the outbox;
+    oldest first, at most ``limit``.
+
+    On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED``, so two intake workers never resend the same
+    demand at once and the sweep never waits for the projection.
+    """
+    waiting_in_outbox = select(outbox.c.id).where(outbox.c.message_key == Demand.id).exists()
+    return list(session.scalars(
+        select(Demand)
+        .where(_IS_UNROUTED, Demand.received_at <= cutoff, Demand.submitted_event_id.is_not(None),
+               or_(Demand.next_resend_at.is_(None), Demand.next_resend_at <= now), ~waiting_in_outbox)
+        .order_by(Demand.received_at)
+        .limit(limit)
+        .with_for_update(of=Demand, skip_locked=True)
+    ).all())
+
+
+def count_unrouted(session: Session, cutoff: datetime) -> int:
+    """Demands still submitted that were received at ``cutoff`` or before (read from the partial index)."""
+    return session.scalar(select(func.count()).select_from(Demand)
+                          .where(_IS_UNROUTED, Demand.received_at <= cutoff)) or 0

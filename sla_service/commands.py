@@ -1,0 +1,310 @@
+"""SLA's write use cases: time a demand, move its clocks as its lifecycle moves, fire what falls due.
+
+Handlers (one event, in the consumer's transaction) and the timer (one short transaction per batch) both
+go through :class:`TrackedDemand`, so the rules live in one place:
+
+* a clock that crossed its warning or target threshold *before* the instant a change happens fires its
+  ``warning`` / ``breached`` event first (once: the flags are stored with the clock), so a pause or a stop
+  processed late -- e.g. after a restart -- never loses a breach;
+* a changed clock is stored with its new ``target_at`` and ``next_fire_at`` (what the timer selects on);
+* the daily counts get the demand's before/after difference; metrics move only after the commit.
+
+Each transition happens at the event's ``at`` (when the officer acted), not when SLA got to it. Every
+command returns the events it queued in the outbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.contracts import events
+from shared.contracts.events import CloudEvent
+from shared.contracts.vocabulary import CLOCK_KINDS
+from shared.db import after_commit, unit_of_work
+from sla_service import announce, metrics, repository
+from sla_service.domain.clock import Clock, Transition
+from sla_service.domain.compliance import NOTHING, Vector, contribution
+from sla_service.model import ClockRow, TimedDemand
+from sla_service.repository import CountChanges
+
+if TYPE_CHECKING:
+    from sla_service.bootstrap import Context
+
+log = logging.getLogger(__name__)
+
+BATCH = 200  # clocks the timer takes per transaction
+# A clock whose deadline computes to the past yet has nothing due would be selected on every round;
+# it is pushed this far ahead instead (a bug guard: the clock model is built so this never happens).
+_RETRY = timedelta(seconds=1)
+# The facts of the demand an `assigned` event must repeat for SLA to open its clocks.
+_REPAIR_FIELDS = ("channel", "category", "complexity", "key_enterprise", "reported_at")
+
+
+class TrackedDemand:
+    """A demand and (some of) its clocks, changed in memory and written back by :meth:`save`."""
+
+    def __init__(self, session: Session, ctx: Context, demand: TimedDemand, rows: Sequence[ClockRow],
+                 opened: bool = False) -> None:
+        """``opened``: the demand and its clocks are new in this transaction (counted and announced whole)."""
+        self.session = session
+        self.ctx = ctx
+        self.demand = demand
+        self.rows = {row.kind: row for row in rows}
+        self.clocks = {kind: repository.to_clock(row) for kind, row in self.rows.items()}
+        self.before = NOTHING if opened else self._contribution()
+        self.events: list[CloudEvent] = []
+        self._dirty: set[str] = set(self.rows) if opened else set()
+        self._announce: set[str] = set(self.rows) if opened else set()
+
+    def _contribution(self) -> Vector:
+        statuses = {kind: clock.status for kind, clock in self.clocks.items()}
+        return contribution(self.demand.closed_at is not None, self.demand.outcome, statuses)
+
+    def _labels(self) -> tuple[str, str]:
+        return self.demand.street, self.demand.channel
+
+    def fire_due(self, at: datetime) -> int:
+        """Emit the warnings and breaches due by ``at``; returns how many."""
+        cal, fraction = self.ctx.calendar, self.ctx.policy.warning_fraction
+        fired = 0
+        for kind, clock in self.clocks.items():
+            target_at = clock.target_at(cal)
+            for name in clock.due_events(at, cal, fraction):
+                row = self.rows[kind]
+                if name == "breached":
+                    row.breached_at = target_at or clock.stopped_at or at
+                    labels = (kind, *self._labels(), self.demand.category, str(self.demand.key_enterprise).lower())
+                    after_commit(self.session, lambda lb=labels: metrics.CLOCKS_BREACHED.labels(*lb).inc())
+                else:
+                    labels = (kind, *self._labels())
+                    after_commit(self.session, lambda lb=labels: metrics.WARNINGS.labels(*lb).inc())
+                self._dirty.add(kind)
+                self._write(kind)
+                type_ = events.BREACHED if name == "breached" else events.WARNING
+                self._tell(type_, kind, clock.used_at(at, cal))
+                fired += 1
+        return fired
+
+    def change(self, kind: str, at: datetime, transition: Transition) -> bool:
+        """Apply a lifecycle transition at ``at`` after firing what was due by then; False if a no-op."""
+        clock = self.clocks.get(kind)
+        if clock is None:
+            return False
+        self.fire_due(at)
+        was_stopped = clock.stopped_at is not None
+        if not transition(clock, at, self.ctx.calendar):
+            return False
+        self._dirty.add(kind)
+        self._announce.add(kind)
+        if clock.stopped_at is not None and not was_stopped:
+            self._stopped(kind, clock)
+        self.fire_due(at)  # a stop past the target reports its breach if nothing had yet
+        return True
+
+    def stop_all(self, at: datetime) -> None:
+        """Stop every clock still running or paused (a resolution or a closure answers everything)."""
+        for kind in CLOCK_KINDS:
+            self.change(kind, at, Clock.stop)
+
+    def _stopped(self, kind: str, clock: Clock) -> None:
+        street, channel = self._labels()
+        used = clock.business_seconds_used
+        if kind == "first_response":
+            after_commit(self.session, lambda: metrics.FIRST_RESPONSE_SECONDS.labels(street, channel).observe(used))
+        if clock.status == "met":
+            after_commit(self.session, lambda: metrics.CLOCKS_MET.labels(kind, street, channel).inc())
+
+    def _write(self, kind: str) -> None:
+        repository.store_clock(self.rows[kind], self.clocks[kind], self.ctx.calendar,
+                               self.ctx.policy.warning_fraction)
+
+    def _tell(self, type_: str, kind: str, used: float) -> None:
+        event = announce.clock(self.session, type_, self.demand, self.rows[kind], used, self.ctx.now())
+        self.events.append(event)
+
+    def save(self, changes: CountChanges) -> list[CloudEvent]:
+        """Write changed clocks back, announce lifecycle changes, and record the counts' difference; returns
+        the events queued since the demand was loaded."""
+        for kind in sorted(self._dirty):
+            self._write(kind)
+        for kind in sorted(self._announce):
+            self._tell(events.CLOCK_UPDATED, kind, self.clocks[kind].business_seconds_used)
+        changes.add(self.demand, self.before, self._contribution())
+        self._dirty.clear()
+        self._announce.clear()
+        return self.events
+
+
+def _save(session: Session, tracked: TrackedDemand) -> list[CloudEvent]:
+    """Save one demand and apply its counts now (a handler changes one demand per event)."""
+    changes = CountChanges()
+    queued = tracked.save(changes)
+    changes.apply(session)
+    return queued
+
+
+def _update(ctx: Context, session: Session, demand_id: str,
+            change: Callable[[TrackedDemand], None]) -> list[CloudEvent]:
+    """Lock a timed demand's clocks, apply ``change`` and save; an event about a demand SLA does not time
+    changes nothing (``assigned`` comes before any other, so it was never timed)."""
+    rows = repository.lock_clocks(session, demand_id)
+    if not rows:
+        log.info("ignoring an event about a demand SLA does not time", extra={"demand_id": demand_id})
+        return []
+    demand = repository.timed_demand(session, demand_id)
+    tracked = TrackedDemand(session, ctx, demand, rows)
+    change(tracked)
+    return _save(session, tracked)
+
+
+def _open(ctx: Context, session: Session, facts: dict[str, Any], key_enterprise: bool) -> list[CloudEvent]:
+    """Start timing a demand: both clocks from ``reported_at`` moved to the next business instant.
+
+    ``facts`` are a ``submitted`` or ``assigned`` event's: both carry the demand's street, channel, category,
+    complexity and report instant at the top level, so a repaired demand is timed exactly like any other.
+    """
+    cal, policy = ctx.calendar, ctx.policy
+    demand = repository.new_demand(session, facts, key_enterprise)
+    clocks = (
+        Clock.start("first_response", policy.first_response_seconds(demand.channel), demand.reported_at, cal),
+        Clock.start("resolution", policy.resolution_seconds(demand.complexity), demand.reported_at, cal),
+    )
+    rows = [repository.new_clock_row(demand, clock, cal, policy.warning_fraction) for clock in clocks]
+    session.add_all(rows)
+    return _save(session, TrackedDemand(session, ctx, demand, rows, opened=True))
+
+
+# ------------------------------------------------------------------ the demand lifecycle (handlers)
+
+
+def open_clocks(ctx: Context, session: Session, facts: dict[str, Any], key_enterprise: bool) -> list[CloudEvent]:
+    """``submitted``: open ``first_response`` (target per channel) and ``resolution`` (per complexity).
+
+    A demand timed already (announced twice, or repaired from its assignment) is left as it is.
+    """
+    if repository.timed_demand(session, facts["demand_id"]) is not None:
+        return []
+    return _open(ctx, session, facts, key_enterprise)
+
+
+def repair_clocks(ctx: Context, session: Session, facts: dict[str, Any]) -> list[CloudEvent]:
+    """``assigned``: nothing for a timed demand; for one SLA does not time, open the clocks ``submitted``
+    would have, from the facts the assignment repeats (counted as repaired, or unrepairable without them)."""
+    demand_id = facts["demand_id"]
+    if repository.timed_demand(session, demand_id) is not None:
+        return []
+    missing = [name for name in _REPAIR_FIELDS if facts.get(name) is None]
+    if missing:
+        log.error("a demand SLA does not time was assigned, but the event lacks %s: its clocks cannot be "
+                  "opened; replay its submitted event", ", ".join(missing), extra={"demand_id": demand_id})
+        after_commit(session, lambda: metrics.CLOCKS_REPAIRED.labels("unrepairable").inc())
+        return []
+    queued = _open(ctx, session, facts, facts["key_enterprise"])
+    log.warning("opened the clocks of a demand whose submitted event never reached SLA, from its assignment",
+                extra={"demand_id": demand_id, "reported_at": facts["reported_at"].isoformat()})
+    after_commit(session, lambda: metrics.CLOCKS_REPAIRED.labels("repaired").inc())
+    return queued
+
+
+def change_clock(ctx: Context, session: Session, demand_id: str, kind: str, at: datetime,
+                 transition: Transition) -> list[CloudEvent]:
+    """One clock transition at ``at``: acknowledged stops ``first_response``, materials pause and resume
+    ``resolution``."""
+    return _update(ctx, session, demand_id, lambda tracked: tracked.change(kind, at, transition))
+
+
+def resolve(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str) -> list[CloudEvent]:
+    """``resolved``: stops both clocks, records the outcome; the demand counts as closed from now."""
+
+    def apply(tracked: TrackedDemand) -> None:
+        tracked.stop_all(at)
+        demand = tracked.demand
+        demand.state, demand.outcome, demand.closed_at = "resolved", outcome, at
+        labels = (outcome, demand.street, demand.channel, demand.category)
+        after_commit(session, lambda: metrics.RESOLUTIONS.labels(*labels).inc())
+
+    return _update(ctx, session, demand_id, apply)
+
+
+def reopen(ctx: Context, session: Session, demand_id: str, at: datetime) -> list[CloudEvent]:
+    """``reopened``: ``resolution`` runs again from the business time already used; no longer closed."""
+
+    def apply(tracked: TrackedDemand) -> None:
+        tracked.change("resolution", at, Clock.reopen)
+        tracked.demand.state, tracked.demand.closed_at = "open", None
+
+    return _update(ctx, session, demand_id, apply)
+
+
+def close(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str | None) -> list[CloudEvent]:
+    """``closed``: stops whatever still runs; counts as closed from now if it was never resolved (routing
+    repeats the resolution's outcome, if any)."""
+
+    def apply(tracked: TrackedDemand) -> None:
+        tracked.stop_all(at)
+        demand = tracked.demand
+        demand.state, demand.outcome = "closed", outcome or demand.outcome
+        demand.closed_at = demand.closed_at or at
+
+    return _update(ctx, session, demand_id, apply)
+
+
+# ------------------------------------------------------------------ the timer
+
+
+def fire_due_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
+    """Fire the warnings and breaches due now, in one short transaction; returns the number of clocks handled
+    (the worker's loop goes round at once if > 0).
+
+    At most ``BATCH`` clocks with ``next_fire_at <= now``, oldest first, skipping those another worker
+    holds; each says what is due, and the events, the flags and the next ``next_fire_at`` are written in
+    the same transaction. So each event is emitted exactly once, and after a restart the first call fires
+    whatever fell due while the worker was down (their ``next_fire_at`` is in the past).
+    """
+    now = ctx.now()
+    with unit_of_work(sessions) as session:
+        due = repository.lock_due_clocks(session, now, BATCH)
+        changes = CountChanges()
+        with session.no_autoflush:  # the clock updates go out together at commit, not one per event
+            for row, demand in due:
+                tracked = TrackedDemand(session, ctx, demand, [row])
+                if not tracked.fire_due(now):
+                    log.error("clock due at %s had nothing to fire; retrying later", row.next_fire_at.isoformat(),
+                              extra={"demand_id": row.demand_id, "kind": row.kind})
+                    row.next_fire_at = now + _RETRY
+                tracked.save(changes)
+            changes.apply(session)
+    return len(due)
+
+
+# ------------------------------------------------------------------ maintenance
+
+
+def recount(ctx: Context) -> int:
+    """Recompute every daily-count row from the clocks; returns the number of rows written."""
+    with unit_of_work(ctx.sessions) as session:
+        return repository.rebuild_counts(session)
+
+
+def main() -> None:
+    """``python -m sla_service.commands --rebuild``: recount the daily rows from the clocks."""
+    from sla_service.bootstrap import bootstrap
+
+    parser = argparse.ArgumentParser(description="Maintenance of SLA's daily counts.")
+    parser.add_argument("--rebuild", action="store_true", help="recompute every daily row from the clocks")
+    args = parser.parse_args()
+    if not args.rebuild:
+        parser.error("nothing to do (use --rebuild)")
+    ctx = bootstrap()
+    print(f"{recount(ctx)} daily rows rebuilt")
+    ctx.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

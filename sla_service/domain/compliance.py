@@ -1,0 +1,72 @@
+"""The numbers supervisors are judged by, and what one demand contributes to them.
+
+Definitions (the summary, the monthly report and the tests use these):
+
+* **first-response compliance** = first-response clocks ``met`` / clocks ``met`` or ``breached``. A clock
+  past its target counts as breached as soon as the breach fires, even before anyone answers; a clock
+  still running within its target is not counted yet.
+* **on-time resolution rate** = resolution clocks ``met`` / ``met`` or ``breached`` (same rule; a reopened
+  clock leaves the counts until it stops again, unless it had already breached).
+* **resolution rate** = demands *closed* with outcome ``resolved`` / all *closed* demands, where a demand
+  is closed from its ``resolved`` event (any outcome) -- or its ``closed`` event if it was closed without
+  one -- until it is reopened.
+
+Every demand contributes one vector of 0/1 values (:data:`COUNTS`) to the row of its report day
+(Asia/Shanghai), street, channel and category; a change adds the difference of its vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from shared.calendar import SHANGHAI
+
+# Share of demands that must meet each promise (district plan: 90 % resolved); reported by the summary.
+COMPLIANCE_TARGET = 0.9
+
+# What each demand counts for, in the order of a contribution vector (and of the daily-count columns).
+COUNTS = ("demands", "first_response_met", "first_response_breached", "resolution_met",
+          "resolution_breached", "closed", "closed_resolved")
+Vector = tuple[int, ...]  # one value per COUNTS entry
+NOTHING: Vector = (0,) * len(COUNTS)
+
+
+def report_day(reported_at: datetime) -> date:
+    """The day a demand is counted under: its report date in Asia/Shanghai."""
+    return reported_at.astimezone(SHANGHAI).date()
+
+
+def contribution(closed: bool, outcome: str | None, statuses: Mapping[str, str]) -> Vector:
+    """What one demand adds to its daily row, given whether it is closed, its outcome and its clocks'
+    statuses by kind."""
+    first, resolution = statuses.get("first_response"), statuses.get("resolution")
+    return (
+        1,
+        int(first == "met"),
+        int(first == "breached"),
+        int(resolution == "met"),
+        int(resolution == "breached"),
+        int(closed),
+        int(closed and outcome == "resolved"),
+    )
+
+
+def ratio(numerator: int, denominator: int) -> dict[str, Any]:
+    """A rate with its parts; ``rate`` is null when nothing was counted yet."""
+    rate = numerator / denominator if denominator else None
+    return {"numerator": numerator, "denominator": denominator, "rate": rate, "target": COMPLIANCE_TARGET,
+            "meets_target": None if rate is None else rate >= COMPLIANCE_TARGET}
+
+
+def rates(counts: Mapping[str, int]) -> dict[str, Any]:
+    """The three rates from summed counts."""
+    return {
+        "demands": counts["demands"],
+        "first_response_compliance": ratio(
+            counts["first_response_met"], counts["first_response_met"] + counts["first_response_breached"]),
+        "on_time_resolution_rate": ratio(
+            counts["resolution_met"], counts["resolution_met"] + counts["resolution_breached"]),
+        "resolution_rate": ratio(counts["closed_resolved"], counts["closed"]),
+    }

@@ -1,0 +1,69 @@
+"""SLA policy: the targets of each promise, per channel and complexity, resolved to business seconds.
+
+Targets are business time (see ``shared.calendar``): the operators' file speaks in working days or
+business seconds (read and checked by ``sla_service.reference``); here everything is business seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
+
+DEFAULT_WARNING_FRACTION = 0.8
+DEFAULT_SECONDS_PER_WORKING_DAY = 28_800
+
+
+class PolicyError(ValueError):
+    """The SLA policy is malformed; the message names the file and the offending key."""
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Resolved targets in business seconds for every channel and complexity."""
+
+    first_response_targets: Mapping[str, int] = field(hash=False)
+    resolution_targets: Mapping[str, int] = field(hash=False)
+    warning_fraction: float = DEFAULT_WARNING_FRACTION
+    seconds_per_working_day: int = DEFAULT_SECONDS_PER_WORKING_DAY
+
+    def __post_init__(self) -> None:
+        for name, members in (("first_response", CHANNELS), ("resolution", COMPLEXITIES)):
+            targets = getattr(self, f"{name}_targets")
+            missing = [m for m in members if m not in targets]
+            if missing:
+                raise PolicyError(f"{name}.{missing[0]} has no target")
+            for key, value in targets.items():
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise PolicyError(f"{name}.{key} must be a positive whole number of seconds, got {value!r}")
+            object.__setattr__(self, f"{name}_targets", MappingProxyType(dict(targets)))
+        if not 0 < self.warning_fraction < 1:
+            raise PolicyError(f"warning_fraction must be between 0 and 1, got {self.warning_fraction!r}")
+
+    def first_response_seconds(self, channel: str) -> int:
+        """Business seconds allowed before the first acknowledgement of a demand on ``channel``."""
+        try:
+            return self.first_response_targets[channel]
+        except KeyError:
+            raise PolicyError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}") from None
+
+    def resolution_seconds(self, complexity: str) -> int:
+        """Business seconds allowed to resolve a demand of ``complexity``."""
+        try:
+            return self.resolution_targets[complexity]
+        except KeyError:
+            raise PolicyError(
+                f"unknown complexity {complexity!r}; expected one of {', '.join(COMPLEXITIES)}"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view for the API, in business seconds (what clocks actually use)."""
+        return {
+            "first_response_seconds": {c: self.first_response_targets[c] for c in CHANNELS},
+            "resolution_seconds": {c: self.resolution_targets[c] for c in COMPLEXITIES},
+            "warning_fraction": self.warning_fraction,
+            "seconds_per_working_day": self.seconds_per_working_day,
+        }

@@ -1,0 +1,140 @@
+"""SLA's HTTP API: a demand's clocks, the compliance summary, the breach list and the monthly report.
+
+Who may read what (the token's role and street, see :mod:`sla_service.domain.access`):
+
+* ``admin`` (the district office): everything, every street;
+* ``supervisor``: their own street -- asking for another street is a 403, leaving ``street`` out means theirs;
+* ``officer``: the clocks of any demand (officers are assigned across streets and departments, and a clock
+  holds no personal data), nothing else.
+
+A refusal of the read side (:class:`sla_service.domain.SlaRefused`) becomes its status through
+``shared.webkit.errors``, installed on the app.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, cast
+
+from flask import Response
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from shared.contracts.reference import STREETS
+from shared.webkit.app import ErrorSchema, context
+from shared.webkit.auth import current_principal, require
+from sla_service import queries
+from sla_service.bootstrap import Context
+from sla_service.domain.compliance import COMPLIANCE_TARGET
+from sla_service.http.schemas import BreachPage, BreachQuery, DemandClocksOut, ReportQuery, SummaryOut, SummaryQuery
+
+blp = Blueprint("sla", __name__, url_prefix="/api/v1/sla", description="SLA clocks, breaches and compliance")
+
+BEARER = [{"bearerAuth": []}]
+UNAUTHORIZED = "No valid bearer token."
+OTHER_STREET = "A supervisor asked about another street."
+
+
+def _ctx() -> Context:
+    return cast(Context, context())
+
+
+def _filters(query: dict[str, Any]) -> queries.Filters:
+    return queries.Filters(street=query.get("street"), channel=query.get("channel"), category=query.get("category"),
+                           first_day=query.get("first_day"), last_day=query.get("last_day"))
+
+
+@blp.route("/demands/<demand_id>", methods=["GET"])
+@require("officer", "supervisor", "admin")
+@blp.response(200, DemandClocksOut)
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description="A role other than officer, supervisor or admin; or "
+                  "a supervisor of another street.")
+@blp.alt_response(404, schema=ErrorSchema, description="SLA does not time this demand (yet).")
+@blp.doc(security=BEARER)
+def get_clocks(demand_id: str) -> dict[str, Any]:
+    """The demand's clocks, with business time used and the instant each runs out.
+
+    `business_seconds_used` is live: for a running clock it counts up to the moment of the request.
+    """
+    return queries.demand_clocks(_ctx(), current_principal(), demand_id)
+
+
+@blp.route("/summary", methods=["GET"])
+@require("supervisor", "admin")
+@blp.arguments(SummaryQuery, location="query", unknown=RAISE)
+@blp.response(200, SummaryOut)
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description=f"Not a supervisor or admin. {OTHER_STREET}")
+@blp.alt_response(422, schema=ErrorSchema, description="Invalid filters.")
+@blp.doc(security=BEARER)
+def summary(query: dict[str, Any]) -> dict[str, Any]:
+    """First-response compliance, on-time resolution rate and resolution rate, each with its parts.
+
+    Counts the demands *reported* on the days `from`..`to` (Asia/Shanghai, inclusive; open-ended when
+    left out) in the street, channel and category asked. Target: 0.90 for each rate.
+    """
+    return queries.summary(_ctx(), current_principal(), _filters(query))
+
+
+@blp.route("/breaches", methods=["GET"])
+@require("supervisor", "admin")
+@blp.arguments(BreachQuery, location="query", unknown=RAISE)
+@blp.response(200, BreachPage)
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description=f"Not a supervisor or admin. {OTHER_STREET}")
+@blp.alt_response(422, schema=ErrorSchema, description="Invalid filters or cursor.")
+@blp.doc(security=BEARER)
+def breaches(query: dict[str, Any]) -> dict[str, Any]:
+    """Breached clocks, newest breach first, a page at a time (pass `next_cursor` as `cursor`).
+
+    `from`/`to` select the days (Asia/Shanghai, inclusive) on which the clocks reached their targets.
+    """
+    return queries.breaches(_ctx(), current_principal(), _filters(query), kind=query.get("kind"),
+                            key_enterprise=query.get("key_enterprise"), limit=query["limit"],
+                            cursor=query.get("cursor"))
+
+
+REPORT_COLUMNS = (
+    "month", "street", "street_name", "demands",
+    "first_response_met", "first_response_counted", "first_response_compliance",
+    "resolution_on_time", "resolution_counted", "on_time_resolution_rate",
+    "closed_resolved", "closed", "resolution_rate", "target",
+)
+
+
+@blp.route("/report.csv", methods=["GET"])
+@require("supervisor", "admin")
+@blp.arguments(ReportQuery, location="query", unknown=RAISE)
+@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
+@blp.alt_response(403, schema=ErrorSchema, description="Not a supervisor or admin.")
+@blp.alt_response(422, schema=ErrorSchema, description="`month` is missing or not YYYY-MM.")
+@blp.doc(security=BEARER, responses={"200": {
+    "description": "CSV (UTF-8 with BOM, so Excel shows the Chinese street names), one header row.",
+    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+def report(query: dict[str, Any]) -> Response:
+    """The monthly compliance report per street, for the district office.
+
+    One row per street (a supervisor gets theirs only; an admin every street and a district `total` row),
+    counting the demands reported in the month (Asia/Shanghai). Rates are empty when nothing was counted.
+    """
+    month = query["month"]
+    rows = queries.monthly_report(_ctx(), current_principal(), month)
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    for street, r in rows.items():
+        fr, res, rate = r["first_response_compliance"], r["on_time_resolution_rate"], r["resolution_rate"]
+        name = STREETS[street].name_zh if street in STREETS else "杨浦区"
+        writer.writerow([month, street, name, r["demands"],
+                         fr["numerator"], fr["denominator"], _fmt(fr["rate"]),
+                         res["numerator"], res["denominator"], _fmt(res["rate"]),
+                         rate["numerator"], rate["denominator"], _fmt(rate["rate"]), f"{COMPLIANCE_TARGET:.2f}"])
+    return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="sla-report-{month}.csv"'})
+
+
+def _fmt(rate: float | None) -> str:
+    return "" if rate is None else f"{rate:.4f}"

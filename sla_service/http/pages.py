@@ -1,0 +1,32 @@
+"""The supervisor's compliance page: the street's figures for today, this month and all time.
+
+The figures are sla's own (:func:`sla_service.queries.compliance`, the same as ``/api/v1/sla/summary``);
+a supervisor sees their street, an administrator picks one (or the whole district).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from flask import g, render_template, request
+
+from shared.contracts.reference import STREETS
+from shared.webkit.app import context
+from shared.webkit.pages import page_blueprint, require_page
+from sla_service import queries
+from sla_service.bootstrap import Context
+
+bp = page_blueprint("compliance", __name__, template_folder=str(Path(__file__).resolve().parents[1] / "templates"))
+
+
+@bp.get("/compliance")
+@require_page("supervisor", "admin")
+def compliance() -> str:
+    principal = g.principal
+    street = principal.street if principal.role == "supervisor" else request.args.get("street") or None
+    if street is not None and street not in STREETS:
+        street = None
+    today, figures = queries.compliance(cast(Context, context()), street)
+    return render_template("sla/compliance.html", street=street, figures=figures, today=today,
+                           streets=sorted(STREETS) if principal.role == "admin" else [])

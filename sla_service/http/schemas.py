@@ -1,0 +1,104 @@
+"""The schemas of SLA's HTTP API: what the endpoints answer and the query parameters they take."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
+from sla_service.domain.clock import STATUSES
+
+
+class ClockOut(Schema):
+    kind = fields.String(validate=validate.OneOf(CLOCK_KINDS))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    started_at = fields.AwareDateTime()
+    target_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the used time reaches (or reached) the target; null while paused or once met"})
+    stopped_at = fields.AwareDateTime(allow_none=True)
+    business_seconds_used = fields.Float(metadata={"description": "Business time used so far (live while running)"})
+    business_seconds_target = fields.Integer()
+
+
+class PolicyOut(Schema):
+    channel = fields.String()
+    complexity = fields.String()
+    warning_fraction = fields.Float()
+    seconds_per_working_day = fields.Integer()
+
+
+class DemandClocksOut(Schema):
+    demand_id = fields.String()
+    policy = fields.Nested(PolicyOut, metadata={"description": "The policy the demand is timed by"})
+    clocks = fields.List(fields.Nested(ClockOut))
+
+
+class _Query(Schema):
+    street = fields.String(validate=validate.OneOf(list(STREETS)))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    category = fields.String(validate=validate.OneOf(list(CATEGORIES)))
+    first_day = fields.Date(data_key="from", metadata={"description": "First day, inclusive (Asia/Shanghai)"})
+    last_day = fields.Date(data_key="to", metadata={"description": "Last day, inclusive (Asia/Shanghai)"})
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("first_day") and data.get("last_day") and data["first_day"] > data["last_day"]:
+            raise ValidationError("must not be before 'from'", "to")
+
+
+class SummaryQuery(_Query):
+    """Demands reported on the days ``from``..``to``."""
+
+
+class RateOut(Schema):
+    numerator = fields.Integer()
+    denominator = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "null when the denominator is 0"})
+    target = fields.Float()
+    meets_target = fields.Boolean(allow_none=True)
+
+
+class SummaryOut(Schema):
+    filters = fields.Dict(metadata={"description": "The filters applied (a supervisor's street filled in)"})
+    demands = fields.Integer(metadata={"description": "Demands reported in the period"})
+    first_response_compliance = fields.Nested(RateOut, metadata={
+        "description": "first-response clocks met / met or breached"})
+    on_time_resolution_rate = fields.Nested(RateOut, metadata={
+        "description": "resolution clocks met / met or breached"})
+    resolution_rate = fields.Nested(RateOut, metadata={
+        "description": "closed demands with outcome `resolved` / all closed demands (closed: resolved with any "
+                       "outcome, or closed without a resolution, and not reopened since)"})
+
+
+class BreachQuery(_Query):
+    """Breaches whose clock reached its target on the days ``from``..``to``."""
+
+    kind = fields.String(validate=validate.OneOf(CLOCK_KINDS))
+    key_enterprise = fields.Boolean()
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.String(validate=validate.Length(1, 300),
+                           metadata={"description": "next_cursor of the previous page (opaque)"})
+
+
+class BreachOut(Schema):
+    demand_id = fields.String()
+    kind = fields.String()
+    street = fields.String()
+    channel = fields.String()
+    category = fields.String()
+    key_enterprise = fields.Boolean()
+    breached_at = fields.AwareDateTime(metadata={"description": "When the used time reached the target"})
+    stopped_at = fields.AwareDateTime(allow_none=True, metadata={"description": "null while still open"})
+    business_seconds_target = fields.Integer()
+
+
+class BreachPage(Schema):
+    items = fields.List(fields.Nested(BreachOut))
+    next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})
+
+
+class ReportQuery(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
+                                                                  error="must be YYYY-MM"))

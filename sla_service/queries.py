@@ -1,0 +1,200 @@
+"""SLA's read side: a demand's clocks, the compliance summary, the breach list and the monthly report.
+
+The figures are read from ``sla_daily_counts`` (maintained with every clock change, see
+``sla_service.repository``), so a summary sums a few rows per day instead of scanning every demand. Who
+may read what is decided by :mod:`sla_service.domain.access`; a refusal is an :class:`SlaRefused`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy.orm import Session
+
+from shared.auth import Principal
+from shared.calendar import SHANGHAI
+from shared.contracts.vocabulary import CLOCK_KINDS
+from shared.db import UTCDateTime, unit_of_work
+from sla_service import repository
+from sla_service.domain import SlaRefused
+from sla_service.domain.access import report_streets, scoped_street
+from sla_service.domain.compliance import rates
+from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
+
+if TYPE_CHECKING:
+    from sla_service.bootstrap import Context
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which demands a figure counts: by street, channel, category and report days (inclusive)."""
+
+    street: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+# ------------------------------------------------------------------ one demand
+
+
+def demand_clocks(ctx: Context, principal: Principal, demand_id: str) -> dict[str, Any]:
+    """The demand's policy and clocks, with the business time used up to now (live while running)."""
+    with unit_of_work(ctx.sessions) as session:
+        demand = session.get(TimedDemand, demand_id)
+        if demand is None:
+            raise SlaRefused("not_found", f"SLA does not time demand {demand_id}")
+        scoped_street(principal, demand.street)
+        rows = session.scalars(select(ClockRow).where(ClockRow.demand_id == demand_id).order_by(ClockRow.kind)).all()
+    now = ctx.now()
+    return {
+        "demand_id": demand_id,
+        "policy": {"channel": demand.channel, "complexity": demand.complexity,
+                   "warning_fraction": ctx.policy.warning_fraction,
+                   "seconds_per_working_day": ctx.policy.seconds_per_working_day},
+        "clocks": [{"kind": r.kind, "status": r.status, "started_at": r.started_at, "target_at": r.target_at,
+                    "stopped_at": r.stopped_at,
+                    "business_seconds_used": repository.to_clock(r).used_at(now, ctx.calendar),
+                    "business_seconds_target": r.business_seconds_target} for r in rows],
+    }
+
+
+# ------------------------------------------------------------------ summaries
+
+
+def _where(filters: Filters) -> list[Any]:
+    c = DailyCounts
+    conditions = []
+    for column, value in ((c.street, filters.street), (c.channel, filters.channel), (c.category, filters.category)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.first_day is not None:
+        conditions.append(c.day >= filters.first_day)
+    if filters.last_day is not None:
+        conditions.append(c.day <= filters.last_day)
+    return conditions
+
+
+def _sums() -> list[Any]:
+    return [func.coalesce(func.sum(getattr(DailyCounts, col)), literal(0)) for col in COUNT_COLUMNS]
+
+
+def summarize(session: Session, filters: Filters) -> dict[str, Any]:
+    """Counts and rates of the demands reported in the filtered days, streets, channels and categories."""
+    row = session.execute(select(*_sums()).where(*_where(filters))).one()
+    return rates({col: int(value) for col, value in zip(COUNT_COLUMNS, row, strict=True)})
+
+
+def by_street(session: Session, filters: Filters, streets: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """:func:`summarize` per street (every street listed, zeros included), for the monthly report."""
+    rows = session.execute(
+        select(DailyCounts.street, *_sums()).where(*_where(filters)).group_by(DailyCounts.street)
+    ).all()
+    found = {row[0]: {col: int(v) for col, v in zip(COUNT_COLUMNS, row[1:], strict=True)} for row in rows}
+    empty = dict.fromkeys(COUNT_COLUMNS, 0)
+    return {street: rates(found.get(street, empty)) for street in streets}
+
+
+def summary(ctx: Context, principal: Principal, filters: Filters) -> dict[str, Any]:
+    """The three rates with their parts, and the filters applied (a supervisor's street filled in)."""
+    filters = Filters(street=scoped_street(principal, filters.street), channel=filters.channel,
+                      category=filters.category, first_day=filters.first_day, last_day=filters.last_day)
+    with unit_of_work(ctx.sessions) as session:
+        result = summarize(session, filters)
+    return {"filters": {"street": filters.street, "channel": filters.channel, "category": filters.category,
+                        "from": _iso(filters.first_day), "to": _iso(filters.last_day)}, **result}
+
+
+def monthly_report(ctx: Context, principal: Principal, month: str) -> dict[str, dict[str, Any]]:
+    """``month`` (YYYY-MM) per street the caller may see, plus a district ``total`` for an admin."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    month_filter = Filters(first_day=first, last_day=last)
+    with unit_of_work(ctx.sessions) as session:
+        rows = by_street(session, month_filter, report_streets(principal))
+        if principal.role == "admin":
+            rows["total"] = summarize(session, month_filter)
+    return rows
+
+
+def compliance(ctx: Context, street: str | None) -> tuple[date, dict[str, dict[str, Any]]]:
+    """Today (Asia/Shanghai) and the figures of ``street`` (or the district) for today, this month and
+    all time: the supervisor's compliance page."""
+    today = ctx.now().astimezone(SHANGHAI).date()
+    periods = (("today", today, today), ("month", today.replace(day=1), today), ("all", None, None))
+    with unit_of_work(ctx.sessions) as session:
+        figures = {name: summarize(session, Filters(street=street, first_day=first, last_day=last))
+                   for name, first, last in periods}
+    return today, figures
+
+
+# ------------------------------------------------------------------ breaches, a page at a time
+
+
+def breaches(ctx: Context, principal: Principal, filters: Filters, kind: str | None = None,
+             key_enterprise: bool | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """Breached clocks, newest breach first; ``filters``' days select when the clocks reached their
+    targets; ``next_cursor`` continues after the last item (None on the last page)."""
+    street = scoped_street(principal, filters.street)
+    c, d = ClockRow, TimedDemand
+    stmt = select(c, d).join(d, d.demand_id == c.demand_id).where(c.breached_at.is_not(None))
+    if street is not None:
+        stmt = stmt.where(c.street == street)
+    for column, value in ((d.channel, filters.channel), (d.category, filters.category), (c.kind, kind),
+                          (d.key_enterprise, key_enterprise)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if filters.first_day:
+        stmt = stmt.where(c.breached_at >= _day_start(filters.first_day))
+    if filters.last_day:
+        stmt = stmt.where(c.breached_at < _day_start(filters.last_day + timedelta(days=1)))
+    if cursor:
+        at, demand_id, after_kind = _decode_cursor(cursor)
+        stmt = stmt.where(tuple_(c.breached_at, c.demand_id, c.kind)
+                          < tuple_(literal(at, UTCDateTime()), literal(demand_id), literal(after_kind)))
+    stmt = stmt.order_by(c.breached_at.desc(), c.demand_id.desc(), c.kind.desc()).limit(limit + 1)
+    with unit_of_work(ctx.sessions) as session:
+        rows = session.execute(stmt).all()
+    page, more = rows[:limit], len(rows) > limit
+    return {
+        "items": [{"demand_id": r.demand_id, "kind": r.kind, "street": dem.street, "channel": dem.channel,
+                   "category": dem.category, "key_enterprise": dem.key_enterprise, "breached_at": r.breached_at,
+                   "stopped_at": r.stopped_at, "business_seconds_target": r.business_seconds_target}
+                  for r, dem in page],
+        "next_cursor": _encode_cursor(page[-1][0]) if more else None,
+    }
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI)
+
+
+def _encode_cursor(row: ClockRow) -> str:
+    raw = json.dumps([row.breached_at.isoformat(), row.demand_id, row.kind]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    """The position a cursor stands for (refused as invalid if it is not one of ours)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, demand_id, kind = json.loads(raw)
+        position = datetime.fromisoformat(at)
+        if position.tzinfo is None or not isinstance(demand_id, str) or kind not in CLOCK_KINDS:
+            raise ValueError("not a cursor")
+    except (ValueError, TypeError):
+        raise SlaRefused("invalid", "some fields are invalid; see errors",
+                         {"cursor": ["not a cursor returned by this API"]}) from None
+    return position, demand_id, kind

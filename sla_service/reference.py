@@ -1,0 +1,105 @@
+"""SLA's operator-editable reference data: the policy file (targets) and the working calendar.
+
+Operators edit ``SLA_POLICY_PATH`` and ``CALENDAR_OVERRIDES_PATH``; every mistake in the policy is named
+(file and key) when a process starts, or earlier when ``devstack.seed`` validates it. SLA keeps no
+reference rows in its database: the files are the reference.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from shared.calendar import BusinessCalendar, load_calendar
+from shared.config import Settings
+from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
+from sla_service.domain.policy import DEFAULT_SECONDS_PER_WORKING_DAY, PolicyError, SlaPolicy
+
+DURATION_UNITS = ("working_days", "business_seconds")
+
+
+def working_calendar(settings: Settings) -> BusinessCalendar:
+    """China's working calendar with the operators' overrides and service hours."""
+    return load_calendar(settings.calendar_overrides_path, settings.service_hours)
+
+
+def policy_for(settings: Settings, calendar: BusinessCalendar) -> SlaPolicy:
+    """The validated policy named by ``settings``, in the calendar's working days (PolicyError if bad)."""
+    return load_policy(settings.sla_policy_path, calendar.seconds_per_working_day)
+
+
+def seed(session: Session, settings: Settings) -> int:
+    """Check the policy and the calendar (a bad file stops ``make run`` early); no rows to load."""
+    policy_for(settings, working_calendar(settings))
+    return 0
+
+
+def _duration(raw: Any, where: str, path: Path, seconds_per_working_day: int) -> int:
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise PolicyError(
+            f"{path}: {where} must be a mapping with exactly one of "
+            f"{' or '.join(DURATION_UNITS)}, got {raw!r}"
+        )
+    ((unit, value),) = raw.items()
+    if unit not in DURATION_UNITS:
+        raise PolicyError(f"{path}: {where}.{unit}: unknown unit (expected {' or '.join(DURATION_UNITS)})")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise PolicyError(f"{path}: {where}.{unit} must be a positive number, got {value!r}")
+    seconds = value * seconds_per_working_day if unit == "working_days" else value
+    if seconds != int(seconds):
+        raise PolicyError(f"{path}: {where}.{unit}: {value!r} is not a whole number of business seconds")
+    return int(seconds)
+
+
+def _targets(
+    data: dict[str, Any], section: str, members: tuple[str, ...], path: Path, seconds_per_working_day: int
+) -> dict[str, int]:
+    raw = data.get(section)
+    if not isinstance(raw, dict) or not raw:
+        raise PolicyError(f"{path}: {section} must be a non-empty mapping of targets, got {raw!r}")
+    for key in raw:
+        if key != "default" and key not in members:
+            raise PolicyError(
+                f"{path}: {section}.{key}: unknown key (expected 'default' or one of {', '.join(members)})"
+            )
+    parsed = {key: _duration(value, f"{section}.{key}", path, seconds_per_working_day) for key, value in raw.items()}
+    out: dict[str, int] = {}
+    for member in members:
+        if member in parsed:
+            out[member] = parsed[member]
+        elif "default" in parsed:
+            out[member] = parsed["default"]
+        else:
+            raise PolicyError(f"{path}: {section}.{member} is missing and there is no {section}.default")
+    return out
+
+
+def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS_PER_WORKING_DAY) -> SlaPolicy:
+    """Read and validate the policy file; operators edit it, so every mistake is named."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{path}: cannot read SLA policy: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: top level must be a mapping with first_response, resolution, warning_fraction")
+    allowed = {"first_response", "resolution", "warning_fraction"}
+    for key in data:
+        if key not in allowed:
+            raise PolicyError(f"{path}: {key}: unknown key (expected {', '.join(sorted(allowed))})")
+    for key in sorted(allowed):
+        if key not in data:
+            raise PolicyError(f"{path}: {key} is missing")
+    fraction = data["warning_fraction"]
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
+        raise PolicyError(f"{path}: warning_fraction must be a number between 0 and 1 (exclusive), got {fraction!r}")
+    return SlaPolicy(
+        first_response_targets=_targets(data, "first_response", CHANNELS, path, seconds_per_working_day),
+        resolution_targets=_targets(data, "resolution", COMPLEXITIES, path, seconds_per_working_day),
+        warning_fraction=float(fraction),
+        seconds_per_working_day=seconds_per_working_day,
+    )

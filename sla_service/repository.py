@@ -1,0 +1,166 @@
+"""SLA's rows: locks in one order, the one Clock <-> ClockRow mapping, and the daily counts.
+
+Lock order, the same everywhere so two workers never deadlock: clock rows, then the demand row, then
+the daily-count rows in key order. The timer skips locked clocks instead of waiting for them.
+
+The daily counts (``sla_daily_counts``) are maintained, not computed: a change takes the demand's
+contribution before and after (:func:`sla_service.domain.compliance.contribution`) and adds the
+difference in the same transaction (:class:`CountChanges`), so the counts always equal what a recount
+would give (:func:`rebuild_counts` is that recount, for operators and tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, case, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from shared.calendar import BusinessCalendar
+from sla_service.domain.clock import Clock
+from sla_service.domain.compliance import Vector, report_day
+from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
+
+BucketKey = tuple[date, str, str, str]  # day, street, channel, category
+
+# ------------------------------------------------------------------ the clock mapping
+
+
+def to_clock(row: ClockRow) -> Clock:
+    """The domain clock a row stores."""
+    return Clock(
+        kind=row.kind, business_seconds_target=row.business_seconds_target, started_at=row.started_at,
+        business_seconds_used=row.business_seconds_used, running_since=row.running_since, status=row.status,
+        stopped_at=row.stopped_at, warned=row.warned, breach_emitted=row.breach_emitted,
+    )
+
+
+def store_clock(row: ClockRow, clock: Clock, calendar: BusinessCalendar, warning_fraction: float) -> None:
+    """Write ``clock`` into ``row``, with the instants the row keeps for the timer and the breach list."""
+    row.status = clock.status
+    row.business_seconds_used = clock.business_seconds_used
+    row.running_since = clock.running_since
+    row.stopped_at = clock.stopped_at
+    row.warned = clock.warned
+    row.breach_emitted = clock.breach_emitted
+    # The instant the target is (or was) reached: fixed once breached, unknown while paused or met.
+    row.target_at = row.breached_at or clock.target_at(calendar)
+    row.next_fire_at = clock.next_fire_at(calendar, warning_fraction)
+
+
+def new_clock_row(demand: TimedDemand, clock: Clock, calendar: BusinessCalendar, warning_fraction: float) -> ClockRow:
+    """The row of a clock just started (``street`` and ``reported_at`` repeat the demand's, for the indexes)."""
+    row = ClockRow(demand_id=demand.demand_id, kind=clock.kind, street=demand.street,
+                   reported_at=demand.reported_at, business_seconds_target=clock.business_seconds_target,
+                   started_at=clock.started_at, breached_at=None)
+    store_clock(row, clock, calendar, warning_fraction)
+    return row
+
+
+# ------------------------------------------------------------------ demands and their clocks
+
+
+def new_demand(session: Session, facts: dict[str, Any], key_enterprise: bool) -> TimedDemand:
+    """Add an open demand from a ``submitted`` or ``assigned`` event's facts."""
+    demand = TimedDemand(
+        demand_id=facts["demand_id"], street=facts["street"], channel=facts["channel"], category=facts["category"],
+        complexity=facts["complexity"], key_enterprise=key_enterprise, reported_at=facts["reported_at"],
+        report_day=report_day(facts["reported_at"]), state="open",
+    )
+    session.add(demand)
+    session.flush()  # the demand row first: the clocks reference it
+    return demand
+
+
+def timed_demand(session: Session, demand_id: str) -> TimedDemand | None:
+    return session.get(TimedDemand, demand_id)
+
+
+def lock_clocks(session: Session, demand_id: str) -> Sequence[ClockRow]:
+    """The demand's clock rows, locked until commit (FOR UPDATE on PostgreSQL; SQLite locks the file)."""
+    return session.scalars(
+        select(ClockRow).where(ClockRow.demand_id == demand_id).order_by(ClockRow.kind).with_for_update()
+    ).all()
+
+
+def lock_due_clocks(session: Session, now: datetime, limit: int) -> Sequence[Row[ClockRow, TimedDemand]]:
+    """At most ``limit`` clocks due by ``now``, oldest first, with their demands; locked, skipping those
+    another worker holds (``FOR UPDATE OF clocks SKIP LOCKED`` on PostgreSQL, through ``ix_clocks_due``)."""
+    return session.execute(
+        select(ClockRow, TimedDemand)
+        .join(TimedDemand, TimedDemand.demand_id == ClockRow.demand_id)
+        .where(ClockRow.next_fire_at <= now)
+        .order_by(ClockRow.next_fire_at)
+        .limit(limit)
+        .with_for_update(of=ClockRow, skip_locked=True)
+    ).all()
+
+
+# ------------------------------------------------------------------ daily counts
+
+
+def bucket(demand: TimedDemand) -> BucketKey:
+    return (demand.report_day, demand.street, demand.channel, demand.category)
+
+
+class CountChanges:
+    """Differences collected during one transaction, written in key order (no deadlock between workers)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[BucketKey, list[int]] = {}
+
+    def add(self, demand: TimedDemand, before: Vector, after: Vector) -> None:
+        if before == after:
+            return
+        row = self._pending.setdefault(bucket(demand), [0] * len(COUNT_COLUMNS))
+        for i, (old, new) in enumerate(zip(before, after, strict=True)):
+            row[i] += new - old
+
+    def apply(self, session: Session) -> None:
+        table = DailyCounts.__table__
+        dialect = session.get_bind().dialect.name
+        make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        for key in sorted(self._pending):
+            values = dict(zip(COUNT_COLUMNS, self._pending[key], strict=True))
+            if not any(values.values()):
+                continue
+            day, street, channel, category = key
+            stmt = make_insert(table).values(day=day, street=street, channel=channel, category=category, **values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["day", "street", "channel", "category"],
+                set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS},
+            )
+            session.execute(stmt)
+        self._pending.clear()
+
+
+def rebuild_counts(session: Session) -> int:
+    """Recompute every daily row from the demands and clocks; returns the number of rows written."""
+    first = aliased(ClockRow)
+    resolution = aliased(ClockRow)
+    d = TimedDemand
+    closed = d.closed_at.is_not(None)
+
+    def flag(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    query = (
+        select(
+            d.report_day, d.street, d.channel, d.category,
+            func.count(),
+            flag(first.status == "met"), flag(first.status == "breached"),
+            flag(resolution.status == "met"), flag(resolution.status == "breached"),
+            flag(closed), flag(and_(closed, d.outcome == "resolved")),
+        )
+        .select_from(d)
+        .outerjoin(first, and_(first.demand_id == d.demand_id, first.kind == "first_response"))
+        .outerjoin(resolution, and_(resolution.demand_id == d.demand_id, resolution.kind == "resolution"))
+        .group_by(d.report_day, d.street, d.channel, d.category)
+    )
+    session.execute(delete(DailyCounts))
+    columns = ["day", "street", "channel", "category", *COUNT_COLUMNS]
+    session.execute(insert(DailyCounts).from_select(columns, query))
+    return session.scalar(select(func.count()).select_from(DailyCounts))
