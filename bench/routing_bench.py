@@ -29,15 +29,16 @@ from datetime import UTC, datetime
 from sqlalchemy import create_engine, func, select, text, update
 
 from devstack.migrate import upgrade
-from routing_service.dispatch import route_submitted
-from routing_service.model import Assignment, Officer, metadata
-from routing_service.roster import load_roster
+from routing_service.bootstrap import Context, bootstrap
+from routing_service.commands import route_demand
+from routing_service.model import Assignment, Officer
+from routing_service.reference import load_roster
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT, Settings
 from shared.contracts import events
 from shared.contracts.events import new_event
 from shared.contracts.reference import CATEGORIES, STREETS
-from shared.db import make_engine, session_factory, unit_of_work
+from shared.db import make_engine, unit_of_work
 from shared.messaging.backends import ensure_topics, make_producer
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
@@ -96,15 +97,16 @@ def _wait_routed(sessions, count: int, timeout_s: float) -> None:  # noqa: ANN00
         time.sleep(0.05)
 
 
-def bench_decisions(settings: Settings, env: dict[str, str], sessions, n: int, workers: int,  # noqa: ANN001
+def bench_decisions(settings: Settings, env: dict[str, str], ctx: Context, n: int, workers: int,
                     mode: str, metrics_port: int) -> None:
+    sessions = ctx.sessions
     rng = random.Random(7)
     demands = [submitted(rng) for _ in range(n)]
     if mode == "handler":
         started = time.perf_counter()
         for d in demands:
             with unit_of_work(sessions) as session:
-                route_submitted(session, d, datetime.now(UTC))
+                route_demand(ctx, session, d)
         elapsed = time.perf_counter() - started
         print(f"routing decisions (handler path, 1 connection): {n} in {elapsed:.2f}s = {n / elapsed:.0f}/s")
         return
@@ -220,13 +222,13 @@ def main() -> None:
     engine = make_engine(url)
     try:
         upgrade("routing", url)
-        sessions = session_factory(engine, metadata)
-        with unit_of_work(sessions) as session:
+        ctx = bootstrap(settings)
+        with unit_of_work(ctx.sessions) as session:
             load_roster(session, PROJECT_ROOT / "deploy" / "roster.yaml")
             # room for everyone, so every decision assigns (the costlier path: it updates an officer row)
             session.execute(update(Officer).values(capacity=10_000_000))
         if args.decisions:
-            bench_decisions(settings, env, sessions, args.decisions, args.workers, args.mode, args.metrics_port)
+            bench_decisions(settings, env, ctx, args.decisions, args.workers, args.mode, args.metrics_port)
             with engine.begin() as conn:
                 conn.execute(text("TRUNCATE assignments, processed_events, outbox"))
                 conn.execute(update(Officer).values(open_count=0))

@@ -1,79 +1,237 @@
-"""The officer's actions on a demand: authorise, check the transition, apply it and emit its event, in one
-transaction. A refusal raises :class:`Refused` before anything is committed, so it changes nothing.
+"""Routing's write use cases: route a submitted demand, follow its SLA clocks, offer freed capacity to the
+unassigned queues, and the officers' and admins' actions.
 
-Lock order is the one of :mod:`routing_service.dispatch`: the officer rows the action changes first (in id
+The worker's use cases take the consumer's session and return the events they announced (built and written
+to the outbox by :mod:`routing_service.announce`), so an event crosses each floor once: handler, one command,
+the rows and the rules, and back. The web's use cases open their own transaction. A "no" is a
+:class:`RoutingRefused` raised before anything is committed, so it changes nothing; turning it into a status
+code or a page message is the http layer's business.
+
+Lock order is the one of :mod:`routing_service.repository`: the officer rows an action changes first (in id
 order), then the assignment row, re-read under its lock and checked again — a demand that changed hands in
-between is refused with 409 rather than acted on from a stale read.
+between is refused rather than acted on from a stale read.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routing_service import metrics
-from routing_service.dispatch import (
+from routing_service import announce, metrics, queries
+from routing_service.domain import RoutingRefused
+from routing_service.domain.policy import (
     ROUTING_ACTOR,
-    emit_assigned,
-    give,
-    lock_officers,
-    release,
-    roster_snapshot,
-)
-from routing_service.model import Assignment, Officer, Transfer
-from routing_service.policy import (
     RULE_SUPERVISOR_ASSIGNMENT,
     RULE_TRANSFER,
+    decide,
     department_specialists,
     escalation_target,
+    may_act,
     pick_specialist,
+    relevant_officer_ids,
 )
-from routing_service.roster import officer_state
-from routing_service.sla_projection import refresh_due
-from routing_service.states import (
-    EVENT_TYPES,
+from routing_service.domain.states import (
+    ASSIGNED,
     OPEN_STATES,
     REOPEN,
     UNASSIGNED,
     InvalidTransition,
     next_state,
 )
+from routing_service.model import Assignment, Officer, Transfer
+from routing_service.reference import normalise, officer_problems
+from routing_service.repository import (
+    apply_roster_entry,
+    facts,
+    holder_of,
+    lock_assignment,
+    lock_officer,
+    lock_officers,
+    lock_still_waiting,
+    new_officer,
+    officer_state,
+    open_assignment,
+    record_clock,
+    refresh_due,
+    roster_entry,
+    roster_snapshot,
+    streets_served,
+    waiting,
+)
 from shared.auth import Principal
-from shared.contracts.events import new_event
-from shared.messaging.outbox import emit
+from shared.contracts.events import CloudEvent
+from shared.db import unit_of_work
+
+if TYPE_CHECKING:
+    from routing_service.bootstrap import Context
 
 
-class Refused(Exception):
-    """An action that may not happen: HTTP status, message and problems by field."""
-
-    def __init__(self, status: int, message: str, errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors or {}
+# --- the worker's use cases ----------------------------------------------------------------------------
 
 
-def may_act(principal: Principal, a: Assignment) -> bool:
-    """The demand's holder, or a supervisor of its street."""
-    if principal.role == "supervisor" and principal.street == a.street:
-        return True
-    return a.officer_id is not None and principal.subject == a.officer_id
+def route_demand(ctx: Context, session: Session, data: dict[str, Any]) -> list[CloudEvent]:
+    """Give a submitted demand to the officer the rules pick (or to its street's unassigned queue) and
+    announce it; escalate it at once when a breach of its resolution clock arrived before the demand did.
+    Nothing when the demand was routed already (a second delivery)."""
+    now = datetime.now(UTC)
+    desk = open_assignment(session, data, ctx.relevance, now)
+    if desk is None:
+        return []
+    a = desk.assignment
+    decision = decide(desk.facts, desk.states, now)
+    if decision.officer_id:
+        _give(a, desk.officers[decision.officer_id], decision.rule, now, decision.seq)
+    else:
+        metrics.UNASSIGNED.labels(a.street, a.channel, a.category).inc()
+    return announce.assigned(session, a, ROUTING_ACTOR, now) + _escalate_on_breach(session, a, now)
+
+
+def follow_clock(ctx: Context, session: Session, data: dict[str, Any]) -> list[CloudEvent]:
+    """Keep sla's latest word on a clock (it orders the queues); a resolution breach escalates the demand."""
+    a = record_clock(session, data)
+    return _escalate_on_breach(session, a, datetime.now(UTC)) if a is not None else []
+
+
+def refill(ctx: Context, session: Session, officer_id: str | None) -> list[CloudEvent]:
+    """Capacity was freed: offer the unassigned queues of the streets the officer serves."""
+    streets = streets_served(session, officer_id)
+    if streets is None or streets:
+        return retry_unassigned(ctx, session, streets)
+    return []
+
+
+def refill_after_resolve(ctx: Context, session: Session, demand_id: str) -> list[CloudEvent]:
+    """A resolved demand freed its holder's capacity: offer it to the queues they serve."""
+    return refill(ctx, session, holder_of(session, demand_id))
+
+
+def retry_unassigned(ctx: Context, session: Session, streets: set[str] | None = None,
+                     limit: int = 100) -> list[CloudEvent]:
+    """Route waiting demands (most urgent first) that someone can now take; returns their ``assigned`` events.
+
+    A dry run on the unlocked roster skips the locks when nobody has room, which is the common case.
+    """
+    now = datetime.now(UTC)
+    demands = waiting(session, streets, limit)
+    if not demands:
+        return []
+    snapshot = roster_snapshot(session)
+    promising = [a for a in demands if decide(facts(a), snapshot, now).officer_id]
+    if not promising:
+        return []
+    locked = lock_officers(session, {i for a in promising for i in relevant_officer_ids(facts(a), snapshot)})
+    states = {i: officer_state(o) for i, o in locked.items()}
+    still_waiting = lock_still_waiting(session, (a.demand_id for a in promising))
+    announced: list[CloudEvent] = []
+    for demand in demands:  # urgency order
+        a = still_waiting.get(demand.demand_id)
+        if a is None:
+            continue
+        decision = decide(facts(a), states, now)
+        if not decision.officer_id:
+            continue
+        officer = locked[decision.officer_id]
+        _give(a, officer, decision.rule, now, decision.seq)
+        states[officer.id] = officer_state(officer)
+        announced += announce.assigned(session, a, ROUTING_ACTOR, now)
+    return announced
+
+
+def _give(a: Assignment, officer: Officer, rule: str, now: datetime, seq: int = 0) -> None:
+    """Make ``officer`` the demand's holder (the caller holds the officer's row lock)."""
+    a.officer_id, a.officer_kind, a.department = officer.id, officer.kind, officer.department
+    a.rule, a.assigned_at, a.updated_at = rule, now, now
+    if a.state == UNASSIGNED:
+        a.state = ASSIGNED
+    officer.open_count += 1
+    if seq:
+        officer.last_assigned_seq = seq
+
+
+def _release(officer: Officer | None) -> None:
+    """The holder no longer counts this demand against their capacity (the caller holds the row lock)."""
+    if officer is not None:
+        officer.open_count = max(0, officer.open_count - 1)
+
+
+def _escalate(session: Session, a: Assignment, actor_id: str, reason: str, now: datetime,
+              automatic: bool) -> list[CloudEvent]:
+    """Flag the demand for the street supervisor's attention (it stays with its holder)."""
+    a.escalated = True
+    a.escalated_to = escalation_target(a.street, roster_snapshot(session))
+    if automatic:
+        a.auto_escalated = True
+    return announce.action(session, "escalate", a, actor_id, now, to_officer_id=a.escalated_to, reason=reason,
+                           automatic=automatic)
+
+
+def _escalate_on_breach(session: Session, a: Assignment, now: datetime) -> list[CloudEvent]:
+    """Escalate automatically, once, when the resolution clock breached on an open demand.
+
+    A demand a person already escalated is not escalated again: the supervisor has it already.
+    """
+    breached = (a.sla or {}).get("resolution", {}).get("status") == "breached"
+    if not breached or a.auto_escalated or not a.is_open:
+        return []
+    if a.escalated:
+        a.auto_escalated = True
+        return []
+    announced = _escalate(session, a, ROUTING_ACTOR, "the resolution deadline was breached", now, automatic=True)
+    a.updated_at = now
+    metrics.AUTO_ESCALATIONS.labels(a.street).inc()
+    return announced
+
+
+# --- the officers' actions -----------------------------------------------------------------------------
+
+
+def act(ctx: Context, demand_id: str, action: str, body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """Perform one state-machine transition for ``principal``; returns the demand's view after it (the API
+    and the officer's page share it). A refusal is counted and raised; nothing is written then."""
+    try:
+        with unit_of_work(ctx.sessions) as session:
+            a = _perform(session, demand_id, action, body, principal, datetime.now(UTC))
+            session.flush()
+            return queries.assignment_view(session, a)
+    except RoutingRefused:
+        metrics.ACTIONS.labels(action, "refused").inc()
+        raise
+
+
+def _perform(session: Session, demand_id: str, action: str, body: dict[str, Any], principal: Principal,
+             now: datetime) -> Assignment:
+    a = session.get(Assignment, demand_id)
+    if a is None:
+        raise RoutingRefused("not_found", f"demand {demand_id} has not reached routing")
+    _check(principal, a, action)
+    holder = a.officer_id
+    officers = lock_officers(session, _officers_to_lock(session, a, action, body))
+    a = lock_assignment(session, demand_id)
+    if a.officer_id != holder:
+        raise RoutingRefused("conflict", "the demand changed hands while you acted; reload it and try again")
+    _check(principal, a, action)
+    _APPLY[action](session, a, body, principal, officers, now)
+    a.updated_at = now
+    a.is_open = a.state in OPEN_STATES
+    refresh_due(a)
+    metrics.ACTIONS.labels(action, "done").inc()
+    return a
 
 
 def _check(principal: Principal, a: Assignment, action: str) -> None:
-    if not may_act(principal, a):
+    if not may_act(principal, a.street, a.officer_id):
         holder = "nobody (it is in the street's unassigned queue)" if a.officer_id is None else "another officer"
-        raise Refused(403, f"only the holder of the demand or a supervisor of {a.street} may {action} it; "
-                           f"it is held by {holder}")
+        raise RoutingRefused("forbidden", f"only the holder of the demand or a supervisor of {a.street} may "
+                                          f"{action} it; it is held by {holder}")
     try:
         next_state(a.state, action)
     except InvalidTransition as exc:
-        raise Refused(409, str(exc)) from None
+        raise RoutingRefused("conflict", str(exc)) from None
     if action == "escalate" and a.escalated:
-        raise Refused(409, str(InvalidTransition(a.state, action, " and already escalated")))
+        raise RoutingRefused("conflict", str(InvalidTransition(a.state, action, " and already escalated")))
 
 
 def _officers_to_lock(session: Session, a: Assignment, action: str, body: dict[str, Any]) -> set[str]:
@@ -89,38 +247,10 @@ def _officers_to_lock(session: Session, a: Assignment, action: str, body: dict[s
     return ids
 
 
-def perform(session: Session, demand_id: str, action: str, body: dict[str, Any], principal: Principal,
-            now: datetime) -> Assignment:
-    """Apply ``action`` to the demand for ``principal``; raises Refused (and the caller rolls back)."""
-    a = session.get(Assignment, demand_id)
-    if a is None:
-        raise Refused(404, f"demand {demand_id} has not reached routing")
-    _check(principal, a, action)
-    holder = a.officer_id
-    officers = lock_officers(session, _officers_to_lock(session, a, action, body))
-    a = session.scalars(select(Assignment).where(Assignment.demand_id == demand_id).with_for_update()
-                        .execution_options(populate_existing=True)).one()
-    if a.officer_id != holder:
-        raise Refused(409, "the demand changed hands while you acted; reload it and try again")
-    _check(principal, a, action)
-    _APPLY[action](session, a, body, principal, officers, now)
-    a.updated_at = now
-    a.is_open = a.state in OPEN_STATES
-    refresh_due(a)
-    metrics.ACTIONS.labels(action, "done").inc()
-    return a
-
-
-def _emit(session: Session, action: str, a: Assignment, actor_id: str, now: datetime, **extra: Any) -> None:
-    emit(session, new_event(EVENT_TYPES[action], {
-        "demand_id": a.demand_id, "street": a.street, "actor_id": actor_id, "at": now, **extra,
-    }, source="/routing"))
-
-
 def _simple(session: Session, a: Assignment, action: str, principal: Principal, now: datetime,
             **extra: Any) -> None:
     a.state = next_state(a.state, action)
-    _emit(session, action, a, principal.subject, now, **extra)
+    announce.action(session, action, a, principal.subject, now, **extra)
 
 
 def _acknowledge(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
@@ -145,71 +275,48 @@ def _transfer(session: Session, a: Assignment, body: dict[str, Any], principal: 
     if body.get("to_officer"):
         target = officers.get(body["to_officer"])
         if target is None:
-            raise Refused(422, "no such officer", {"to_officer": [f"no officer {body['to_officer']!r} in the roster"]})
+            raise RoutingRefused("invalid", "no such officer",
+                                 {"to_officer": [f"no officer {body['to_officer']!r} in the roster"]})
         seq = 0
     else:
         others = {i: officer_state(o) for i, o in officers.items() if i != a.officer_id}
         decision = pick_specialist(body["to_department"], others)
         if decision is None:
-            raise Refused(409, f"no specialist of {body['to_department']} is on duty with room for another demand")
+            raise RoutingRefused("conflict", f"no specialist of {body['to_department']} is on duty with room for "
+                                             f"another demand")
         target, seq = officers[decision.officer_id], decision.seq
     if target.id == a.officer_id:
-        raise Refused(422, "the demand is already theirs", {"to_officer": [f"{target.id} already holds the demand"]})
+        raise RoutingRefused("invalid", "the demand is already theirs",
+                             {"to_officer": [f"{target.id} already holds the demand"]})
     if not target.on_duty:
-        raise Refused(409, f"officer {target.id} is off duty")
+        raise RoutingRefused("conflict", f"officer {target.id} is off duty")
     if target.open_count >= target.capacity:
-        raise Refused(409, f"officer {target.id} is at capacity ({target.open_count}/{target.capacity})")
+        raise RoutingRefused("conflict", f"officer {target.id} is at capacity ({target.open_count}/{target.capacity})")
     from_unassigned = a.state == UNASSIGNED
     previous = a.officer_id
     a.state = next_state(a.state, "transfer")
-    release(officers.get(previous) if previous else None)
-    give(a, target, RULE_SUPERVISOR_ASSIGNMENT if from_unassigned else RULE_TRANSFER, now, seq)
+    _release(officers.get(previous) if previous else None)
+    _give(a, target, RULE_SUPERVISOR_ASSIGNMENT if from_unassigned else RULE_TRANSFER, now, seq)
     session.add(Transfer(demand_id=a.demand_id, from_officer_id=previous, to_officer_id=target.id,
                          to_department=body.get("to_department"), reason=body["reason"], rule=a.rule,
                          actor_id=principal.subject, at=now))
     if from_unassigned:
-        emit_assigned(session, a, principal.subject, now)
+        announce.assigned(session, a, principal.subject, now)
     else:
-        _emit(session, "transfer", a, principal.subject, now, from_officer_id=previous, to_officer_id=target.id,
-              to_department=body.get("to_department"), reason=body["reason"])
+        announce.action(session, "transfer", a, principal.subject, now, from_officer_id=previous,
+                        to_officer_id=target.id, to_department=body.get("to_department"), reason=body["reason"])
 
 
 def _resolve(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
              officers: dict[str, Officer], now: datetime) -> None:
     a.outcome, a.resolution_note = body["outcome"], body["note"]
-    release(officers.get(a.officer_id))
+    _release(officers.get(a.officer_id))
     _simple(session, a, "resolve", principal, now, outcome=body["outcome"], note=body["note"])
 
 
-def _escalate(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-              officers: dict[str, Officer], now: datetime) -> None:
-    escalate(session, a, principal.subject, body["reason"], now, automatic=False)
-
-
-def escalate(session: Session, a: Assignment, actor_id: str, reason: str, now: datetime, automatic: bool) -> None:
-    """Flag the demand for the street supervisor's attention (it stays with its holder)."""
-    a.escalated = True
-    a.escalated_to = escalation_target(a.street, roster_snapshot(session))
-    if automatic:
-        a.auto_escalated = True
-    _emit(session, "escalate", a, actor_id, now, to_officer_id=a.escalated_to, reason=reason, automatic=automatic)
-
-
-def escalate_on_breach(session: Session, a: Assignment, now: datetime) -> bool:
-    """Escalate automatically, once, when the resolution clock breached on an open demand; True if it did.
-
-    A demand a person already escalated is not escalated again: the supervisor has it already.
-    """
-    breached = (a.sla or {}).get("resolution", {}).get("status") == "breached"
-    if not breached or a.auto_escalated or not a.is_open:
-        return False
-    if a.escalated:
-        a.auto_escalated = True
-        return False
-    escalate(session, a, ROUTING_ACTOR, "the resolution deadline was breached", now, automatic=True)
-    a.updated_at = now
-    metrics.AUTO_ESCALATIONS.labels(a.street).inc()
-    return True
+def _escalate_by_hand(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
+                      officers: dict[str, Officer], now: datetime) -> None:
+    _escalate(session, a, principal.subject, body["reason"], now, automatic=False)
 
 
 def _feedback(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
@@ -228,7 +335,7 @@ def _feedback(session: Session, a: Assignment, body: dict[str, Any], principal: 
         holder = officers.get(a.officer_id)
         if holder is not None:
             holder.open_count += 1
-        _emit(session, REOPEN, a, principal.subject, now, reason="the enterprise was not satisfied")
+        announce.action(session, REOPEN, a, principal.subject, now, reason="the enterprise was not satisfied")
 
 
 def _close(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
@@ -242,7 +349,72 @@ _APPLY = {
     "materials-received": _materials_received,
     "transfer": _transfer,
     "resolve": _resolve,
-    "escalate": _escalate,
+    "escalate": _escalate_by_hand,
     "feedback": _feedback,
     "close": _close,
 }
+
+
+# --- the roster (admins) -------------------------------------------------------------------------------
+
+
+def _check_officer(entry: dict[str, Any]) -> None:
+    problems = officer_problems(entry)
+    if problems:
+        raise RoutingRefused("invalid", "some fields are invalid; see errors", problems)
+
+
+def create_officer(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """Add an officer (on duty, no open demands) from the API's validated fields; returns its view."""
+    _check_officer(body)
+    data = normalise(body)
+    with unit_of_work(ctx.sessions) as session:
+        if session.get(Officer, data["id"]) is not None:
+            raise RoutingRefused("conflict", f"officer {data['id']!r} exists already; PATCH it instead")
+        officer = new_officer(data["id"], edited_at=datetime.now(UTC))
+        apply_roster_entry(officer, data)
+        session.add(officer)
+        session.flush()
+        return queries.officer_view(officer)
+
+
+def _edit_officer(ctx: Context, officer_id: str, change: Callable[[Officer], None]) -> dict[str, Any]:
+    """Apply ``change`` to the officer's locked row; returns the officer's view after it."""
+    with unit_of_work(ctx.sessions) as session:
+        officer = lock_officer(session, officer_id)
+        if officer is None:
+            raise RoutingRefused("not_found", f"no officer {officer_id!r} in the roster")
+        change(officer)
+        session.flush()
+        return queries.officer_view(officer)
+
+
+def update_officer(ctx: Context, officer_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Change any of an officer's fields; the result is validated as a whole, and the YAML roster no longer
+    overwrites the officer."""
+
+    def change(officer: Officer) -> None:
+        _check_officer({**roster_entry(officer), **body})
+        apply_roster_entry(officer, normalise(body))
+        officer.edited_at = datetime.now(UTC)
+
+    return _edit_officer(ctx, officer_id, change)
+
+
+def set_on_duty(ctx: Context, officer_id: str, on_duty: bool) -> dict[str, Any]:
+    """The admin's switch: off (leave, sickness) gives the officer no more demands; what they hold stays."""
+
+    def change(officer: Officer) -> None:
+        officer.on_duty = on_duty
+
+    return _edit_officer(ctx, officer_id, change)
+
+
+def set_capacity(ctx: Context, officer_id: str, capacity: int) -> dict[str, Any]:
+    """How many open demands the officer may hold; lowering it below their load takes nothing away."""
+
+    def change(officer: Officer) -> None:
+        officer.capacity = capacity
+        officer.edited_at = datetime.now(UTC)
+
+    return _edit_officer(ctx, officer_id, change)

@@ -1,59 +1,45 @@
-"""Routing's event handlers: assign submitted demands, follow sla.events, refill freed capacity.
+"""Routing's event handlers: each event type to the ONE command it calls, which returns the events it
+announced (auto-escalation on a resolution breach included).
 
 Each runs in the consumer's transaction (with its dedupe row), so a redelivered event changes nothing;
-``route_submitted`` also refuses to route a demand twice if the same demand arrives as another event.
+``commands.route_demand`` also refuses to route a demand twice if the same demand arrives as another event.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from routing_service.actions import escalate_on_breach
-from routing_service.dispatch import retry_unassigned, route_submitted, streets_served
-from routing_service.model import Assignment, Officer
-from routing_service.sla_projection import record_clock
+from routing_service import commands
 from shared.contracts import events
 from shared.contracts.events import CloudEvent, known
 from shared.messaging.consumer import Handler
 
-
-def _submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
-    now = datetime.now(UTC)
-    a = route_submitted(session, data, now)
-    if a is not None:
-        escalate_on_breach(session, a, now)  # a breach that arrived before the demand did
+if TYPE_CHECKING:
+    from routing_service.bootstrap import Context
 
 
-def _clock(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
-    a = record_clock(session, data)
-    if a is not None:
-        escalate_on_breach(session, a, datetime.now(UTC))
+def handlers(ctx: Context) -> dict[str, Handler]:
+    """The worker's handler table; each handler returns what its command announced (the consumer ignores it)."""
 
+    def submitted(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.route_demand(ctx, session, data)
 
-def _refill(session: Session, officer_id: str | None) -> None:
-    """Capacity was freed: offer the unassigned queues of the streets the officer serves."""
-    streets = streets_served(session.get(Officer, officer_id) if officer_id else None)
-    if streets is None or streets:
-        retry_unassigned(session, datetime.now(UTC), streets)
+    def resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.refill_after_resolve(ctx, session, data["demand_id"])  # its holder has room again
 
+    def transferred(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.refill(ctx, session, data["from_officer_id"])  # the former holder has room again
 
-def _resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
-    a = session.get(Assignment, data["demand_id"])
-    _refill(session, a.officer_id if a else None)
+    def clock(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.follow_clock(ctx, session, data)
 
-
-def _transferred(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
-    _refill(session, data["from_officer_id"])
-
-
-HANDLERS: dict[str, Handler] = known({
-    events.SUBMITTED: _submitted,
-    events.RESOLVED: _resolved,
-    events.TRANSFERRED: _transferred,
-    events.CLOCK_UPDATED: _clock,
-    events.WARNING: _clock,
-    events.BREACHED: _clock,
-})
+    return known({
+        events.SUBMITTED: submitted,
+        events.RESOLVED: resolved,
+        events.TRANSFERRED: transferred,
+        events.CLOCK_UPDATED: clock,
+        events.WARNING: clock,
+        events.BREACHED: clock,
+    })

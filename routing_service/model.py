@@ -70,7 +70,7 @@ class Assignment(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[str | None] = mapped_column(String(32))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
-    # Projection of sla.events (see routing_service.sla_projection): the nearest deadline orders the queues.
+    # Projection of sla.events (see routing_service.repository): the nearest deadline orders the queues.
     first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,9 +1,10 @@
-"""The officer roster: one validation for the YAML file in ``deploy/`` and for the admin API, and the loader.
+"""The officer roster, routing's operator-edited reference data: one validation for the YAML file in
+``deploy/`` and for the admin API, and the loader.
 
-``deploy/roster.yaml`` is loaded on start-up (``devstack.seed``): new officers are inserted and existing ones
-updated from the file, except officers an admin has edited through the API since — the API is where the
-roster is maintained day to day, and a restart must not silently undo an admin's change. Open-demand
-counts and the on/off duty switch are operational state and are never taken from the file.
+``deploy/roster.yaml`` is loaded on start-up (``devstack.seed`` calls :func:`seed`): new officers are inserted
+and existing ones updated from the file, except officers an admin has edited through the API since — the
+API is where the roster is maintained day to day, and a restart must not silently undo an admin's change.
+Open-demand counts and the on/off duty switch are operational state and are never taken from the file.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import yaml
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
+from routing_service.domain.policy import DAYS, EVERY_STREET, KINDS, parse_minutes
 from routing_service.model import Officer
-from routing_service.policy import DAYS, EVERY_STREET, KINDS, Duty, OfficerState, parse_minutes
+from routing_service.repository import apply_roster_entry, new_officer
+from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.webkit.app import flatten_errors
 
@@ -102,28 +105,6 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def as_dict(officer: Officer) -> dict[str, Any]:
-    """The editable fields of a stored officer, in the roster's shape."""
-    return {"id": officer.id, "name": officer.name, "kind": officer.kind, "streets": list(officer.streets),
-            "department": officer.department, "skills": list(officer.skills), "capacity": officer.capacity,
-            "duty": dict(officer.duty)}
-
-
-def apply(officer: Officer, data: dict[str, Any]) -> None:
-    for key in ("name", "kind", "streets", "department", "skills", "capacity", "duty"):
-        if key in data:
-            setattr(officer, key, data[key])
-
-
-def officer_state(officer: Officer | Any) -> OfficerState:
-    """The policy's view of a stored officer (an entity, or a row with the same columns)."""
-    return OfficerState(
-        id=officer.id, kind=officer.kind, streets=frozenset(officer.streets), department=officer.department,
-        skills=frozenset(officer.skills), capacity=officer.capacity, open_count=officer.open_count,
-        last_assigned_seq=officer.last_assigned_seq, on_duty=officer.on_duty, duty=Duty.from_dict(officer.duty),
-    )
-
-
 def read_roster(path: Path) -> list[dict[str, Any]]:
     """Parse and validate the whole file; RosterError naming every bad field otherwise."""
     try:
@@ -157,9 +138,14 @@ def load_roster(session: Session, path: Path) -> int:
     for entry in officers:
         officer = session.get(Officer, entry["id"])
         if officer is None:
-            officer = Officer(id=entry["id"], open_count=0, last_assigned_seq=0, on_duty=True)
+            officer = new_officer(entry["id"])
             session.add(officer)
         elif officer.edited_at is not None:
             continue
-        apply(officer, entry)
+        apply_roster_entry(officer, entry)
     return len(officers)
+
+
+def seed(session: Session, settings: Settings) -> int:
+    """Load the roster named by ``ROSTER_PATH``; returns how many officers it lists."""
+    return load_roster(session, settings.roster_path)

@@ -1,4 +1,5 @@
-"""Routing decisions applied to the database: officer row locks, the assignment and its ``assigned`` event.
+"""Routing's rows: the locks a decision takes, the snapshots it reads, and the one mapping between rows and
+the rules' values (:mod:`routing_service.domain.policy`).
 
 Concurrency: several routing workers (one consumer group) and the web processes change officers' open
 counts at the same time. Every transaction that reads an officer's load to decide locks the officer rows
@@ -6,38 +7,104 @@ it may touch first — ``SELECT ... FOR UPDATE`` on PostgreSQL, in id order so t
 on each other in a cycle — and re-reads them under the lock; only then does it lock and change assignment
 rows. On SQLite every transaction already holds the database's write lock (``BEGIN IMMEDIATE``). So a
 decision always sees the committed load, and no officer is ever given more than their capacity.
+
+The SLA projection: ``GET /api/v1/queue`` must answer in ≤ 50 ms (p99) with a million demands stored,
+ordered by urgency, and must keep answering when sla is slow, redeploying or down. Asking sla per request
+would put its latency and availability into every queue read, and the order itself (most urgent first,
+paginated) needs the deadlines next to the assignments so one indexed read — ``(officer_id, is_open,
+next_due)`` — returns the page. sla already announces every clock change (``clock_updated``, ``warning``,
+``breached``: kind, status, target_at, business seconds used/target), so routing keeps the last of each in
+the assignment's ``sla`` column. The price is eventual consistency (the projection trails sla by the event
+latency) and ``business_seconds_used`` being as of the last change; the wall-clock time left is computed
+from ``target_at`` at read time, which is exact while a clock runs. The two topics are not ordered with
+each other, so a clock event may arrive before routing has seen the demand's ``submitted``: it waits in
+``early_sla_clocks`` and is adopted when the assignment is created.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import delete, func, literal, select
 from sqlalchemy.orm import Session
 
-from routing_service import metrics
-from routing_service.model import Assignment, Officer
-from routing_service.policy import (
+from routing_service.domain.policy import (
     EVERY_STREET,
     RULE_UNASSIGNED,
+    ClockView,
     DemandFacts,
+    Duty,
     OfficerState,
-    decide,
+    next_due,
     relevant_officer_ids,
 )
-from routing_service.roster import officer_state
-from routing_service.sla_projection import adopt_early_clocks
-from routing_service.states import ASSIGNED, UNASSIGNED
-from shared.contracts import events
-from shared.contracts.events import new_event
-from shared.messaging.outbox import emit
+from routing_service.domain.states import UNASSIGNED
+from routing_service.model import Assignment, EarlyClock, Officer
 
-ROUTING_ACTOR = "routing"
 # The state filter as a literal, so PostgreSQL matches it to the partial index on unassigned demands.
 IS_UNASSIGNED = Assignment.state == literal(UNASSIGNED, literal_execute=True)
+ROSTER_FIELDS = ("name", "kind", "streets", "department", "skills", "capacity", "duty")
+
+
+# --- rows <-> the rules' values ----------------------------------------------------------------------
+
+
+def officer_state(officer: Officer | Any) -> OfficerState:
+    """The policy's view of a stored officer (an entity, or a row with the same columns)."""
+    return OfficerState(
+        id=officer.id, kind=officer.kind, streets=frozenset(officer.streets), department=officer.department,
+        skills=frozenset(officer.skills), capacity=officer.capacity, open_count=officer.open_count,
+        last_assigned_seq=officer.last_assigned_seq, on_duty=officer.on_duty, duty=Duty.from_dict(officer.duty),
+    )
+
+
+def facts(a: Assignment) -> DemandFacts:
+    return DemandFacts(street=a.street, channel=a.channel, category=a.category, key_enterprise=a.key_enterprise,
+                       chief_officer_id=a.chief_officer_id)
+
+
+def roster_entry(officer: Officer) -> dict[str, Any]:
+    """The editable fields of a stored officer, in the roster's shape."""
+    return {"id": officer.id, "name": officer.name, "kind": officer.kind, "streets": list(officer.streets),
+            "department": officer.department, "skills": list(officer.skills), "capacity": officer.capacity,
+            "duty": dict(officer.duty)}
+
+
+def apply_roster_entry(officer: Officer, entry: dict[str, Any]) -> None:
+    """Write the roster fields present in ``entry`` (validated and normalised) to the officer's row."""
+    for key in ROSTER_FIELDS:
+        if key in entry:
+            setattr(officer, key, entry[key])
+
+
+def new_officer(officer_id: str, edited_at: datetime | None = None) -> Officer:
+    """An officer row before its roster fields are written: on duty, holding nothing."""
+    return Officer(id=officer_id, open_count=0, last_assigned_seq=0, on_duty=True, edited_at=edited_at)
+
+
+def clock_from_event(data: dict[str, Any]) -> dict[str, Any]:
+    """The stored (JSON) shape of a clock, from an sla event's data."""
+    target = data.get("target_at")
+    return {"kind": data["kind"], "status": data["status"],
+            "target_at": target.isoformat() if target else None,
+            "business_seconds_used": float(data["business_seconds_used"]),
+            "business_seconds_target": int(data["business_seconds_target"]),
+            "at": data["at"].isoformat()}
+
+
+def clock_views(sla: dict[str, Any]) -> list[ClockView]:
+    return [ClockView(kind=c["kind"], status=c["status"],
+                      target_at=datetime.fromisoformat(c["target_at"]) if c.get("target_at") else None,
+                      business_seconds_used=c["business_seconds_used"],
+                      business_seconds_target=c["business_seconds_target"])
+            for c in (sla or {}).values()]
+
+
+# --- the roster --------------------------------------------------------------------------------------
 
 
 _SNAPSHOT_COLUMNS = (Officer.id, Officer.kind, Officer.streets, Officer.department, Officer.skills, Officer.capacity,
@@ -56,7 +123,8 @@ class RelevanceCache:
 
     Only relevance comes from here; every decision re-reads the chosen rows under their lock. The facts change
     when an admin creates or edits an officer (which stamps ``edited_at``, so the key ``(count, max(edited_at))``
-    changes at once) or when the YAML roster is reloaded (caught within ``max_age_s``).
+    changes at once) or when the YAML roster is reloaded (caught within ``max_age_s``). One lives in each
+    process's context (:mod:`routing_service.bootstrap`).
     """
 
     def __init__(self, max_age_s: float = 30.0) -> None:
@@ -72,9 +140,6 @@ class RelevanceCache:
         return self._officers
 
 
-RELEVANCE = RelevanceCache()
-
-
 def lock_officers(session: Session, ids: Iterable[str]) -> dict[str, Officer]:
     """Lock these officers' rows in id order and return them re-read under the lock."""
     ids = sorted(set(ids))
@@ -87,43 +152,36 @@ def lock_officers(session: Session, ids: Iterable[str]) -> dict[str, Officer]:
     return {o.id: o for o in rows}
 
 
-def facts(a: Assignment) -> DemandFacts:
-    return DemandFacts(street=a.street, channel=a.channel, category=a.category, key_enterprise=a.key_enterprise,
-                       chief_officer_id=a.chief_officer_id)
+def lock_officer(session: Session, officer_id: str) -> Officer | None:
+    return session.get(Officer, officer_id, with_for_update=True)
 
 
-def give(a: Assignment, officer: Officer, rule: str, now: datetime, seq: int = 0) -> None:
-    """Make ``officer`` the demand's holder (the caller holds the officer's row lock)."""
-    a.officer_id, a.officer_kind, a.department = officer.id, officer.kind, officer.department
-    a.rule, a.assigned_at, a.updated_at = rule, now, now
-    if a.state == UNASSIGNED:
-        a.state = ASSIGNED
-    officer.open_count += 1
-    if seq:
-        officer.last_assigned_seq = seq
+def streets_served(session: Session, officer_id: str | None) -> set[str] | None:
+    """The streets whose unassigned queues an officer could take from; None means every street."""
+    officer = session.get(Officer, officer_id) if officer_id else None
+    if officer is None:
+        return set()
+    return None if EVERY_STREET in officer.streets else set(officer.streets)
 
 
-def release(officer: Officer | None) -> None:
-    """The holder no longer counts this demand against their capacity (the caller holds the row lock)."""
-    if officer is not None:
-        officer.open_count = max(0, officer.open_count - 1)
+# --- assignments -------------------------------------------------------------------------------------
 
 
-def emit_assigned(session: Session, a: Assignment, actor_id: str, now: datetime) -> None:
-    """Announce who holds the demand; it also repeats the demand's facts so that SLA can open the clocks
-    itself if the demand's ``submitted`` never reached it (see sla_service.handlers)."""
-    emit(session, new_event(events.ASSIGNED, {
-        "demand_id": a.demand_id, "street": a.street, "actor_id": actor_id, "at": now,
-        "officer_id": a.officer_id, "officer_kind": a.officer_kind, "department": a.department, "rule": a.rule,
-        "queue": "officer" if a.officer_id else "street_unassigned",
-        "channel": a.channel, "category": a.category, "complexity": a.complexity,
-        "key_enterprise": a.key_enterprise, "reported_at": a.reported_at,
-    }, source="/routing"))
-    metrics.DECISIONS.labels(a.street, a.channel, a.rule).inc()
+@dataclass
+class RoutingDesk:
+    """A new demand's assignment (added, with the clocks that came first) and the officers any rule could
+    give it to, locked, with their states for the decision."""
+
+    assignment: Assignment
+    facts: DemandFacts
+    officers: dict[str, Officer]
+    states: dict[str, OfficerState]
 
 
-def route_submitted(session: Session, data: dict[str, Any], now: datetime) -> Assignment | None:
-    """Route a newly submitted demand; None if it was routed already (a second delivery of it)."""
+def open_assignment(session: Session, data: dict[str, Any], relevance: RelevanceCache,
+                    now: datetime) -> RoutingDesk | None:
+    """Everything routing a submitted demand needs, in lock order (officers first, then the new row); None
+    when the demand has an assignment already (a second delivery of it, or the same demand as another event)."""
     if session.get(Assignment, data["demand_id"]) is not None:
         return None
     enterprise = data["enterprise"]
@@ -135,58 +193,82 @@ def route_submitted(session: Session, data: dict[str, Any], now: datetime) -> As
         sla={}, escalated=False, auto_escalated=False, reopen_count=0,
     )
     demand = facts(a)
-    locked = lock_officers(session, relevant_officer_ids(demand, RELEVANCE.get(session)))
-    decision = decide(demand, {i: officer_state(o) for i, o in locked.items()}, now)
-    if decision.officer_id:
-        give(a, locked[decision.officer_id], decision.rule, now, decision.seq)
-    else:
-        metrics.UNASSIGNED.labels(a.street, a.channel, a.category).inc()
+    officers = lock_officers(session, relevant_officer_ids(demand, relevance.get(session)))
+    states = {i: officer_state(o) for i, o in officers.items()}
+    early = session.scalars(select(EarlyClock).where(EarlyClock.demand_id == a.demand_id)).all()
     session.add(a)
-    adopt_early_clocks(session, a)
-    emit_assigned(session, a, ROUTING_ACTOR, now)
-    return a
+    for row in early:
+        merge_clock(a, row.clock)
+    if early:
+        session.execute(delete(EarlyClock).where(EarlyClock.demand_id == a.demand_id))
+    return RoutingDesk(a, demand, officers, states)
 
 
-def retry_unassigned(session: Session, now: datetime, streets: set[str] | None = None, limit: int = 100) -> int:
-    """Route waiting demands (most urgent first) that someone can now take; returns how many were assigned.
+def lock_assignment(session: Session, demand_id: str) -> Assignment:
+    """The assignment re-read under its row lock (after the officers' locks)."""
+    return session.scalars(select(Assignment).where(Assignment.demand_id == demand_id).with_for_update()
+                           .execution_options(populate_existing=True)).one()
 
-    A dry run on the unlocked roster skips the locks when nobody has room, which is the common case.
-    """
+
+def holder_of(session: Session, demand_id: str) -> str | None:
+    a = session.get(Assignment, demand_id)
+    return a.officer_id if a else None
+
+
+def waiting(session: Session, streets: set[str] | None, limit: int) -> list[Assignment]:
+    """Up to ``limit`` demands of the unassigned queues (of ``streets``, or all), most urgent first."""
     query = select(Assignment.demand_id).where(IS_UNASSIGNED)
     if streets is not None:
         query = query.where(Assignment.street.in_(sorted(streets)))
     query = query.order_by(Assignment.next_due.asc().nulls_last(), Assignment.reported_at, Assignment.demand_id)
     ids = list(session.scalars(query.limit(limit)))
     if not ids:
-        return 0
-    snapshot = roster_snapshot(session)
-    waiting = session.scalars(select(Assignment).where(Assignment.demand_id.in_(ids))).all()
-    promising = [a for a in waiting if decide(facts(a), snapshot, now).officer_id]
-    if not promising:
-        return 0
-    locked = lock_officers(session, {i for a in promising for i in relevant_officer_ids(facts(a), snapshot)})
-    states = {i: officer_state(o) for i, o in locked.items()}
-    still_waiting = {a.demand_id: a for a in session.scalars(
-        select(Assignment).where(Assignment.demand_id.in_(sorted(a.demand_id for a in promising)), IS_UNASSIGNED)
+        return []
+    found = {a.demand_id: a for a in session.scalars(select(Assignment).where(Assignment.demand_id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def lock_still_waiting(session: Session, demand_ids: Iterable[str]) -> dict[str, Assignment]:
+    """Of these demands, those still unassigned, locked (after the officers' locks) and re-read."""
+    return {a.demand_id: a for a in session.scalars(
+        select(Assignment).where(Assignment.demand_id.in_(sorted(demand_ids)), IS_UNASSIGNED)
         .order_by(Assignment.demand_id).with_for_update().execution_options(populate_existing=True))}
-    assigned = 0
-    for demand_id in ids:  # urgency order
-        a = still_waiting.get(demand_id)
-        if a is None:
-            continue
-        decision = decide(facts(a), states, now)
-        if not decision.officer_id:
-            continue
-        officer = locked[decision.officer_id]
-        give(a, officer, decision.rule, now, decision.seq)
-        states[officer.id] = officer_state(officer)
-        emit_assigned(session, a, ROUTING_ACTOR, now)
-        assigned += 1
-    return assigned
 
 
-def streets_served(officer: Officer | None) -> set[str] | None:
-    """The streets whose unassigned queues an officer could take from; None means every street."""
-    if officer is None:
-        return set()
-    return None if EVERY_STREET in officer.streets else set(officer.streets)
+# --- the SLA projection ------------------------------------------------------------------------------
+
+
+def _newer(clock: dict[str, Any], than: dict[str, Any] | None) -> bool:
+    return than is None or datetime.fromisoformat(clock["at"]) >= datetime.fromisoformat(than["at"])
+
+
+def refresh_due(a: Assignment) -> None:
+    """Recompute the deadline columns after the clocks or the demand's state changed."""
+    clocks = {c.kind: c for c in clock_views(a.sla)}
+    a.first_response_due = clocks["first_response"].target_at if "first_response" in clocks else None
+    a.resolution_due = clocks["resolution"].target_at if "resolution" in clocks else None
+    a.next_due = next_due(a.state, clocks.values())
+
+
+def merge_clock(a: Assignment, clock: dict[str, Any]) -> bool:
+    """Put a clock into the assignment's projection unless an equally new one is there; True if changed."""
+    if not _newer(clock, (a.sla or {}).get(clock["kind"])):
+        return False
+    a.sla = {**(a.sla or {}), clock["kind"]: clock}  # a new dict, so the JSON column is seen as changed
+    refresh_due(a)
+    return True
+
+
+def record_clock(session: Session, data: dict[str, Any]) -> Assignment | None:
+    """Apply one sla event; returns the (row-locked) assignment, or None when it is not routed yet."""
+    clock = clock_from_event(data)
+    a = session.get(Assignment, data["demand_id"], with_for_update=True)
+    if a is not None:
+        merge_clock(a, clock)
+        return a
+    early = session.get(EarlyClock, (data["demand_id"], clock["kind"]), with_for_update=True)
+    if early is None:
+        session.add(EarlyClock(demand_id=data["demand_id"], kind=clock["kind"], clock=clock))
+    elif _newer(clock, early.clock):
+        early.clock = clock
+    return None

@@ -25,10 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from shared.contracts.reference import department_for
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,6 +45,7 @@ RULE_COMMISSIONER = "street_commissioner"
 RULE_UNASSIGNED = "unassigned"
 RULE_SUPERVISOR_ASSIGNMENT = "supervisor_assignment"  # a supervisor assigns from the unassigned queue
 RULE_TRANSFER = "transfer"
+ROUTING_ACTOR = "routing"  # the actor of what routing does by itself (routing, retries, escalation on breach)
 ROUTING_RULES = (RULE_CHIEF, RULE_FALLBACK, RULE_HOTLINE, RULE_COMMISSIONER, RULE_UNASSIGNED)
 
 
@@ -191,6 +195,13 @@ def escalation_target(street: str, officers: Mapping[str, OfficerState]) -> str 
     """The street supervisor an escalation goes to: one on duty if any, then by id."""
     supervisors = sorted(street_supervisors(street, officers.values()), key=lambda o: (not o.on_duty, o.id))
     return supervisors[0].id if supervisors else None
+
+
+def may_act(principal: Principal, street: str, holder: str | None) -> bool:
+    """The demand's holder, or a supervisor of its street."""
+    if principal.role == "supervisor" and principal.street == street:
+        return True
+    return holder is not None and principal.subject == holder
 
 
 # --- urgency ---------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The officer's and the supervisor's pages: the queue most urgent first, a demand and its actions, the street.
 
-Everything goes through routing's own API layer (the queue query and its JSON, the assignment view, the read
-rule and ``act``, which performs one state-machine transition) so the pages and ``/api/v1`` cannot disagree. What
-other services own comes over HTTP with the user's token: the demand's description and timeline from
-intake, the compliance figures and breaches from sla.
+Everything goes through routing's own queries and commands (the queue, the assignment view, the read rule,
+and ``commands.act``, which performs one state-machine transition) so the pages and ``/api/v1`` cannot
+disagree; a refusal is shown as a message on the demand's page. What other services own comes over HTTP
+with the user's token: the demand's description and timeline from intake, the compliance figures and
+breaches from sla.
 """
 
 from __future__ import annotations
@@ -11,43 +12,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from marshmallow import Schema, ValidationError
-from sqlalchemy import and_, select, true
-from werkzeug.exceptions import HTTPException
+from marshmallow import ValidationError
 
-from routing_service import api as routing_api
-from routing_service.actions import may_act
-from routing_service.dispatch import IS_UNASSIGNED
-from routing_service.model import Assignment, Officer
-from routing_service.states import allowed_actions
+from routing_service import commands, queries
+from routing_service.domain import RoutingRefused
+from routing_service.http.schemas import ACTION_SCHEMAS
 from shared.calendar import SHANGHAI
-from shared.config import Settings
 from shared.contracts.reference import DEPARTMENTS
-from shared.db import unit_of_work
-from shared.webkit.app import flatten_errors, sessions
+from shared.webkit.app import context, flatten_errors
+from shared.webkit.errors import status_of
 from shared.webkit.pages import error_page, page_blueprint, require_page
 from shared.webkit.pages.errors import localize_all
 from shared.webkit.service_client import ServiceUnavailable, call_service
 
-bp = page_blueprint("officer", __name__, template_folder="templates")
+bp = page_blueprint("officer", __name__, template_folder="../templates")
 
 QUEUE_PAGE = {"limit": 100, "offset": 0}
-# The body each action takes (the API's own schemas) and the form fields that fill it.
-ACTION_SCHEMAS: dict[str, type[Schema]] = {
-    "acknowledge": routing_api.NoBody, "request-materials": routing_api.MaterialsRequestIn,
-    "materials-received": routing_api.NoBody, "transfer": routing_api.TransferIn,
-    "resolve": routing_api.ResolveIn, "escalate": routing_api.EscalateIn, "feedback": routing_api.FeedbackIn,
-    "close": routing_api.NoBody,
-}
 # Grafana dashboards by uid (deploy/grafana/dashboards); the SLA overview filters by its `street` variable.
 DASHBOARDS = (("yangpu-sla-overview", "?var-street={street}", lazy_gettext("SLA overview")),
               ("yangpu-pipeline", "", lazy_gettext("Event pipeline")))
-
-
-def _officer_names(session: Any) -> dict[str, str]:
-    return {row.id: row.name for row in session.execute(select(Officer.id, Officer.name))}
+NOT_YOURS = lazy_gettext("There is no such demand, or it is not yours to see.")
+# What a refused action says on the page, by the refusal's kind (its own message is for the API's callers).
+REFUSED = {
+    "forbidden": lazy_gettext("Only the officer holding this demand or the street's supervisor may do that."),
+    "not_found": NOT_YOURS,
+    "conflict": lazy_gettext("That is not possible in the demand's current state (it may have changed meanwhile); "
+                             "the page now shows what is."),
+}
 
 
 @bp.get("/officer")
@@ -64,9 +57,7 @@ def queue_list() -> str:
 
 
 def _queue() -> dict[str, Any]:
-    mine = and_(Assignment.officer_id == g.principal.subject, Assignment.is_open == true())
-    with unit_of_work(sessions()) as session:
-        return {"page": routing_api.queue_page(session, mine, QUEUE_PAGE)}
+    return {"page": queries.my_queue(context(), g.principal.subject, QUEUE_PAGE)}
 
 
 @bp.get("/officer/demands/<demand_id>")
@@ -74,27 +65,16 @@ def _queue() -> dict[str, Any]:
 def demand(demand_id: str, errors: dict[str, list[str]] | None = None, message: str | None = None,
            status: int = 200) -> Any:
     """One demand: routing's view, intake's details and timeline, and the actions valid right now."""
-    principal = g.principal
-    with unit_of_work(sessions()) as session:
-        a = session.get(Assignment, demand_id)
-        if a is None or not routing_api.may_read(session, principal, a):
-            return error_page(404, gettext("There is no such demand, or it is not yours to see."))
-        view = routing_api.assignment_view(session, a)
-        title = a.title
-        actions = [x for x in allowed_actions(a.state) if not (x == "escalate" and a.escalated)] \
-            if may_act(principal, a) else []
-        names = _officer_names(session)
-        colleagues = [o for o in session.scalars(select(Officer).order_by(Officer.id))
-                      if (a.street in o.streets or "*" in o.streets or o.kind == "department_specialist")
-                      and o.id != a.officer_id and o.on_duty] if "transfer" in actions else []
+    page = queries.demand_page(context(), g.principal, demand_id)
+    if page is None:
+        return error_page(404, str(NOT_YOURS))
     try:
         details = call_service("intake", f"/api/v1/demands/{demand_id}")
     except ServiceUnavailable:
         details = None
     return render_template(
-        "routing/demand.html", a=view, title=title, details=details, actions=actions, names=names,
-        colleagues=colleagues, departments=sorted(DEPARTMENTS), errors=errors or {}, message=message,
-        done=request.args.get("done"), form=request.form,
+        "routing/demand.html", **page, details=details, departments=sorted(DEPARTMENTS), errors=errors or {},
+        message=message, done=request.args.get("done"), form=request.form,
     ), status
 
 
@@ -107,20 +87,13 @@ def act(demand_id: str, action: str) -> Any:
         return error_page(404, gettext("There is no such page."))
     body = {name: request.form[name].strip() for name in schema().fields if request.form.get(name, "").strip()}
     try:
-        body = schema().load(body)
-        routing_api.act(demand_id, action, body)
+        commands.act(context(), demand_id, action, schema().load(body), g.principal)
     except ValidationError as exc:
         return demand(demand_id, localize_all(flatten_errors(exc.messages)), gettext("Some fields need fixing."),
                       422)
-    except HTTPException as exc:
-        data = getattr(exc, "data", None) or {}
-        message = {
-            403: gettext("Only the officer holding this demand or the street's supervisor may do that."),
-            404: gettext("There is no such demand, or it is not yours to see."),
-            409: gettext("That is not possible in the demand's current state (it may have changed meanwhile); "
-                         "the page now shows what is."),
-        }.get(exc.code or 500, gettext("Some fields need fixing."))
-        return demand(demand_id, localize_all(data.get("errors") or {}), message, exc.code or 500)
+    except RoutingRefused as refusal:
+        message = str(REFUSED.get(refusal.kind, gettext("Some fields need fixing.")))
+        return demand(demand_id, localize_all(refusal.errors), message, status_of(refusal))
     return redirect(url_for("officer.demand", demand_id=demand_id, done=action, _anchor="result"))
 
 
@@ -139,12 +112,8 @@ def supervisor_panel() -> str:
 
 def _street() -> dict[str, Any]:
     street = g.principal.street
-    with unit_of_work(sessions()) as session:
-        unassigned = routing_api.queue_page(
-            session, and_(Assignment.street == street, IS_UNASSIGNED), QUEUE_PAGE)
-        escalated = routing_api.queue_page(
-            session, and_(Assignment.street == street, Assignment.escalated, Assignment.is_open), QUEUE_PAGE)
-        names = _officer_names(session)
+    ctx = context()
+    overview = queries.street_overview(ctx, street, QUEUE_PAGE)
     month_start = datetime.now(SHANGHAI).date().replace(day=1)
     figures: dict[str, Any] = {}
     try:
@@ -154,8 +123,6 @@ def _street() -> dict[str, Any]:
         breaches = call_service("sla", "/api/v1/sla/breaches", {"limit": 20})["items"]
     except (ServiceUnavailable, KeyError):
         figures, breaches = {}, None
-    settings: Settings = current_app.extensions["yangpu"]["settings"]
-    grafana = settings.grafana_url.rstrip("/")
+    grafana = ctx.settings.grafana_url.rstrip("/")
     dashboards = [(f"{grafana}/d/{uid}{query.format(street=street)}", name) for uid, query, name in DASHBOARDS]
-    return {"street": street, "unassigned": unassigned, "escalated": escalated, "names": names,
-            "figures": figures, "breaches": breaches, "dashboards": dashboards}
+    return {"street": street, **overview, "figures": figures, "breaches": breaches, "dashboards": dashboards}

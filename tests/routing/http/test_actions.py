@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing_service.states import EVENT_TYPES
+from routing_service.domain.states import EVENT_TYPES
 from tests.routing.conftest import OFFICER_1, OFFICER_2
 
 RESOLVE = {"outcome": "resolved", "note": "已协调税务专员上门处理"}
@@ -38,7 +38,7 @@ CLOSED = [*RESOLVED, ("close", {})]
 
 
 def _one_event(routing, action: str) -> dict:
-    [(type_, data)] = routing.outbox_events()
+    [(type_, data)] = routing.outbox()
     assert type_ == EVENT_TYPES[action]
     return data
 
@@ -95,7 +95,7 @@ def test_supervisor_assigns_from_the_unassigned_queue(routing):
     view = _ok(routing.act(demand_id, "transfer", {"to_officer": "spec-tax-1", "reason": "街道无专员，直接派税务"},
                            headers=routing.supervisor_auth("changbai")))
     assert (view["state"], view["officer_id"], view["rule"]) == ("assigned", "spec-tax-1", "supervisor_assignment")
-    [(type_, data)] = routing.outbox_events()
+    [(type_, data)] = routing.outbox()
     assert type_ == "yangpu.demand.assigned.v1"
     assert (data["officer_id"], data["rule"], data["actor_id"]) == (
         "spec-tax-1", "supervisor_assignment", "sup-changbai")
@@ -135,7 +135,7 @@ def test_feedback_unsatisfied_reopens_to_the_same_officer(routing, held):
     view = _ok(routing.act(held, "feedback", {"satisfaction": "unsatisfied"}))
     assert (view["state"], view["officer_id"], view["reopen_count"], view["outcome"]) == (
         "acknowledged", OFFICER_1, 1, None)
-    assert [t for t, _ in routing.outbox_events()] == [EVENT_TYPES["feedback"], EVENT_TYPES["reopen"]]
+    assert [t for t, _ in routing.outbox()] == [EVENT_TYPES["feedback"], EVENT_TYPES["reopen"]]
     assert routing.officer(OFFICER_1).open_count == 1
     queue = routing.client.get("/api/v1/queue", headers=routing.officer_auth()).get_json()
     assert [i["demand_id"] for i in queue["items"]] == [held]

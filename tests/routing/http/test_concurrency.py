@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select, update
 
-from routing_service import worker as routing_worker
+from routing_service.bootstrap import bootstrap, worker_spec
 from routing_service.model import Assignment, Officer
 from shared.contracts.events import new_event
 from shared.messaging.bus import OutgoingMessage
@@ -35,7 +35,14 @@ def _wait(predicate, timeout_s: float = 90.0, what: str = "condition") -> None:
 @pytest.mark.production
 def test_two_workers_never_overfill_an_officer_and_assign_each_demand_once(production, monkeypatch):
     r = make_routing(production, monkeypatch)
-    r.worker.close()  # the fixture's own worker does not take part; two fresh ones do
+    try:
+        _two_workers_share_a_burst(r)
+    finally:
+        r.close()
+
+
+def _two_workers_share_a_burst(r) -> None:
+    # The harness's own worker is never stepped, so it never joins the group: two fresh ones share the burst.
     with r.session() as s:
         for officer_id, capacity in CAPACITY.items():
             s.execute(update(Officer).where(Officer.id == officer_id).values(capacity=capacity))
@@ -49,10 +56,10 @@ def test_two_workers_never_overfill_an_officer_and_assign_each_demand_once(produ
         return wrapper
 
     workers = []
-    for name in ("w1", "w2"):
-        spec = replace(routing_worker.SPEC,
-                       handlers={t: counted(name, h) for t, h in routing_worker.SPEC.handlers.items()})
-        workers.append(Worker(spec, r.settings))
+    for name in ("w1", "w2"):  # two worker processes: a context each
+        ctx = bootstrap(r.settings)
+        spec = worker_spec(ctx)
+        workers.append(Worker(replace(spec, handlers={t: counted(name, h) for t, h in spec.handlers.items()}), ctx))
     threads = [threading.Thread(target=w.run, daemon=True) for w in workers]
     for t in threads:
         t.start()
@@ -100,11 +107,8 @@ def test_two_workers_never_overfill_an_officer_and_assign_each_demand_once(produ
     def all_events() -> bool:
         return len(r.events("yangpu.demand.assigned.v1")) >= expected
 
-    try:
-        _wait(all_events, what="the assigned events on the bus")
-        events = r.events("yangpu.demand.assigned.v1")
-    finally:
-        r.audit.close()
+    _wait(all_events, what="the assigned events on the bus")
+    events = r.events("yangpu.demand.assigned.v1")
     assert len(events) == expected
     by_demand: dict[str, list[dict]] = defaultdict(list)
     for e in events:

@@ -3,9 +3,12 @@ clocks reach the officer's queue, and the officer's action goes out on the bus."
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import demand_body
 
 
+@pytest.mark.both_backends
 def test_officer_gets_the_demand_with_its_clocks_and_acts_on_it(suite):
     grid = suite.auth("grid_worker", "grid-wjc-01", "wujiaochang")
     resp = suite.clients["intake"].post("/api/v1/demands", json=demand_body(category="taxation"), headers=grid)
@@ -32,6 +35,7 @@ def test_officer_gets_the_demand_with_its_clocks_and_acts_on_it(suite):
         "com-wujiaochang-1", "street_commissioner", "acknowledged")
 
 
+@pytest.mark.both_backends
 def test_hotline_work_order_goes_to_the_departments_specialist(suite):
     agent = suite.auth("hotline_agent", "agent-01")
     body = demand_body(channel="hotline_12345", category="bankruptcy")

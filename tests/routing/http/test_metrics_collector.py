@@ -13,8 +13,7 @@ def _gauge(text: str, street: str) -> float:
     return float(match.group(1))
 
 
-def test_unassigned_gauge_counts_the_street_queue(embedded_suite):
-    suite = embedded_suite
+def test_unassigned_gauge_counts_the_street_queue(suite):
     admin = suite.auth("admin", "admin-01")
     routing = suite.clients["routing"]
     for officer in ("com-daqiao-1", "com-daqiao-2"):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import REGISTRY
 
-from routing_service import worker as routing_worker
 from tests.routing.conftest import OFFICER_1, OFFICER_2, submitted
 
 
@@ -14,8 +14,9 @@ def _assignment(r, demand_id: str, headers: dict[str, str] | None = None) -> dic
     return resp.get_json()
 
 
-def test_rule_1_key_enterprise_to_its_chief_officer(routing_any):
-    r = routing_any
+@pytest.mark.both_backends
+def test_rule_1_key_enterprise_to_its_chief_officer(routing):
+    r = routing
     demand_id = r.submit(key=True, chief="cso-wujiaochang")
     view = _assignment(r, demand_id)
     assert (view["officer_id"], view["officer_kind"], view["rule"]) == (
@@ -41,8 +42,9 @@ def test_rule_2_fallback_window_to_the_street_supervisor(routing):
         "sup-wujiaochang", "supervisor", "fallback_window_supervisor")
 
 
-def test_rule_3_hotline_to_a_specialist_of_the_department(routing_any):
-    r = routing_any
+@pytest.mark.both_backends
+def test_rule_3_hotline_to_a_specialist_of_the_department(routing):
+    r = routing
     first, second = r.submit(channel="hotline_12345"), r.submit(channel="hotline_12345")
     views = [_assignment(r, d) for d in (first, second)]
     assert [(v["officer_id"], v["department"], v["rule"]) for v in views] == [
@@ -87,11 +89,12 @@ def test_rule_5_nobody_eligible_to_the_streets_unassigned_queue(routing):
     assert other.status_code == 403
 
 
-def test_redelivery_changes_nothing(routing_any):
-    r = routing_any
+@pytest.mark.both_backends
+def test_redelivery_changes_nothing(routing):
+    r = routing
     data = submitted()
     event = r.publish("yangpu.demand.submitted.v1", data)
-    r.publish("yangpu.demand.submitted.v1", data, event=event)  # the very same event again
+    r.republish(event)  # the very same event again
     r.publish("yangpu.demand.submitted.v1", data)  # the same demand as another event (a replayed producer)
     r.pump()
     assert len(r.events("yangpu.demand.assigned.v1", data["demand_id"])) == 1
@@ -113,8 +116,8 @@ def test_unassigned_demand_is_taken_when_an_officer_comes_on_duty(routing):
 
 
 def test_unassigned_demand_is_taken_when_capacity_is_freed(routing, monkeypatch):
-    monkeypatch.setattr(routing_worker.SPEC.timers[0], "interval_s", 3600.0)  # only the release may refill
-    monkeypatch.setattr(routing_worker.SPEC.timers[0], "_next", float("inf"))
+    monkeypatch.setattr(routing.retry, "interval_s", 3600.0)  # only the release may refill
+    monkeypatch.setattr(routing.retry, "_next", float("inf"))
     held = [routing.submit() for _ in range(4)]
     waiting = routing.submit()
     assert routing.assignment(waiting).state == "unassigned"

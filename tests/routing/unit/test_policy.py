@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing_service.policy import (
+from routing_service.domain.policy import (
     RULE_CHIEF,
     RULE_COMMISSIONER,
     RULE_FALLBACK,

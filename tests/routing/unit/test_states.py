@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing_service.states import (
+from routing_service.domain.states import (
     ACTIONS,
     EVENT_TYPES,
     OPEN_STATES,

@@ -1,0 +1,163 @@
+"""The marshmallow schemas of routing's API: what each endpoint takes and answers (and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from routing_service.domain.policy import KINDS
+from routing_service.queries import QUEUE_KINDS
+from routing_service.reference import DutySchema, OfficerFields
+from shared.contracts.reference import DEPARTMENTS
+from shared.contracts.vocabulary import OUTCOMES, SATISFACTIONS
+
+# --- assignments and queues --------------------------------------------------------------------------
+
+
+class ClockOut(Schema):
+    kind = fields.String(metadata={"description": "first_response | resolution"})
+    status = fields.String(metadata={"description": "running | paused | met | breached (as sla last said)"})
+    target_at = fields.String(allow_none=True, metadata={"format": "date-time", "description": "ISO-8601 with offset"})
+    seconds_left = fields.Float(allow_none=True, metadata={
+        "description": "Wall-clock seconds until target_at, negative once passed; null while paused"})
+    business_seconds_used = fields.Float()
+    business_seconds_target = fields.Integer()
+
+
+class TransferOut(Schema):
+    from_officer_id = fields.String(allow_none=True)
+    to_officer_id = fields.String(allow_none=True)
+    to_department = fields.String(allow_none=True)
+    reason = fields.String()
+    rule = fields.String()
+    actor_id = fields.String()
+    at = fields.AwareDateTime()
+
+
+class AssignmentOut(Schema):
+    demand_id = fields.String()
+    state = fields.String()
+    street = fields.String()
+    channel = fields.String()
+    category = fields.String()
+    officer_id = fields.String(allow_none=True)
+    officer_kind = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+    rule = fields.String(metadata={"description": "The rule that gave the demand to its current holder"})
+    assigned_at = fields.AwareDateTime(allow_none=True)
+    escalated = fields.Boolean()
+    escalated_to = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    reopen_count = fields.Integer()
+    next_due = fields.AwareDateTime(allow_none=True)
+    clocks = fields.List(fields.Nested(ClockOut))
+    transfers = fields.List(fields.Nested(TransferOut))
+
+
+class QueueItem(Schema):
+    demand_id = fields.String()
+    state = fields.String()
+    street = fields.String()
+    channel = fields.String()
+    category = fields.String()
+    complexity = fields.String()
+    title = fields.String()
+    key_enterprise = fields.Boolean()
+    officer_id = fields.String(allow_none=True)
+    escalated = fields.Boolean()
+    reported_at = fields.AwareDateTime()
+    assigned_at = fields.AwareDateTime(allow_none=True)
+    next_due = fields.AwareDateTime(allow_none=True, metadata={"description": "The nearest deadline in play"})
+    clocks = fields.List(fields.Nested(ClockOut))
+
+
+class QueueOut(Schema):
+    total = fields.Integer(metadata={"description": "How many demands the queue holds (all pages)"})
+    items = fields.List(fields.Nested(QueueItem))
+
+
+class PageArgs(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class StreetQueueArgs(PageArgs):
+    kind = fields.String(load_default="unassigned", validate=validate.OneOf(QUEUE_KINDS))
+
+
+# --- the officers' actions ---------------------------------------------------------------------------
+
+
+class NoBody(Schema):
+    """The action takes no fields."""
+
+
+class MaterialsRequestIn(Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=2000),
+                         metadata={"description": "What the enterprise should provide"})
+
+
+class TransferIn(Schema):
+    to_officer = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Roster id"})
+    to_department = fields.String(validate=validate.OneOf(list(DEPARTMENTS), error="unknown department {input!r}"))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if ("to_officer" in data) == ("to_department" in data):
+            raise ValidationError("give exactly one of to_officer or to_department", "to_officer")
+
+
+class ResolveIn(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class EscalateIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class FeedbackIn(Schema):
+    satisfaction = fields.String(required=True,
+                                 validate=validate.OneOf(SATISFACTIONS))
+
+
+# The body each action takes (the API's and the officer's page's forms).
+ACTION_SCHEMAS: dict[str, type[Schema]] = {
+    "acknowledge": NoBody, "request-materials": MaterialsRequestIn, "materials-received": NoBody,
+    "transfer": TransferIn, "resolve": ResolveIn, "escalate": EscalateIn, "feedback": FeedbackIn, "close": NoBody,
+}
+
+
+# --- the roster ------------------------------------------------------------------------------------
+
+
+class OfficerOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    streets = fields.List(fields.String())
+    department = fields.String(allow_none=True)
+    skills = fields.List(fields.String())
+    capacity = fields.Integer()
+    duty = fields.Nested(DutySchema)
+    open_count = fields.Integer(metadata={"description": "Open demands the officer holds now"})
+    on_duty = fields.Boolean(metadata={"description": "The admin's switch; off = not given demands"})
+    on_shift_now = fields.Boolean(metadata={"description": "Within the weekly duty hours at this moment"})
+    edited_at = fields.AwareDateTime(allow_none=True)
+
+
+class OfficerListArgs(Schema):
+    street = fields.String(metadata={"description": "Officers serving this street (or every street)"})
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    department = fields.String()
+
+
+class OfficerPatch(OfficerFields):
+    """Any subset of the officer's fields."""
+
+
+class CapacityIn(Schema):
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000))
