@@ -21,7 +21,7 @@ from routing_service.model import Officer
 from routing_service.repository import apply_roster_entry, new_officer
 from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
-from shared.webkit.app import flatten_errors
+from shared.validation import flatten_errors
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 

@@ -8,6 +8,7 @@ it. Nothing here touches I/O, so the functions are safe to use anywhere, includi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 __all__ = [
     "USCC_CHARSET",
@@ -208,3 +209,25 @@ def mask_phone(s: str) -> str:
     if kind == "mobile":
         return f"{number[:3]}****{number[-4:]}"
     return f"{area}-****{number[-4:]}"
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"a.b": [..]}``; list indexes become path parts."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix or "_schema"
+            for k, v in flatten_errors(value, path).items():
+                flat.setdefault(k, []).extend(v)
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            flat[prefix or "_schema"] = list(messages)
+        else:
+            for item in messages:
+                for k, v in flatten_errors(item, prefix).items():
+                    flat.setdefault(k, []).extend(v)
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat

@@ -35,16 +35,23 @@ from shared.worker import Worker
 H = TypeVar("H", bound="Harness")
 
 
-def step_until(predicate: Callable[[], Any], step: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    """Call ``step()`` until ``predicate()`` returns something truthy; return it (TimeoutError after a while)."""
+def step_until(predicate: Callable[[], Any], step: Callable[[], Any] | None = None, timeout_s: float = 30.0,
+               what: str = "condition", every_s: float = 0.1) -> Any:
+    """Call ``step()`` (default: sleep ``every_s``) until ``predicate()`` returns something truthy; return it.
+
+    TimeoutError naming ``what`` after ``timeout_s``.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        step()
+            raise TimeoutError(f"{what} not reached in {timeout_s:.0f} s")
+        if step is None:
+            time.sleep(every_s)
+        else:
+            step()
 
 
 def token(settings: Settings, role: str, subject: str, street: str | None = None) -> dict[str, str]:

@@ -46,7 +46,7 @@ from intake_service.http.schemas import (
 from intake_service.model import Demand
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
-from shared.webkit.app import flatten_errors
+from shared.validation import flatten_errors
 from shared.webkit.auth import require
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",

@@ -25,7 +25,7 @@ from intake_service.model import Demand
 from shared.config import PROJECT_ROOT
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
-from shared.webkit.app import flatten_errors
+from shared.validation import flatten_errors
 from shared.webkit.errors import status_of
 from shared.webkit.pages import page_blueprint, require_page, wants_json
 from shared.webkit.pages.errors import localize, localize_all

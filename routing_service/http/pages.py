@@ -21,7 +21,8 @@ from routing_service.domain import RoutingRefused
 from routing_service.http.schemas import ACTION_SCHEMAS
 from shared.calendar import SHANGHAI
 from shared.contracts.reference import DEPARTMENTS
-from shared.webkit.app import context, flatten_errors
+from shared.validation import flatten_errors
+from shared.webkit.app import context
 from shared.webkit.errors import status_of
 from shared.webkit.pages import error_page, page_blueprint, require_page
 from shared.webkit.pages.errors import localize_all

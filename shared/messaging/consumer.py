@@ -34,7 +34,8 @@ from shared.metrics import CONSUMER_HALTED, DEAD_LETTERS, EVENT_AGE_SECONDS, EVE
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, CloudEvent, dict[str, Any]], None]
+# A handler may return what it published (the commands do); the consumer does not look.
+Handler = Callable[[Session, CloudEvent, dict[str, Any]], object]
 
 
 def is_conflict(exc: OperationalError) -> bool:

@@ -25,6 +25,7 @@ from shared.context import ServiceContext
 from shared.db import ping
 from shared.messaging.backends import ping as ping_bus
 from shared.metrics import BUILD_INFO, HTTP_SECONDS, VERSION, render
+from shared.validation import flatten_errors
 from shared.webkit import errors
 
 _CODES = {
@@ -41,28 +42,6 @@ class ErrorSchema(ma.Schema):
         keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Problems by field path (e.g. enterprise.uscc)"},
     )
-
-
-def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as ``{"a.b": [..]}``; list indexes become path parts."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                path = prefix or "_schema"
-            for k, v in flatten_errors(value, path).items():
-                flat.setdefault(k, []).extend(v)
-    elif isinstance(messages, list | tuple):
-        if all(isinstance(m, str) for m in messages):
-            flat[prefix or "_schema"] = list(messages)
-        else:
-            for item in messages:
-                for k, v in flatten_errors(item, prefix).items():
-                    flat.setdefault(k, []).extend(v)
-    else:
-        flat[prefix or "_schema"] = [str(messages)]
-    return flat
 
 
 def api_error(status: int, message: str, errors: dict[str, list[str]] | None = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from devstack.stack import Stack
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT, SERVICES, Settings
 from tests.conftest import IN_CI
+from tests.harness import step_until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -83,14 +83,7 @@ class RunningSuite:
             return exc.code, json.load(exc)
 
     def wait(self, predicate: Callable[[], Any], timeout_s: float = 30, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} not reached in {timeout_s:.0f} s")
-            time.sleep(0.2)
+        return step_until(predicate, timeout_s=timeout_s, what=what, every_s=0.2)
 
 
 @pytest.fixture(scope="package")

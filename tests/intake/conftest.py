@@ -8,40 +8,22 @@ test marked ``both_backends``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from intake_service import app
-from intake_service.bootstrap import Context, bootstrap, worker_spec
-from intake_service.model import metadata, outbox
-from shared.config import Settings
-from shared.contracts.events import new_event, topic_of
-from shared.messaging.backends import make_producer
-from shared.messaging.bus import OutgoingMessage
-from shared.messaging.codec import to_message
-from shared.worker import Worker
-from tests.harness import prepare, step_until, token
+from intake_service.model import metadata
+from tests.harness import Harness
 
 
-@dataclass
-class Intake:
-    settings: Settings
-    ctx: Context
-    client: Any
-    worker: Worker
+class Intake(Harness):
+    """Intake alone, with the words its tests use."""
 
     @property
     def engine(self) -> Any:
         return self.ctx.engine
-
-    def auth(self, role: str, subject: str, street: str | None = None) -> dict[str, str]:
-        return token(self.settings, role, subject, street)
 
     def grid(self, street: str = "wujiaochang", subject: str | None = None) -> dict[str, str]:
         return self.auth("grid_worker", subject or f"grid-{street}-01", street)
@@ -54,41 +36,14 @@ class Intake:
 
     def outbox_events(self) -> list[dict[str, Any]]:
         """The events waiting in intake's outbox, decoded (type and data)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(outbox).order_by(outbox.c.id)).all()
-        return [{"type": json.loads(r.headers)["ce_type"], "data": json.loads(r.value)} for r in rows]
+        return [{"type": type_, "data": data} for type_, data in self.outbox()]
 
-    def publish(self, type_: str, data: dict[str, Any], source: str = "/test") -> str:
-        """Put an event on the bus as another service would; returns its id."""
-        data = {"at": datetime.now(UTC), **data}
-        event = new_event(type_, data, source=source)
-        message = to_message(event)
-        producer = make_producer(self.settings, "test")
-        try:
-            producer.send_batch([OutgoingMessage(topic_of(event), message.key, dict(message.headers),
-                                                 message.value)])
-        finally:
-            producer.close()
-        return event.get_id()
-
-    def until(self, predicate: Any, timeout_s: float = 30.0) -> Any:
-        """Step intake's worker until ``predicate()`` is truthy."""
-        return step_until(predicate, lambda: self.worker.step(0.02), timeout_s)
-
-
-def make_intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Intake:
-    settings = prepare(env, monkeypatch, ("intake",))
-    ctx = bootstrap(settings)
-    web = app.create(ctx=ctx)
-    web.testing = True
-    return Intake(settings, ctx, web.test_client(), Worker(worker_spec(ctx), ctx))
+    def publish(self, type_: str, data: dict[str, Any], source: str = "/test") -> str:  # type: ignore[override]
+        """Put an event on the bus as another service would (``at`` defaults to now); returns its id."""
+        return super().publish(type_, {"at": datetime.now(UTC), **data}, source).get_id()
 
 
 @pytest.fixture
-def intake(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Intake]:
+def intake(env: dict[str, str], harness_factory: Any) -> Intake:
     """Intake alone, on the backend(s) of ``env``."""
-    svc = make_intake(env, monkeypatch)
-    try:
-        yield svc
-    finally:
-        svc.worker.close()
+    return harness_factory(env, ("intake",), cls=Intake)

@@ -38,7 +38,7 @@ from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
 from shared.messaging.consumer import EventProcessor
 from shared.worker import EXIT_LOOP_DIED, Backoff, Worker, WorkerMetrics, WorkerSpec
-from tests.harness import prepare
+from tests.harness import prepare, step_until
 from tests.platform.test_bus import ack, applied, metadata
 
 pytestmark = pytest.mark.both_backends
@@ -85,14 +85,7 @@ def consume_failures(base: str) -> float:
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(every_s)
+    return step_until(predicate, timeout_s=timeout_s, what=what, every_s=every_s)
 
 
 def publish(settings: Settings, messages: list[OutgoingMessage]) -> None:

@@ -33,7 +33,8 @@ def test_queue_is_most_urgent_first_with_time_left_on_each_clock(routing):
     first = queue["items"][0]
     [fr] = first["clocks"]
     assert fr["kind"] == "first_response" and fr["status"] == "running"
-    assert 3000 < fr["seconds_left"] <= 3600
+    left = (SOON - datetime.now(UTC)).total_seconds()  # SOON was fixed when the module loaded
+    assert left - 60 < fr["seconds_left"] <= left + 1
     assert fr["business_seconds_target"] == 28_800
     assert datetime.fromisoformat(first["next_due"]) == SOON
     assert [c["kind"] for c in queue["items"][1]["clocks"]] == ["first_response", "resolution"]
