@@ -177,13 +177,17 @@ class Monitor:
             self._stop.wait(self.interval_s)
 
     def flowing_again(self, since: float) -> dict[str, float | None]:
-        """Seconds from ``since`` until each service's count first rose past its value at ``since``."""
-        before = next((c for t, c in reversed(self.samples) if t <= since), {})
-        result: dict[str, float | None] = {}
-        for svc in SERVICES:
-            base = before.get(svc, 0)
-            result[svc] = next((t - since for t, c in self.samples if t > since and c.get(svc, 0) > base), None)
-        return result
+        """Seconds from ``since`` until each service's count first rose past the first value sampled after it.
+
+        The base is sampled after ``since``, not before, so a commit that landed just before a crash is not
+        taken for the pipeline flowing again (the figure errs late by at most one sampling interval).
+        """
+        after = [(t, c) for t, c in self.samples if t >= since]
+        if not after:
+            return dict.fromkeys(SERVICES)
+        base = after[0][1]
+        return {svc: next((t - since for t, c in after if c.get(svc, 0) > base.get(svc, 0)), None)
+                for svc in SERVICES}
 
     def stop(self) -> None:
         self._stop.set()

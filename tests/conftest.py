@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, MetaData
 
 from devstack import environments
-from shared.config import SERVICES
+from shared.config import SERVICES, Settings
+from shared.db import make_engine, session_factory
+from shared.messaging.backends import ensure_topics
 from tests.harness import Harness, make_harness
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", environments.PG_ADMIN_URL)
@@ -109,3 +112,24 @@ def harness_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., H
 def suite(env: dict[str, str], harness_factory: Callable[..., Harness]) -> Harness:
     """The whole suite in-process: the three services' clients and workers on one bus."""
     return harness_factory(env)
+
+
+@pytest.fixture
+def open_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tuple[Settings, Engine, Any]]]:
+    """``open_bus(env, metadata, service)``: settings, engine and sessions of ``metadata`` created in that
+    service's database, with the topics made."""
+    engines: list[Engine] = []
+
+    def open_(env: dict[str, str], metadata: MetaData, service: str = "intake") -> tuple[Settings, Engine, Any]:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        settings = Settings.from_env()
+        ensure_topics(settings)
+        engine = make_engine(settings.database_url(service))
+        metadata.create_all(engine)
+        engines.append(engine)
+        return settings, engine, session_factory(engine, metadata)
+
+    yield open_
+    for engine in engines:
+        engine.dispose()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 from sqlalchemy import func, select
 
-from shared.config import PROJECT_ROOT
+from devstack import environments
 from shared.contracts.events import DEMAND_EVENTS
 from shared.db import unit_of_work
 from shared.messaging.backends import make_consumer, make_producer
@@ -17,16 +16,20 @@ from shared.messaging.outbox import OutboxRelay, emit
 from tests.platform.test_bus import ack, applied, metadata, outbox
 
 pytestmark = pytest.mark.production
-KAFKA_SH = str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh")
 
 
 @pytest.fixture
-def bus_on_kafka(production, open_bus):
-    return open_bus(production, metadata)
+def bus_on_kafka(fault_servers, open_bus, tmp_path):
+    """The bus on the fault tests' own broker: this test stops it."""
+    env = environments.production(tmp_path, "t", fault_servers.pg_admin_url, fault_servers.kafka)
+    try:
+        yield (*open_bus(env, metadata), fault_servers)
+    finally:
+        environments.drop(env, fault_servers.pg_admin_url)
 
 
 def test_outbox_keeps_events_while_the_broker_is_down_and_delivers_them_after(bus_on_kafka):
-    settings, engine, sessions = bus_on_kafka
+    settings, engine, sessions, servers = bus_on_kafka
     producer = make_producer(settings, "test")
     relay = OutboxRelay("test", engine, metadata, producer)
     with unit_of_work(sessions) as s:
@@ -34,7 +37,7 @@ def test_outbox_keeps_events_while_the_broker_is_down_and_delivers_them_after(bu
             emit(s, ack(f"before-{i}"))
     assert relay.run_once() == 20
 
-    subprocess.run([KAFKA_SH, "stop"], check=True)
+    servers.kafka_sh("stop")
     try:
         with unit_of_work(sessions) as s:
             for i in range(20):
@@ -44,7 +47,7 @@ def test_outbox_keeps_events_while_the_broker_is_down_and_delivers_them_after(bu
         with unit_of_work(sessions) as s:
             assert s.execute(select(func.count()).select_from(outbox)).scalar_one() == 20
     finally:
-        subprocess.run([KAFKA_SH, "start"], check=True)
+        servers.kafka_sh("start")
 
     deadline = time.monotonic() + 60
     published = 0
