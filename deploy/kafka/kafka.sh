@@ -37,8 +37,9 @@ LOG_FILE="$DATA_DIR/server.log"     # written by log4j2 (WARN+)
 OUT_FILE="$DATA_DIR/kafka.out"      # JVM stdout/stderr (crashes, OOM)
 LIB_STAMP="$LIB_DIR/.complete"      # sha256 of pom.xml of the last good download
 
-log() { echo "kafka.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+SCRIPT=kafka.sh
+# shellcheck source=deploy/lib.sh
+source "$HERE/../lib.sh"
 
 java_bin() {
   if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
@@ -129,17 +130,6 @@ broker_pid() {
   pid="$(pgrep -f "kafka\.Kafka $EFFECTIVE_CONF" | head -n1 || true)"
   [[ -n "$pid" ]] && echo "$pid" >"$PID_FILE" && echo "$pid"
   return 0
-}
-
-# Close every fd above 2 in the current (sub)shell, so a daemon started from
-# it cannot hold a caller's pipe open (CI log capture would never see EOF and
-# hang) nor our flock.
-close_extra_fds() {
-  local fd
-  for fd in /proc/"$BASHPID"/fd/*; do
-    fd="${fd##*/}"
-    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
 }
 
 port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
@@ -309,23 +299,4 @@ do_status() {
   echo "kafka: not running"; return 3
 }
 
-main() {
-  local cmd="${1:-}"
-  case "$cmd" in
-    start|stop|restart|kill)
-      mkdir -p "$DATA_DIR"
-      # Serialise concurrent start/stop calls (parallel CI steps, test fixtures).
-      exec 9>"$DATA_DIR/.kafka.sh.lock"
-      flock 9
-      case "$cmd" in
-        start) do_start ;;
-        stop) do_stop ;;
-        restart) do_stop; do_start ;;
-        kill) do_kill ;;
-      esac ;;
-    status) do_status ;;
-    *) echo "usage: $0 start|stop|status|restart|kill" >&2; exit 2 ;;
-  esac
-}
-
-main "$@"
+run_commands "$DATA_DIR/.kafka.sh.lock" "start stop status restart kill" "$@"

@@ -32,8 +32,9 @@ PASSWORD=yangpu
 DATABASES=(yangpu_intake yangpu_routing yangpu_sla)
 FALLBACK_DATA_DIR=/var/tmp/yangpu-postgres
 
-log() { echo "postgres.sh: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+SCRIPT=postgres.sh
+# shellcheck source=deploy/lib.sh
+source "$HERE/../lib.sh"
 
 is_root() { [[ $EUID -eq 0 ]]; }
 
@@ -122,17 +123,6 @@ full_page_writes = on
 logging_collector = off             # pg_ctl -l writes $(LOG_FILE)
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
-}
-
-# Close every fd above 2 in the current (sub)shell, so a daemon started from
-# it cannot hold a caller's pipe open (CI log capture would never see EOF and
-# hang) nor our flock.
-close_extra_fds() {
-  local fd
-  for fd in /proc/"$BASHPID"/fd/*; do
-    fd="${fd##*/}"
-    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
 }
 
 running() { as_pg "$BIN/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; }
@@ -242,23 +232,4 @@ do_status() {
   echo "postgres: not running (data $DATA_DIR)"; return 3
 }
 
-main() {
-  local cmd="${1:-}"
-  case "$cmd" in
-    start|stop|restart|crash)
-      # Serialise concurrent calls (parallel CI steps, test fixtures).
-      mkdir -p "$REPO/var"
-      exec 9>"$REPO/var/.postgres.sh.lock"
-      flock 9
-      case "$cmd" in
-        start) do_start ;;
-        stop) do_stop ;;
-        restart) do_stop; do_start ;;
-        crash) do_crash ;;
-      esac ;;
-    status) do_status ;;
-    *) echo "usage: $0 start|stop|status|restart|crash" >&2; exit 2 ;;
-  esac
-}
-
-main "$@"
+run_commands "$REPO/var/.postgres.sh.lock" "start stop status restart crash" "$@"

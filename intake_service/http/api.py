@@ -13,13 +13,11 @@ from intake_service import commands, queries
 from intake_service.domain.policy import CHANNELS_BY_ROLE
 from intake_service.http import caller, ctx
 from intake_service.http.schemas import DemandIn, DemandOut, DemandPage, DemandQuery, IdempotencyHeaders
-from shared.webkit.app import ErrorSchema
+from shared.webkit.app import answers
 from shared.webkit.auth import require
 
 blp = Blueprint("demands", __name__, url_prefix="/api/v1", description="Log and follow enterprise demands")
 
-BEARER = [{"bearerAuth": []}]
-UNAUTHORIZED = "No valid bearer token."
 
 
 @blp.route("/demands", methods=["POST"])
@@ -31,13 +29,10 @@ UNAUTHORIZED = "No valid bearer token."
                   "Location": {"description": "URL of the demand", "schema": {"type": "string"}},
                   "Idempotent-Replayed": {"description": "`true` when this answers a retry",
                                           "schema": {"type": "string"}}})
-@blp.alt_response(400, schema=ErrorSchema, description="The body is not valid JSON.")
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description="The role may not log on this channel, or a grid "
-                  "worker names another street.")
-@blp.alt_response(409, schema=ErrorSchema, description="The Idempotency-Key was used with a different body.")
-@blp.alt_response(422, schema=ErrorSchema, description="Invalid fields, every problem by field path.")
-@blp.doc(security=BEARER)
+@answers(blp, {400: "The body is not valid JSON.",
+               403: "The role may not log on this channel, or a grid worker names another street.",
+               409: "The Idempotency-Key was used with a different body.",
+               422: "Invalid fields, every problem by field path."})
 def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Log a demand.
 
@@ -61,10 +56,7 @@ def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[s
 @require()
 @blp.arguments(DemandQuery(), location="query", unknown=RAISE)
 @blp.response(200, DemandPage())
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description="A street-bound caller asked for another street.")
-@blp.alt_response(422, schema=ErrorSchema, description="Invalid filters or cursor.")
-@blp.doc(security=BEARER)
+@answers(blp, {403: "A street-bound caller asked for another street.", 422: "Invalid filters or cursor."})
 def list_demands(filters: dict[str, Any]) -> dict[str, Any]:
     """List demands, newest first, a page at a time.
 
@@ -78,10 +70,7 @@ def list_demands(filters: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/demands/<demand_id>", methods=["GET"])
 @require()
 @blp.response(200, DemandOut())
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description="The demand is not visible to the caller.")
-@blp.alt_response(404, schema=ErrorSchema, description="No such demand.")
-@blp.doc(security=BEARER)
+@answers(blp, {403: "The demand is not visible to the caller.", 404: "No such demand."})
 def get_demand(demand_id: str) -> dict[str, Any]:
     """A demand's current status and full timeline (the reporter's view)."""
     return queries.demand_view(ctx(), caller(), demand_id)

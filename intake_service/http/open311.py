@@ -47,12 +47,13 @@ from intake_service.model import Demand
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 from shared.validation import flatten_errors
+from shared.webkit.app import BEARER
 from shared.webkit.auth import require
 
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
                 description="Open311 GeoReport v2: categories as services, demands as service requests")
 
-BEARER = [{"bearerAuth": []}]
+
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_WINDOW = timedelta(days=90)  # the spec's default span of GET requests
 MAX_RESULTS = 1000

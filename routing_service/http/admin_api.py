@@ -15,18 +15,17 @@ from flask_smorest import Blueprint
 from routing_service import commands, queries
 from routing_service.http.schemas import CapacityIn, OfficerListArgs, OfficerOut, OfficerPatch
 from routing_service.reference import OfficerIn
-from shared.webkit.app import context
+from shared.webkit.app import BEARER, context
 from shared.webkit.auth import require
 
 blp = Blueprint("officers", __name__, url_prefix="/api/v1", description="The officer roster (admins)")
-SECURITY = [{"bearerAuth": []}]
 
 
 @blp.route("/officers", methods=["GET"])
 @require("admin")
 @blp.arguments(OfficerListArgs, location="query")
 @blp.response(200, OfficerOut(many=True))
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def list_officers(args: dict[str, Any]) -> list[dict[str, Any]]:
     """The roster, optionally filtered by street, kind or department."""
     return queries.officers(context(), **args)
@@ -35,7 +34,7 @@ def list_officers(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.route("/officers/<officer_id>", methods=["GET"])
 @require("admin")
 @blp.response(200, OfficerOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def get_officer(officer_id: str) -> dict[str, Any]:
     """One officer with their current load."""
     return queries.officer(context(), officer_id)
@@ -45,7 +44,7 @@ def get_officer(officer_id: str) -> dict[str, Any]:
 @require("admin")
 @blp.arguments(OfficerIn)
 @blp.response(201, OfficerOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def create_officer(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Add an officer (on duty, no open demands)."""
     out = commands.create_officer(context(), body)
@@ -56,7 +55,7 @@ def create_officer(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
 @require("admin")
 @blp.arguments(OfficerPatch(partial=True))
 @blp.response(200, OfficerOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def update_officer(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     """Change any of an officer's fields; the result is validated as a whole."""
     return commands.update_officer(context(), officer_id, body)
@@ -65,7 +64,7 @@ def update_officer(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
 @blp.route("/officers/<officer_id>/off-duty", methods=["POST"])
 @require("admin")
 @blp.response(200, OfficerOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def take_off_duty(officer_id: str) -> dict[str, Any]:
     """Stop giving the officer demands (leave, sickness); what they hold stays theirs."""
     return commands.set_on_duty(context(), officer_id, False)
@@ -74,7 +73,7 @@ def take_off_duty(officer_id: str) -> dict[str, Any]:
 @blp.route("/officers/<officer_id>/on-duty", methods=["POST"])
 @require("admin")
 @blp.response(200, OfficerOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def put_on_duty(officer_id: str) -> dict[str, Any]:
     """Give the officer demands again (within their duty hours, for street commissioners)."""
     return commands.set_on_duty(context(), officer_id, True)
@@ -84,7 +83,7 @@ def put_on_duty(officer_id: str) -> dict[str, Any]:
 @require("admin")
 @blp.arguments(CapacityIn)
 @blp.response(200, OfficerOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def set_capacity(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     """Change how many open demands the officer may hold. Lowering it below their load takes nothing away;
     they just get no more until they are under it."""

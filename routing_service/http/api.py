@@ -21,17 +21,16 @@ from routing_service.http.schemas import (
     QueueOut,
     StreetQueueArgs,
 )
-from shared.webkit.app import context
+from shared.webkit.app import BEARER, context
 from shared.webkit.auth import current_principal, require
 
 blp = Blueprint("routing", __name__, url_prefix="/api/v1", description="Assignments, queues and officer actions")
-SECURITY = [{"bearerAuth": []}]
 
 
 @blp.route("/demands/<demand_id>/assignment", methods=["GET"])
 @require("officer", "supervisor", "admin")
 @blp.response(200, AssignmentOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def get_assignment(demand_id: str) -> dict[str, Any]:
     """Who holds the demand, by which rule, its clocks as routing last heard, and its transfer history."""
     return queries.assignment(context(), current_principal(), demand_id)
@@ -44,7 +43,7 @@ def get_assignment(demand_id: str) -> dict[str, Any]:
 @require("officer", "supervisor")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, QueueOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def my_queue(args: dict[str, Any]) -> Response:
     """The caller's open demands, most urgent deadline first, with the time left on each clock."""
     return jsonify(queries.my_queue(context(), current_principal().subject, args))
@@ -54,7 +53,7 @@ def my_queue(args: dict[str, Any]) -> Response:
 @require("supervisor", "admin")
 @blp.arguments(StreetQueueArgs, location="query")
 @blp.response(200, QueueOut)
-@blp.doc(security=SECURITY)
+@blp.doc(security=BEARER)
 def street_queue(args: dict[str, Any], street: str) -> Response:
     """A street's demands nobody could take (``kind=unassigned``) or that were escalated (``kind=escalated``)."""
     return jsonify(queries.street_queue(context(), current_principal(), street, args["kind"], args))
@@ -71,7 +70,7 @@ def _action(action: str, schema: type[Schema], summary: str) -> None:
 
     view.__name__ = f"action_{action.replace('-', '_')}"
     view.__doc__ = summary
-    decorated: Callable[..., Any] = blp.doc(security=SECURITY)(blp.response(200, AssignmentOut)(view))
+    decorated: Callable[..., Any] = blp.doc(security=BEARER)(blp.response(200, AssignmentOut)(view))
     decorated = blp.arguments(schema)(decorated)
     decorated = require("officer", "supervisor")(decorated)
     blp.route(f"/demands/<demand_id>/{action}", methods=["POST"])(decorated)

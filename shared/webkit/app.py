@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from flask_smorest import abort as smorest_abort
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
@@ -28,11 +28,16 @@ from shared.metrics import BUILD_INFO, HTTP_SECONDS, VERSION, render
 from shared.validation import flatten_errors
 from shared.webkit import errors
 
+F = TypeVar("F", bound=Callable[..., Any])
 _CODES = {
     400: "malformed_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type", 422: "validation_failed",
     429: "too_many_requests", 500: "internal_error", 503: "unavailable",
 }
+
+
+BEARER = [{"bearerAuth": []}]
+UNAUTHORIZED = "No valid bearer token."
 
 
 class ErrorSchema(ma.Schema):
@@ -50,6 +55,17 @@ def api_error(status: int, message: str, errors: dict[str, list[str]] | None = N
     smorest_abort(status, message=message, errors=errors or {}, code=code or _CODES.get(status, "error"),
                   headers=headers or {})
     raise AssertionError("unreachable")
+
+
+def answers(blp: Blueprint, errors: dict[int, str]) -> Callable[[F], F]:
+    """Document an endpoint that needs a bearer token: its security, 401, and each error status with why."""
+
+    def decorate(view: F) -> F:
+        for status, why in sorted({401: UNAUTHORIZED, **errors}.items(), reverse=True):
+            view = blp.alt_response(status, schema=ErrorSchema, description=why)(view)
+        return blp.doc(security=BEARER)(view)
+
+    return decorate
 
 
 class SuiteApi(Api):

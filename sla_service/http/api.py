@@ -22,7 +22,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from shared.contracts.reference import STREETS
-from shared.webkit.app import ErrorSchema, context
+from shared.webkit.app import answers, context
 from shared.webkit.auth import current_principal, require
 from sla_service import queries
 from sla_service.bootstrap import Context
@@ -31,8 +31,6 @@ from sla_service.http.schemas import BreachPage, BreachQuery, DemandClocksOut, R
 
 blp = Blueprint("sla", __name__, url_prefix="/api/v1/sla", description="SLA clocks, breaches and compliance")
 
-BEARER = [{"bearerAuth": []}]
-UNAUTHORIZED = "No valid bearer token."
 OTHER_STREET = "A supervisor asked about another street."
 
 
@@ -48,11 +46,8 @@ def _filters(query: dict[str, Any]) -> queries.Filters:
 @blp.route("/demands/<demand_id>", methods=["GET"])
 @require("officer", "supervisor", "admin")
 @blp.response(200, DemandClocksOut)
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description="A role other than officer, supervisor or admin; or "
-                  "a supervisor of another street.")
-@blp.alt_response(404, schema=ErrorSchema, description="SLA does not time this demand (yet).")
-@blp.doc(security=BEARER)
+@answers(blp, {403: "A role other than officer, supervisor or admin; or "
+                  "a supervisor of another street.", 404: "SLA does not time this demand (yet)."})
 def get_clocks(demand_id: str) -> dict[str, Any]:
     """The demand's clocks, with business time used and the instant each runs out.
 
@@ -65,10 +60,7 @@ def get_clocks(demand_id: str) -> dict[str, Any]:
 @require("supervisor", "admin")
 @blp.arguments(SummaryQuery, location="query", unknown=RAISE)
 @blp.response(200, SummaryOut)
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description=f"Not a supervisor or admin. {OTHER_STREET}")
-@blp.alt_response(422, schema=ErrorSchema, description="Invalid filters.")
-@blp.doc(security=BEARER)
+@answers(blp, {403: f"Not a supervisor or admin. {OTHER_STREET}", 422: "Invalid filters."})
 def summary(query: dict[str, Any]) -> dict[str, Any]:
     """First-response compliance, on-time resolution rate and resolution rate, each with its parts.
 
@@ -82,10 +74,7 @@ def summary(query: dict[str, Any]) -> dict[str, Any]:
 @require("supervisor", "admin")
 @blp.arguments(BreachQuery, location="query", unknown=RAISE)
 @blp.response(200, BreachPage)
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description=f"Not a supervisor or admin. {OTHER_STREET}")
-@blp.alt_response(422, schema=ErrorSchema, description="Invalid filters or cursor.")
-@blp.doc(security=BEARER)
+@answers(blp, {403: f"Not a supervisor or admin. {OTHER_STREET}", 422: "Invalid filters or cursor."})
 def breaches(query: dict[str, Any]) -> dict[str, Any]:
     """Breached clocks, newest breach first, a page at a time (pass `next_cursor` as `cursor`).
 
@@ -107,12 +96,7 @@ REPORT_COLUMNS = (
 @blp.route("/report.csv", methods=["GET"])
 @require("supervisor", "admin")
 @blp.arguments(ReportQuery, location="query", unknown=RAISE)
-@blp.alt_response(401, schema=ErrorSchema, description=UNAUTHORIZED)
-@blp.alt_response(403, schema=ErrorSchema, description="Not a supervisor or admin.")
-@blp.alt_response(422, schema=ErrorSchema, description="`month` is missing or not YYYY-MM.")
-@blp.doc(security=BEARER, responses={"200": {
-    "description": "CSV (UTF-8 with BOM, so Excel shows the Chinese street names), one header row.",
-    "content": {"text/csv": {"schema": {"type": "string"}}}}})
+@answers(blp, {403: "Not a supervisor or admin.", 422: "`month` is missing or not YYYY-MM."})
 def report(query: dict[str, Any]) -> Response:
     """The monthly compliance report per street, for the district office.
 
