@@ -9,12 +9,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
-from flask_smorest import abort as smorest_abort
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
@@ -47,14 +46,6 @@ class ErrorSchema(ma.Schema):
         keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Problems by field path (e.g. enterprise.uscc)"},
     )
-
-
-def api_error(status: int, message: str, errors: dict[str, list[str]] | None = None,
-              code: str | None = None, headers: dict[str, str] | None = None) -> NoReturn:
-    """Stop the request with the suite's error shape."""
-    smorest_abort(status, message=message, errors=errors or {}, code=code or _CODES.get(status, "error"),
-                  headers=headers or {})
-    raise AssertionError("unreachable")
 
 
 def answers(blp: Blueprint, errors: dict[int, str]) -> Callable[[F], F]:
