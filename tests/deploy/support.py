@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from shared.config import PROJECT_ROOT
+from tests.conftest import unavailable
 
 PROMETHEUS_DIR = PROJECT_ROOT / "deploy" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.rules.yml"))
 DASHBOARD_DIR = PROJECT_ROOT / "deploy" / "grafana" / "dashboards"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # How the live test stands in for Grafana's variables: "All" is `.*`; the ranges are short because the
 # live run lasts seconds, not days.
@@ -36,10 +34,7 @@ def require_tool(name: str) -> str:
     """The tool's path; skip without it on a developer's machine, fail in CI (as tests/conftest.py does)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed; run deploy/prometheus/install.sh"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} is not installed; run deploy/prometheus/install.sh")
     return path
 
 

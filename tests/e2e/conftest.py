@@ -22,7 +22,7 @@ import pytest
 from devstack.stack import Stack
 from shared.auth import issue_token
 from shared.config import PROJECT_ROOT, SERVICES, Settings
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 from tests.harness import step_until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -50,9 +50,7 @@ def require_browser() -> None:
         except ImportError:
             problem = "playwright is not installed in the venv"
     if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
+        unavailable(problem)
 
 
 def free_port() -> int:
