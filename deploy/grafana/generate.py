@@ -130,17 +130,20 @@ def ts_panel(title: str, description: str, targets: list[Dataquery], unit: str =
     return panel
 
 
+# The windows of the recorded ratios (deploy/prometheus/rules/sla.rules.yml): query ref, rule suffix, label.
+WINDOWS = (("A", "1d", "1 day"), ("B", "7d", "7 days"), ("C", "30d", "30 days"))
+
+
 def ratio_table(title: str, description: str, metric: str) -> table.Panel:
     """One row per street, one column per window (1, 7, 30 days), coloured against the 90% target."""
-    windows = (("A", "1d", "1 day"), ("B", "7d", "7 days"), ("C", "30d", "30 days"))
     # `max by (street)` drops the metric name, which differs per window and would keep the rows apart.
     panel = (table.Panel().title(title).description(description).datasource(DATASOURCE)
              .targets([query(f"max by (street) (street:{metric}:ratio{w}{{{F_STREET}}})", ref=ref, instant=True,
-                             table_format=True) for ref, w, _ in windows])
+                             table_format=True) for ref, w, _ in WINDOWS])
              .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
              .with_transformation(model.DataTransformerConfig(id_val="organize", options={
                  "excludeByName": {"Time": True},
-                 "renameByName": {"street": "Street 街道", **{f"Value #{ref}": text for ref, _, text in windows}},
+                 "renameByName": {"street": "Street 街道", **{f"Value #{ref}": text for ref, _, text in WINDOWS}},
              }))
              .unit("percentunit").decimals(1).thresholds(thresholds(*TARGET_STEPS))
              .cell_options(common.TableColorTextCellOptions())
@@ -148,6 +151,12 @@ def ratio_table(title: str, description: str, metric: str) -> table.Panel:
                                                 for code, name in STREET_NAMES.items()})])
              .height(10).span(12))
     return panel
+
+
+def district_trend(title: str, description: str, metric: str) -> timeseries.Panel:
+    """The district's recorded ratio over a rolling 1, 7 and 30 days, against the dashed 90% target."""
+    return ts_panel(title, description, [query(f"district:{metric}:ratio{w}", text, ref) for ref, w, text in WINDOWS],
+                    unit="percentunit", target_line=True)
 
 
 def custom_variable(name: str, label: str, options: dict[str, str]) -> dash.CustomVariable:
@@ -231,20 +240,14 @@ def sla_overview() -> dict[str, Any]:
             "Resolution rate by street",
             "Closed with outcome \"resolved\" / all closed, over the last 1, 7 and 30 days; red below 90%.",
             "yangpu_sla_resolution_rate"))
-        .with_panel(ts_panel(
+        .with_panel(district_trend(
             "First-response compliance, whole district",
             "The district's first-response compliance over a rolling 1, 7 and 30 days; dashed line: 90%.",
-            [query("district:yangpu_sla_first_response_compliance:ratio1d", "1 day", "A"),
-             query("district:yangpu_sla_first_response_compliance:ratio7d", "7 days", "B"),
-             query("district:yangpu_sla_first_response_compliance:ratio30d", "30 days", "C")],
-            unit="percentunit", target_line=True))
-        .with_panel(ts_panel(
+            "yangpu_sla_first_response_compliance"))
+        .with_panel(district_trend(
             "Resolution rate, whole district",
             "The district's resolution rate over a rolling 1, 7 and 30 days; dashed line: the 90% target.",
-            [query("district:yangpu_sla_resolution_rate:ratio1d", "1 day", "A"),
-             query("district:yangpu_sla_resolution_rate:ratio7d", "7 days", "B"),
-             query("district:yangpu_sla_resolution_rate:ratio30d", "30 days", "C")],
-            unit="percentunit", target_line=True))
+            "yangpu_sla_resolution_rate"))
         .with_row(dash.Row("Breaches and warnings"))
         .with_panel(bar_panel(
             "Breaches by street",
