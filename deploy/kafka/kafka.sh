@@ -261,32 +261,27 @@ do_start() {
   log "ready on $BOOTSTRAP (pid $pid)"
 }
 
-do_stop() {
-  local pid
+# end_broker TERM|KILL: send the signal to our broker and wait until it is gone. TERM is a controlled
+# shutdown, followed by SIGKILL after STOP_TIMEOUT seconds; KILL is the crash the fault tests need.
+end_broker() {
+  local signal="$1" pid
   pid="$(broker_pid)"
   if [[ -z "$pid" ]]; then log "not running"; return 0; fi
-  log "stopping broker (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
+  if [[ "$signal" == TERM ]]; then log "stopping broker (pid $pid)"; fi
+  kill "-$signal" "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
   if kill -0 "$pid" 2>/dev/null; then
     log "no clean shutdown after ${STOP_TIMEOUT}s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
   fi
   rm -f "$PID_FILE"
-  log "stopped"
+  if [[ "$signal" == TERM ]]; then log "stopped"; else log "killed (pid $pid)"; fi
 }
 
-do_kill() {
-  local pid
-  pid="$(broker_pid)"
-  if [[ -z "$pid" ]]; then log "not running"; return 0; fi
-  kill -KILL "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-  rm -f "$PID_FILE"
-  log "killed (pid $pid)"
-}
+do_stop() { end_broker TERM; }
+do_kill() { end_broker KILL; }
 
 do_status() {
   local pid
