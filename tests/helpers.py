@@ -1,10 +1,13 @@
-"""Sample data for tests: valid demands and enterprises."""
+"""Sample data for tests (valid demands and enterprises), and how a malformed reference file is refused."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from shared.config import PROJECT_ROOT
@@ -33,3 +36,13 @@ def demand_body(
     }
     body.update(copy.deepcopy(overrides))
     return body
+
+
+def refusal(load: Callable[[Path], object], error: type[Exception], path: Path, content: str) -> str:
+    """Write ``content`` to ``path`` and load it: the message of the ``error`` raised, which names the file
+    (an operator editing reference YAML must learn which file is wrong, and where)."""
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(error) as err:
+        load(path)
+    assert str(path) in str(err.value)
+    return str(err.value)

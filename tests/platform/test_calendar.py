@@ -25,6 +25,7 @@ from shared.calendar import (
     CalendarOverrideError,
     load_calendar,
 )
+from tests.helpers import refusal
 
 HOUR = 3600
 SHIPPED_OVERRIDES = Path(__file__).resolve().parents[2] / "deploy" / "calendar_overrides.yaml"
@@ -249,12 +250,7 @@ def test_shipped_override_file_loads():
     ],
 )
 def test_malformed_override_file_names_file_and_entry(tmp_path, content, names):
-    path = tmp_path / "bad_overrides.yaml"
-    path.write_text(content, encoding="utf-8")
-    with pytest.raises(CalendarOverrideError) as err:
-        BusinessCalendar(path)
-    assert str(path) in str(err.value)
-    assert names in str(err.value)
+    assert names in refusal(BusinessCalendar, CalendarOverrideError, tmp_path / "bad_overrides.yaml", content)
 
 
 # ---------------------------------------------------------------- properties

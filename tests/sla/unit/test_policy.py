@@ -18,6 +18,7 @@ from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 from sla_service.domain.clock import Clock
 from sla_service.domain.policy import PolicyError, SlaPolicy
 from sla_service.reference import load_policy
+from tests.helpers import refusal
 
 HOUR = 3600
 DAY = 28_800
@@ -94,12 +95,7 @@ def policy_text(**changes: str | None) -> str:
     ],
 )
 def test_malformed_policy_names_file_and_key(tmp_path, content, names):
-    path = tmp_path / "sla_policy.yaml"
-    path.write_text(content, encoding="utf-8")
-    with pytest.raises(PolicyError) as err:
-        load_policy(path)
-    assert str(path) in str(err.value)
-    assert names in str(err.value)
+    assert names in refusal(load_policy, PolicyError, tmp_path / "sla_policy.yaml", content)
 
 
 def test_missing_policy_file_is_an_error(tmp_path):
