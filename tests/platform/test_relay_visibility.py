@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
@@ -122,11 +123,8 @@ def test_concurrent_writers_lose_nothing_while_the_relay_runs(bus):  # noqa: F81
 
     relay_thread = threading.Thread(target=relay_loop, daemon=True)
     relay_thread.start()
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(writers) as pool:  # all eight at once; a writer's error fails the test here
+        list(pool.map(writer, range(writers)))
     deadline = time.monotonic() + 30
     while _outbox_rows(sessions) and time.monotonic() < deadline:
         time.sleep(0.05)
