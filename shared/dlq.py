@@ -14,10 +14,11 @@ which dead letters were replayed; the markers are bookkeeping only, the deduplic
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -132,6 +133,7 @@ def _clip(text: str, width: int) -> str:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    """one line per dead letter: ids, origin, reason; never the event's data"""
     letters = dead_letters(settings, [args.topic] if args.topic else TOPICS)
     rows = [d.summary() for d in letters]
     if args.json:
@@ -152,6 +154,11 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
+    """headers and data of one dead letter (the data may contain contact details)
+
+    Print one dead letter's headers and its JSON value. The value is the event's data and may contain
+    personal data (enterprise contact names and phone numbers): do not paste it into tickets or chats.
+    """
     letter = find(dead_letters(settings), args.dlq_topic, args.position)
     m = letter.message
     print(f"{m.topic} {m.position}  dead-lettered {_iso(m.timestamp)}  replayed: {'yes' if letter.replayed else 'no'}")
@@ -168,6 +175,12 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    """re-publish dead letters to their source topic, once the cause is fixed
+
+    Re-publish dead letters to their source topic with their original key, value and ce_* headers (plus
+    dlq_replayed_from). Safe to repeat: consumers skip an event id they handled. --all takes every dead
+    letter not replayed yet.
+    """
     letters = dead_letters(settings)
     if args.all == bool(args.dlq_topic):
         raise LookupError("give either --all or a dead-letter topic and its positions")
@@ -197,35 +210,36 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], run: Command) -> argparse.ArgumentParser:
+    """The subcommand ``run`` implements, named after it (``_show`` is ``show``): its docstring's first
+    paragraph is the one-line help, the rest the description, so a command is documented where it is written."""
+    summary, _, description = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
+    command = commands.add_parser(run.__name__.removeprefix("_"), help=summary, description=description or None)
+    command.set_defaults(run=run)
+    return command
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m shared.dlq",
         description="List, inspect and replay dead letters (<topic>.dlq) on the configured bus (EVENT_BUS, "
                     "TOPIC_PREFIX and the other settings come from the environment).")
     sub = p.add_subparsers(dest="command", required=True)
-    lst = sub.add_parser("list", help="one line per dead letter: ids, origin, reason; never the event's data")
+    lst = _command(sub, _list)
     lst.add_argument("--topic", choices=TOPICS, help="only the dead letters of this source topic")
     lst.add_argument("--json", action="store_true", help="a JSON array instead of the table")
-    lst.set_defaults(run=_list)
-    show = sub.add_parser(
-        "show", help="headers and data of one dead letter (the data may contain contact details)",
-        description="Print one dead letter's headers and its JSON value. The value is the event's data and "
-                    "may contain personal data (enterprise contact names and phone numbers): do not paste it "
-                    "into tickets or chats.")
+    show = _command(sub, _show)
     show.add_argument("dlq_topic", help="e.g. demand.events.dlq")
     show.add_argument("position", help="partition:offset as printed by list (a bare offset if unambiguous)")
-    show.set_defaults(run=_show)
-    rep = sub.add_parser(
-        "replay", help="re-publish dead letters to their source topic, once the cause is fixed",
-        description="Re-publish dead letters to their source topic with their original key, value and ce_* "
-                    "headers (plus dlq_replayed_from). Safe to repeat: consumers skip an event id they handled. "
-                    "--all takes every dead letter not replayed yet.")
+    rep = _command(sub, _replay)
     rep.add_argument("--all", action="store_true", help="every dead letter not replayed yet")
     rep.add_argument("dlq_topic", nargs="?", help="e.g. demand.events.dlq")
     rep.add_argument("positions", nargs="*", help="partition:offset as printed by list")
     rep.add_argument("--group", help="only dead letters of this consumer group (e.g. routing-service)")
     rep.add_argument("--dry-run", action="store_true", help="say what would be replayed, publish nothing")
-    rep.set_defaults(run=_replay)
     return p
 
 
