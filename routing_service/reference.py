@@ -21,9 +21,11 @@ from routing_service.model import Officer
 from routing_service.repository import apply_roster_entry, new_officer
 from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
+from shared.fields import Text, count
 from shared.validation import flatten_errors
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
+TIME = r"^\d{1,2}:\d{2}$"
 
 
 class RosterError(ValueError):
@@ -39,9 +41,9 @@ def _time_of_day(value: str) -> None:
 
 class DutySchema(Schema):
     days = fields.List(fields.String(validate=validate.OneOf(DAYS, error="unknown day {input!r}; use {choices}")),
-                       required=True, validate=validate.Length(min=1, error="at least one day"))
-    start = fields.String(data_key="from", required=True, validate=_time_of_day)
-    end = fields.String(data_key="to", required=True, validate=_time_of_day)
+                       required=True, validate=validate.Length(min=1, max=7, error="one to seven days"))
+    start = fields.String(data_key="from", required=True, validate=[validate.Regexp(TIME), _time_of_day])
+    end = fields.String(data_key="to", required=True, validate=[validate.Regexp(TIME), _time_of_day])
 
     @validates_schema  # runs only when every field is valid on its own
     def _order(self, data: dict[str, Any], **_: Any) -> None:
@@ -57,13 +59,14 @@ DEPARTMENT_CODES = validate.OneOf(list(DEPARTMENTS), error="unknown department c
 class OfficerFields(Schema):
     """Everything about an officer an admin may set (the id excepted)."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS, error="unknown kind {input!r}; use {choices}"))
     streets = fields.List(fields.String(validate=STREET_CODES), required=True,
-                          validate=validate.Length(min=1, error="at least one street (or \"*\")"))
+                          validate=validate.Length(min=1, max=len(STREETS) + 1, error="at least one street (or \"*\")"))
     department = fields.String(allow_none=True, load_default=None, validate=DEPARTMENT_CODES)
-    skills = fields.List(fields.String(validate=CATEGORY_CODES), load_default=list)
-    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000))
+    skills = fields.List(fields.String(validate=CATEGORY_CODES), load_default=list,
+                         validate=validate.Length(max=len(CATEGORIES)))
+    capacity = count(0, 100_000, required=True, strict=True)
     duty = fields.Nested(DutySchema, required=True)
 
 

@@ -20,8 +20,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned for this suite's access pattern: short write transactions from many processes.
 
     SQLite runs in WAL mode with a busy timeout, and every transaction starts ``BEGIN IMMEDIATE`` so
-    two processes never deadlock upgrading a read lock to a write lock.
+    two processes never deadlock upgrading a read lock to a write lock. A failed statement's exception
+    never carries its bound values (``hide_parameters``): they hold names and phones, and exceptions are logged.
     """
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30}, **kwargs)
 

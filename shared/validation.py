@@ -8,15 +8,21 @@ it. Nothing here touches I/O, so the functions are safe to use anywhere, includi
 from __future__ import annotations
 
 import re
+import unicodedata
+from datetime import UTC, date, datetime
 from typing import Any
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "USCC_CHARSET",
     "USCC_WEIGHTS",
     "mask_phone",
     "normalize_phone",
     "normalize_uscc",
+    "moment_problem",
     "phone_problem",
+    "text_problem",
     "uscc_is_valid",
     "uscc_problem",
     "uscc_with_check",
@@ -231,3 +237,56 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "_schema"] = [str(messages)]
     return flat
+
+
+# --- Free text ----------------------------------------------------------------------------------------
+
+# Characters no person types into a demand: C0/C1 controls but tab and newlines (NUL cannot even be
+# stored by PostgreSQL), bidi embeddings, overrides and isolates (they make a title read differently
+# from what it holds), and lone surrogates (not text at all: no UTF-8 encoding exists for them).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # blank glyphs outside those categories
+
+
+def _why(ch: str) -> str:
+    code = ord(ch)
+    if 0xD800 <= code <= 0xDFFF:
+        kind = "a lone surrogate, not a character"
+    elif 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        kind = "a bidirectional control"
+    elif code == 0:
+        kind = "a NUL character"
+    else:
+        kind = "a control character"
+    return f"must not contain U+{code:04X} ({kind})"
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` is not acceptable free text, or ``None``: the one rule for every text field."""
+    bad = _FORBIDDEN.search(text)
+    if bad:
+        return _why(bad.group())
+    if text and not any(ch not in _FILLERS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+                        for ch in text):
+        return "must contain visible characters"
+    return None
+
+
+# --- Moments ------------------------------------------------------------------------------------------
+
+# Every date and time the suite accepts (in a field or inside a cursor) lies in this range, so UTC and
+# Asia/Shanghai arithmetic and every database column can hold it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def moment_problem(value: datetime | date) -> str | None:
+    """Why ``value`` is outside the range the suite handles (an aware datetime, or a date), or ``None``."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return "needs a UTC offset"
+        inside = EARLIEST <= value < LATEST
+    else:
+        inside = EARLIEST.date() <= value < LATEST.date()
+    return None if inside else f"must lie between {EARLIEST.year} and {LATEST.year - 1}"

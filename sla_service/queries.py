@@ -21,6 +21,7 @@ from shared.auth import Principal
 from shared.calendar import SHANGHAI
 from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import UTCDateTime, unit_of_work
+from shared.validation import moment_problem
 from sla_service import repository
 from sla_service.domain import SlaRefused
 from sla_service.domain.access import report_streets, scoped_street
@@ -192,7 +193,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, demand_id, kind = json.loads(raw)
         position = datetime.fromisoformat(at)
-        if position.tzinfo is None or not isinstance(demand_id, str) or kind not in CLOCK_KINDS:
+        if moment_problem(position) or not isinstance(demand_id, str) or kind not in CLOCK_KINDS:
             raise ValueError("not a cursor")
     except (ValueError, TypeError):
         raise SlaRefused("invalid", "some fields are invalid; see errors",

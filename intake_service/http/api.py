@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from intake_service import commands, queries
@@ -15,8 +14,9 @@ from intake_service.http import caller, ctx
 from intake_service.http.schemas import DemandIn, DemandOut, DemandPage, DemandQuery, IdempotencyHeaders
 from shared.webkit.app import answers
 from shared.webkit.auth import require
+from shared.webkit.inputs import ApiBlueprint
 
-blp = Blueprint("demands", __name__, url_prefix="/api/v1", description="Log and follow enterprise demands")
+blp = ApiBlueprint("demands", __name__, url_prefix="/api/v1", description="Log and follow enterprise demands")
 
 
 

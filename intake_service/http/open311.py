@@ -26,8 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Response, request, url_for
-from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
@@ -35,22 +34,22 @@ from intake_service.domain.policy import CHANNELS_BY_ROLE, default_channel, open
 from intake_service.http import caller, ctx
 from intake_service.http.schemas import (
     CATEGORY_CODES,
-    EARLIEST,
     PHONE_DOC,
     STREET_CODES,
     USCC_DOC,
     DemandIn,
     IdempotencyHeaders,
-    moment,
 )
 from intake_service.model import Demand
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
-from shared.validation import flatten_errors
+from shared.fields import Text, Token, moment
+from shared.validation import EARLIEST, flatten_errors
 from shared.webkit.app import BEARER
 from shared.webkit.auth import require
+from shared.webkit.inputs import ApiBlueprint
 
-blp = Blueprint("open311", __name__, url_prefix="/open311/v2",
+blp = ApiBlueprint("open311", __name__, url_prefix="/open311/v2",
                 description="Open311 GeoReport v2: categories as services, demands as service requests")
 
 
@@ -115,39 +114,44 @@ class RequestForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    api_key = fields.String(metadata={"description": "the bearer token, for clients that cannot send an "
+    api_key = Token(4096, metadata={"description": "the bearer token, for clients that cannot send an "
                                                      "Authorization header"})
-    jurisdiction_id = fields.String(metadata={"description": "accepted and ignored (one jurisdiction)"})
-    service_code = fields.String(required=True, metadata={"description": "a category code",
-                                                          "enum": CATEGORY_CODES})
-    lat = fields.Float(metadata={"description": "accepted, not stored"})
-    long = fields.Float(metadata={"description": "accepted, not stored"})
-    address_string = fields.String(metadata={"description": "accepted, not stored"})
-    address_id = fields.String(metadata={"description": "accepted, not stored"})
-    email = fields.String(metadata={"description": "accepted, not stored"})
-    device_id = fields.String(metadata={"description": "accepted, not stored"})
-    account_id = fields.String(metadata={"description": "accepted, not stored"})
-    first_name = fields.String(metadata={"description": "contact's given name, if attribute[contact_name] is absent"})
-    last_name = fields.String(metadata={"description": "contact's family name"})
-    phone = fields.String(metadata={"description": "contact phone, if attribute[contact_phone] is absent"})
-    description = fields.String(required=True, metadata={"description": "the demand, 1-5000 characters"})
-    media_url = fields.String(metadata={"description": "accepted, not stored"})
-    street = fields.String(data_key="attribute[street]", required=True,
-                           metadata={"description": "street (街道) code", "enum": STREET_CODES})
-    uscc = fields.String(data_key="attribute[uscc]", required=True, metadata=USCC_DOC)
-    enterprise_name = fields.String(data_key="attribute[enterprise_name]",
-                                    metadata={"description": "required unless the registry knows the USCC"})
-    contact_name = fields.String(data_key="attribute[contact_name]",
-                                 metadata={"description": "contact person; or send last_name and first_name"})
-    contact_phone = fields.String(data_key="attribute[contact_phone]", metadata=PHONE_DOC)
-    title = fields.String(data_key="attribute[title]",
-                          metadata={"description": "default: the description's first line, cut to 120"})
-    grid = fields.String(data_key="attribute[grid]", metadata={"description": "grid (网格) code"})
-    complexity = fields.String(data_key="attribute[complexity]", metadata={"enum": list(COMPLEXITIES)})
-    channel = fields.String(data_key="attribute[channel]", metadata={
+    jurisdiction_id = Text(validate=validate.Length(max=200),
+        metadata={"description": "accepted and ignored (one jurisdiction)"})
+    service_code = Token(64, required=True, metadata={"description": "a category code", "enum": CATEGORY_CODES})
+    lat = fields.Float(validate=validate.Range(-90, 90), metadata={"description": "accepted, not stored"})
+    long = fields.Float(validate=validate.Range(-180, 180), metadata={"description": "accepted, not stored"})
+    address_string = Text(validate=validate.Length(max=200), metadata={"description": "accepted, not stored"})
+    address_id = Text(validate=validate.Length(max=200), metadata={"description": "accepted, not stored"})
+    email = Text(validate=validate.Length(max=200), metadata={"description": "accepted, not stored"})
+    device_id = Text(validate=validate.Length(max=200), metadata={"description": "accepted, not stored"})
+    account_id = Text(validate=validate.Length(max=200), metadata={"description": "accepted, not stored"})
+    first_name = Text(validate=validate.Length(max=200),
+        metadata={"description": "contact's given name, if attribute[contact_name] is absent"})
+    last_name = Text(validate=validate.Length(max=200), metadata={"description": "contact's family name"})
+    phone = Text(validate=validate.Length(max=200),
+        metadata={"description": "contact phone, if attribute[contact_phone] is absent"})
+    description = Text(validate=validate.Length(max=5000), required=True,
+        metadata={"description": "the demand, 1-5000 characters"})
+    media_url = Text(validate=validate.Length(max=200), metadata={"description": "accepted, not stored"})
+    street = fields.String(validate=validate.OneOf(STREET_CODES), data_key="attribute[street]", required=True,
+        metadata={"description": "street (街道) code", "enum": STREET_CODES})
+    uscc = Text(validate=validate.Length(max=200), data_key="attribute[uscc]", required=True, metadata=USCC_DOC)
+    enterprise_name = Text(validate=validate.Length(max=200), data_key="attribute[enterprise_name]",
+        metadata={"description": "required unless the registry knows the USCC"})
+    contact_name = Text(validate=validate.Length(max=200), data_key="attribute[contact_name]",
+        metadata={"description": "contact person; or send last_name and first_name"})
+    contact_phone = Text(validate=validate.Length(max=200), data_key="attribute[contact_phone]", metadata=PHONE_DOC)
+    title = Text(validate=validate.Length(max=200), data_key="attribute[title]",
+        metadata={"description": "default: the description's first line, cut to 120"})
+    grid = Text(validate=validate.Length(max=200), data_key="attribute[grid]",
+        metadata={"description": "grid (网格) code"})
+    complexity = fields.String(validate=validate.OneOf(list(COMPLEXITIES)), data_key="attribute[complexity]",
+        metadata={"enum": list(COMPLEXITIES)})
+    channel = fields.String(validate=validate.OneOf(list(CHANNELS)), data_key="attribute[channel]", metadata={
         "enum": list(CHANNELS), "description": "default: the caller's role's channel"})
-    reported_at = fields.String(data_key="attribute[reported_at]",
-                                metadata={"description": "ISO-8601 with offset; default now"})
+    reported_at = Token(40, data_key="attribute[reported_at]",
+        metadata={"description": "ISO-8601 with offset; default now"})
 
 
 class RequestCreated(Schema):
@@ -178,15 +182,16 @@ class RequestOut(Schema):
 
 
 class RequestsQuery(Schema):
-    api_key = fields.String(metadata={"description": "ignored: GET requests authenticate with the Authorization "
+    api_key = Token(4096, metadata={"description": "ignored: GET requests authenticate with the Authorization "
                                                      "header only (a token in a URL ends up in logs)"})
-    jurisdiction_id = fields.String(metadata={"description": "accepted and ignored"})
-    service_request_id = fields.String(metadata={"description": f"comma-separated ids (at most {MAX_IDS}); "
+    jurisdiction_id = Text(validate=validate.Length(max=200), metadata={"description": "accepted and ignored"})
+    service_request_id = Text(validate=validate.Length(max=4000),
+        metadata={"description": f"comma-separated ids (at most {MAX_IDS}); "
                                                                 "when given, the other filters are ignored"})
-    service_code = fields.String(metadata={"description": "comma-separated category codes"})
+    service_code = Text(validate=validate.Length(max=4000), metadata={"description": "comma-separated category codes"})
     start_date = moment("requested at or after; default end_date - 90 days")
     end_date = moment("requested before; default now")
-    status = fields.String(metadata={"description": "comma-separated: open, closed"})
+    status = Text(validate=validate.Length(max=4000), metadata={"description": "comma-separated: open, closed"})
 
 
 # --- errors and authentication in the spec's terms ----------------------------------------------------------

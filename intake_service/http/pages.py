@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
 from intake_service.http import caller, ctx
-from intake_service.http.schemas import DemandIn
+from intake_service.http.schemas import DemandIn, IdempotencyHeaders
 from intake_service.model import Demand
 from shared.config import PROJECT_ROOT
 from shared.contracts.reference import CATEGORIES, STREETS
@@ -97,7 +97,8 @@ def file_demand() -> Any:
     who = caller()
     form = request.form
     key = request.headers.get("Idempotency-Key") or form.get("idempotency_key") or None
-    try:
+    try:  # the same rule for the key as the API's header: it is stored, and a page must not smuggle one in
+        key = key and IdempotencyHeaders().load({"Idempotency-Key": key})["idempotency_key"]
         body = DemandIn().load(body_from_form(form, who.street))
     except ValidationError as exc:
         return _refusal(422, gettext("Some fields need fixing."), localize_all(flatten_errors(exc.messages)), form)

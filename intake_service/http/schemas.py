@@ -3,66 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from intake_service.domain.policy import SLA_STATUSES, STATUSES
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
-from shared.validation import normalize_phone, normalize_uscc, phone_problem, uscc_problem
+from shared.fields import Phone, Text, Token, Uscc, count, moment
 
 MAX_FUTURE = timedelta(minutes=5)
 MAX_PAST = timedelta(days=30)
 STREET_CODES = sorted(STREETS)
 CATEGORY_CODES = sorted(CATEGORIES)
-
-
-class Text(fields.String):
-    """A string stripped of surrounding whitespace before its length is checked, so "  " is empty.
-
-    NUL characters are refused: PostgreSQL cannot store them in text columns.
-    """
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("must not contain NUL characters")
-        return text.strip()
-
-
-class Uscc(fields.String):
-    """A unified social credit code (统一社会信用代码), checksum-verified per GB 32100-2015, upper-cased."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        raw = super()._deserialize(value, attr, data, **kwargs)
-        problem = uscc_problem(raw)
-        if problem:
-            raise ValidationError(problem)
-        return normalize_uscc(raw)
-
-
-class Phone(fields.String):
-    """A mainland mobile or landline number, stored in its canonical form."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        raw = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            problem = phone_problem(raw)
-        except IndexError:  # shared.validation trips over a lone trunk prefix ("0", "+86 0"); reported upstream
-            problem = "not a mainland mobile (1[3-9] + 9 digits) or landline (0 + area code) number"
-        if problem:
-            raise ValidationError(problem)
-        return normalize_phone(raw)
-
-
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def moment(description: str) -> fields.AwareDateTime:
-    """A filter time: ISO-8601 with offset, within a range any database (and Python's UTC arithmetic) can hold."""
-    return fields.AwareDateTime(validate=validate.Range(EARLIEST, LATEST), metadata={"description": description})
 
 
 def _reported_at_window(value: datetime) -> None:
@@ -105,9 +57,8 @@ class DemandIn(Schema):
     description = Text(required=True, validate=validate.Length(1, 5000),
                        metadata={"description": "1-5000 characters"})
     enterprise = fields.Nested(EnterpriseIn, required=True, metadata={"description": "who needs help"})
-    reported_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
-        "description": "when the enterprise raised it, ISO-8601 with offset; default now; at most 5 minutes "
-                       "ahead and 30 days back"})
+    reported_at = moment("when the enterprise raised it, ISO-8601 with offset; default now; at most 5 minutes "
+                         "ahead and 30 days back", load_default=None, allow_none=True)
 
     @validates("reported_at")
     def _reported_at(self, value: datetime | None, **_: object) -> None:
@@ -119,9 +70,8 @@ class IdempotencyHeaders(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    idempotency_key = fields.String(
-        data_key="Idempotency-Key",
-        validate=[validate.Length(1, 200), validate.Regexp(r"^[\x21-\x7e]+$", error="printable ASCII only")],
+    idempotency_key = Token(
+        200, data_key="Idempotency-Key",
         metadata={"description": "Makes retries safe: the same key with the same body returns the original "
                                  "demand; with a different body it is refused (409). Scoped to the caller."})
 
@@ -183,10 +133,8 @@ class DemandQuery(Schema):
     uscc = Uscc(metadata={"description": "enterprise USCC"})
     reported_from = moment("reported at or after (ISO-8601 with offset)")
     reported_to = moment("reported before (ISO-8601 with offset)")
-    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100),
-                           metadata={"description": "page size, 1-100 (default 20)"})
-    cursor = fields.String(validate=validate.Length(1, 200),
-                           metadata={"description": "next_cursor of the previous page (opaque)"})
+    limit = count(1, 100, load_default=20, metadata={"description": "page size, 1-100 (default 20)"})
+    cursor = Token(200, metadata={"description": "next_cursor of the previous page (opaque)"})
 
 
 class DemandPage(Schema):

@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from routing_service import commands, queries
 from routing_service.http.schemas import CapacityIn, OfficerListArgs, OfficerOut, OfficerPatch
 from routing_service.reference import OfficerIn
 from shared.webkit.app import BEARER, context
 from shared.webkit.auth import require
+from shared.webkit.inputs import ApiBlueprint
 
-blp = Blueprint("officers", __name__, url_prefix="/api/v1", description="The officer roster (admins)")
+blp = ApiBlueprint("officers", __name__, url_prefix="/api/v1", description="The officer roster (admins)")
 
 
 @blp.route("/officers", methods=["GET"])

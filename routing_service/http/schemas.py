@@ -9,8 +9,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from routing_service.domain.policy import KINDS
 from routing_service.queries import QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
-from shared.contracts.reference import DEPARTMENTS
+from shared.contracts.reference import DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import OUTCOMES, SATISFACTIONS
+from shared.fields import Text, Token, count
 
 # --- assignments and queues --------------------------------------------------------------------------
 
@@ -79,8 +80,8 @@ class QueueOut(Schema):
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = count(1, 500, load_default=50)
+    offset = count(0, 1_000_000, load_default=0)
 
 
 class StreetQueueArgs(PageArgs):
@@ -95,14 +96,14 @@ class NoBody(Schema):
 
 
 class MaterialsRequestIn(Schema):
-    note = fields.String(load_default="", validate=validate.Length(max=2000),
+    note = Text(load_default="", validate=validate.Length(max=2000),
                          metadata={"description": "What the enterprise should provide"})
 
 
 class TransferIn(Schema):
-    to_officer = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Roster id"})
+    to_officer = Token(64, metadata={"description": "Roster id"})
     to_department = fields.String(validate=validate.OneOf(list(DEPARTMENTS), error="unknown department {input!r}"))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
 
     @validates_schema
     def _one_target(self, data: dict[str, Any], **_: Any) -> None:
@@ -112,11 +113,11 @@ class TransferIn(Schema):
 
 class ResolveIn(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    note = Text(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class EscalateIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
 
 
 class FeedbackIn(Schema):
@@ -150,9 +151,10 @@ class OfficerOut(Schema):
 
 
 class OfficerListArgs(Schema):
-    street = fields.String(metadata={"description": "Officers serving this street (or every street)"})
+    street = fields.String(validate=validate.OneOf(list(STREETS)),
+                           metadata={"description": "Officers serving this street (or every street)"})
     kind = fields.String(validate=validate.OneOf(KINDS))
-    department = fields.String()
+    department = fields.String(validate=validate.OneOf(list(DEPARTMENTS)))
 
 
 class OfficerPatch(OfficerFields):
@@ -160,4 +162,4 @@ class OfficerPatch(OfficerFields):
 
 
 class CapacityIn(Schema):
-    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000))
+    capacity = count(0, 100_000, required=True, strict=True)

@@ -18,18 +18,18 @@ import io
 from typing import Any, cast
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from shared.contracts.reference import STREETS
 from shared.webkit.app import answers, context
 from shared.webkit.auth import current_principal, require
+from shared.webkit.inputs import ApiBlueprint
 from sla_service import queries
 from sla_service.bootstrap import Context
 from sla_service.domain.compliance import COMPLIANCE_TARGET
 from sla_service.http.schemas import BreachPage, BreachQuery, DemandClocksOut, ReportQuery, SummaryOut, SummaryQuery
 
-blp = Blueprint("sla", __name__, url_prefix="/api/v1/sla", description="SLA clocks, breaches and compliance")
+blp = ApiBlueprint("sla", __name__, url_prefix="/api/v1/sla", description="SLA clocks, breaches and compliance")
 
 OTHER_STREET = "A supervisor asked about another street."
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
+from shared.fields import Token, count, day, month
 from sla_service.domain.clock import STATUSES
 
 
@@ -39,8 +40,8 @@ class _Query(Schema):
     street = fields.String(validate=validate.OneOf(list(STREETS)))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     category = fields.String(validate=validate.OneOf(list(CATEGORIES)))
-    first_day = fields.Date(data_key="from", metadata={"description": "First day, inclusive (Asia/Shanghai)"})
-    last_day = fields.Date(data_key="to", metadata={"description": "Last day, inclusive (Asia/Shanghai)"})
+    first_day = day("First day, inclusive (Asia/Shanghai)", data_key="from")
+    last_day = day("Last day, inclusive (Asia/Shanghai)", data_key="to")
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **_: Any) -> None:
@@ -77,9 +78,8 @@ class BreachQuery(_Query):
 
     kind = fields.String(validate=validate.OneOf(CLOCK_KINDS))
     key_enterprise = fields.Boolean()
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    cursor = fields.String(validate=validate.Length(1, 300),
-                           metadata={"description": "next_cursor of the previous page (opaque)"})
+    limit = count(1, 200, load_default=50)
+    cursor = Token(300, metadata={"description": "next_cursor of the previous page (opaque)"})
 
 
 class BreachOut(Schema):
@@ -100,5 +100,4 @@ class BreachPage(Schema):
 
 
 class ReportQuery(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
-                                                                  error="must be YYYY-MM"))
+    month = month("The month, YYYY-MM", required=True)
