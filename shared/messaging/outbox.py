@@ -20,11 +20,9 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
-    Text,
     delete,
     func,
     insert,
@@ -36,7 +34,7 @@ from sqlalchemy.orm import Session
 from shared.contracts.events import CloudEvent, topic_of
 from shared.db import is_sqlite
 from shared.messaging.bus import OutgoingMessage, Producer
-from shared.messaging.codec import headers_from_text, headers_to_text, to_message
+from shared.messaging.codec import headers_from_text, message_columns, message_row, to_message
 from shared.messaging.inbox import add_processed_table
 from shared.metrics import OUTBOX_PUBLISHED
 
@@ -50,9 +48,7 @@ def add_bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:
         metadata,
         Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
         Column("topic", String(100), nullable=False),
-        Column("message_key", String(100)),
-        Column("headers", Text, nullable=False),
-        Column("value", LargeBinary, nullable=False),
+        *message_columns(),
         Column("created_at", Float, nullable=False),
     )
     return outbox, add_processed_table(metadata)
@@ -60,17 +56,9 @@ def add_bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 def emit(session: Session, event: CloudEvent) -> None:
     """Queue ``event`` in the caller's transaction; it is published only if that transaction commits."""
-    message = to_message(event)
     outbox = _table(session, "outbox")
-    session.execute(
-        insert(outbox).values(
-            topic=topic_of(event),
-            message_key=message.key,
-            headers=headers_to_text(message.headers),
-            value=message.value,
-            created_at=time.time(),
-        )
-    )
+    row = message_row(to_message(event))
+    session.execute(insert(outbox).values(topic=topic_of(event), **row, created_at=time.time()))
 
 
 def _table(session: Session, name: str) -> Table:

@@ -13,26 +13,12 @@ import socket
 import time
 import uuid
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, insert, inspect, select, update
 
 from shared.config import Settings
 from shared.db import make_engine
 from shared.messaging.bus import OutgoingMessage, Record, StoredMessage
-from shared.messaging.codec import headers_from_text, headers_to_text
+from shared.messaging.codec import headers_from_text, message_columns, message_row
 
 metadata = MetaData()
 log_table = Table(
@@ -40,26 +26,21 @@ log_table = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("topic", String(200), nullable=False, index=True),
-    Column("message_key", String(100)),
-    Column("headers", Text, nullable=False),
-    Column("value", LargeBinary, nullable=False),
+    *message_columns(),
     Column("appended_at", Float, nullable=False),
 )
-offsets_table = Table(
-    "group_offsets",
-    metadata,
-    Column("group_id", String(100), primary_key=True),
-    Column("topic", String(200), primary_key=True),
-    Column("committed_seq", Integer, nullable=False),
-    Column("note", Text, nullable=False, server_default=""),
-)
-leases_table = Table(
-    "group_leases",
-    metadata,
-    Column("group_id", String(100), primary_key=True),
-    Column("owner", String(100), nullable=False),
-    Column("expires_at", Float, nullable=False),
-)
+
+
+def _per_group(name: str, *columns: Column[object]) -> Table:
+    """A table of what each consumer group holds in the log (its positions, its lease), keyed by the group."""
+    return Table(name, metadata, Column("group_id", String(100), primary_key=True), *columns)
+
+
+offsets_table = _per_group("group_offsets", Column("topic", String(200), primary_key=True),
+                           Column("committed_seq", Integer, nullable=False),
+                           Column("note", Text, nullable=False, server_default=""))
+leases_table = _per_group("group_leases", Column("owner", String(100), nullable=False),
+                          Column("expires_at", Float, nullable=False))
 LEASE_SECONDS = 10.0
 _engines: dict[str, object] = {}
 
@@ -90,16 +71,7 @@ class SqliteLogProducer:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(log_table),
-                [
-                    {
-                        "topic": self.prefix + m.topic,
-                        "message_key": m.key,
-                        "headers": headers_to_text(m.headers),
-                        "value": m.value,
-                        "appended_at": now,
-                    }
-                    for m in messages
-                ],
+                [{"topic": self.prefix + m.topic, **message_row(m), "appended_at": now} for m in messages],
             )
 
     def ping(self) -> None:
@@ -110,12 +82,26 @@ class SqliteLogProducer:
         pass
 
 
-class SqliteLogConsumer:
+class _GroupView:
+    """One consumer group's topics in the log and the positions it committed (a consumer's or a lag reader's)."""
+
     def __init__(self, url: str, group: str, topics: list[str], prefix: str = "") -> None:
         self.engine = _engine(url)
         self.group = group
         self.prefix = prefix
         self.topics = [prefix + t for t in topics]
+
+    def _committed(self, conn) -> dict[str, int]:  # noqa: ANN001 - a SQLAlchemy connection
+        """The group's committed position per physical topic (0 before its first commit)."""
+        rows = conn.execute(select(offsets_table.c.topic, offsets_table.c.committed_seq)
+                            .where(offsets_table.c.group_id == self.group)).all()
+        found = {r.topic: r.committed_seq for r in rows}
+        return {t: found.get(t, 0) for t in self.topics}
+
+
+class SqliteLogConsumer(_GroupView):
+    def __init__(self, url: str, group: str, topics: list[str], prefix: str = "") -> None:
+        super().__init__(url, group, topics, prefix)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._leased = False
         self._paused = False
@@ -132,9 +118,6 @@ class SqliteLogConsumer:
                          .values(owner=self.owner, expires_at=now + LEASE_SECONDS))
             return True
         return False
-
-    def _committed(self, conn) -> dict[str, int]:  # noqa: ANN001
-        return _committed(conn, self.group, self.topics)
 
     def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
         deadline = time.monotonic() + timeout_s
@@ -205,29 +188,15 @@ class SqliteLogConsumer:
             ).values(expires_at=0))
 
 
-def _committed(conn, group: str, topics: list[str]) -> dict[str, int]:  # noqa: ANN001 - a SQLAlchemy connection
-    """The group's committed position per physical topic (0 before its first commit)."""
-    rows = conn.execute(select(offsets_table.c.topic, offsets_table.c.committed_seq)
-                        .where(offsets_table.c.group_id == group)).all()
-    found = {r.topic: r.committed_seq for r in rows}
-    return {t: found.get(t, 0) for t in topics}
-
-
-class SqliteLagReader:
+class SqliteLagReader(_GroupView):
     """A group's lag read from the log itself: messages of each topic after its committed position."""
-
-    def __init__(self, url: str, group: str, topics: list[str], prefix: str = "") -> None:
-        self.engine = _engine(url)
-        self.group = group
-        self.prefix = prefix
-        self.topics = [prefix + t for t in topics]
 
     def lag(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {
                 topic.removeprefix(self.prefix): conn.execute(select(func.count()).select_from(log_table).where(
                     log_table.c.topic == topic, log_table.c.seq > seq)).scalar_one()
-                for topic, seq in _committed(conn, self.group, self.topics).items()
+                for topic, seq in self._committed(conn).items()
             }
 
     def close(self) -> None:
