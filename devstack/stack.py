@@ -113,7 +113,7 @@ class Stack:
     def wait_ready(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         for service in SERVICES:
-            url = f"{self.settings.service_urls[service]}/readyz"
+            url = f"{self.settings.internal_urls[service]}/readyz"  # not through a TLS proxy
             while True:
                 try:
                     with urllib.request.urlopen(url, timeout=2) as resp:

@@ -60,6 +60,10 @@ class Settings:
     worker_metrics_ports: Mapping[str, int] = field(default_factory=dict)
     worker_metrics_host: str = "127.0.0.1"
     service_urls: Mapping[str, str] = field(default_factory=dict)
+    # Where a process reaches a service when its public URL (above) is a TLS proxy: {SVC}_INTERNAL_URL.
+    internal_urls: Mapping[str, str] = field(default_factory=dict)
+    # Proxies in front of the web process whose X-Forwarded-For/-Proto/-Host are believed (0: none).
+    trusted_proxy_hops: int = 0
     roster_path: Path = PROJECT_ROOT / "deploy" / "roster.yaml"
     enterprises_path: Path = PROJECT_ROOT / "deploy" / "enterprises.yaml"
     sla_policy_path: Path = PROJECT_ROOT / "deploy" / "sla_policy.yaml"
@@ -126,6 +130,8 @@ class Settings:
             worker_metrics_ports=worker_metrics_ports,
             worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1"),
             service_urls=service_urls,
+            internal_urls={svc: env.get(f"{svc.upper()}_INTERNAL_URL") or service_urls[svc] for svc in SERVICES},
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXIES", 0),
             roster_path=Path(env.get("ROSTER_PATH", str(deploy / "roster.yaml"))),
             enterprises_path=Path(env.get("ENTERPRISES_PATH", str(deploy / "enterprises.yaml"))),
             sla_policy_path=Path(env.get("SLA_POLICY_PATH", str(deploy / "sla_policy.yaml"))),
@@ -148,4 +154,5 @@ ENV_KEYS = (
     "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "INTAKE_URL", "ROUTING_URL",
     "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",
     "SERVICE_HOURS", "LOG_LEVEL", "GRAFANA_URL", "UNROUTED_RESEND_AFTER_S",
+    "INTAKE_INTERNAL_URL", "ROUTING_INTERNAL_URL", "SLA_INTERNAL_URL", "TRUSTED_PROXIES",
 )

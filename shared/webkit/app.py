@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared import logs
 from shared.context import ServiceContext
@@ -96,6 +97,8 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
     service, settings, engine = ctx.service, ctx.settings, ctx.engine
     settings.check_production_ready()
     app = Flask(service)
+    if hops := settings.trusted_proxy_hops:  # behind the TLS proxy: its scheme, client and host, no one else's
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config.update(
         JWT_SECRET=settings.jwt_secret,
         API_TITLE=f"Yangpu {service} service",

@@ -34,7 +34,7 @@ def call_service(service: str, path: str, params: dict[str, Any] | None = None) 
         raise ServiceUnavailable("not signed in")
     settings: Settings = current_app.extensions["yangpu"]["context"].settings
     query = f"?{urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})}" if params else ""
-    req = urllib.request.Request(f"{settings.service_urls[service]}{path}{query}",
+    req = urllib.request.Request(f"{settings.internal_urls[service]}{path}{query}",
                                  headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=SERVICE_TIMEOUT_S) as resp:  # noqa: S310 - our own services

@@ -37,7 +37,7 @@ def interpolate(value: str) -> str:
 
 
 def test_the_stack_has_every_piece():
-    assert set(SERVICES_BY_NAME) == {"kafka", "postgres", "prometheus", "grafana", *OURS}
+    assert set(SERVICES_BY_NAME) == {"kafka", "postgres", "prometheus", "grafana", "proxy", *OURS}
 
 
 def test_kafka_is_a_single_kraft_node():
@@ -74,6 +74,7 @@ def test_start_order_waits_for_health_and_for_the_migration():
         assert needs == ({"postgres"} if name == "migrate" else {"postgres", "kafka", "migrate"}), name
     assert set(SERVICES_BY_NAME["prometheus"]["depends_on"]) == set(OURS) - {"migrate"}
     assert set(SERVICES_BY_NAME["grafana"]["depends_on"]) == {"prometheus"}
+    assert set(SERVICES_BY_NAME["proxy"]["depends_on"]) == {f"{s}-web" for s in SERVICES}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -171,3 +172,53 @@ def test_the_dockerfile_builds_the_services_from_python_slim():
     ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     for path in (".git", ".venv", "var", ".env"):
         assert path in ignored
+
+
+# --- the TLS proxy (deploy/nginx/) -------------------------------------------------------------------
+
+PROXY_TLS_PORTS = {"intake": 443, "routing": 8444, "sla": 8445}
+NGINX_SH = (PROJECT_ROOT / "deploy/nginx/nginx.sh").read_text(encoding="utf-8")
+
+
+def test_only_the_proxy_publishes_the_web_services():
+    """Browsers reach the services through TLS only: no web process publishes a port, the proxy publishes its
+    HTTPS ports and port 80 (a redirect), each under the number it listens on (redirects name that port)."""
+    for service in SERVICES:
+        assert "ports" not in SERVICES_BY_NAME[f"{service}-web"], f"{service}-web must not be published"
+    env = env_of("proxy")
+    published = {tuple(p.split(":")) for p in SERVICES_BY_NAME["proxy"]["ports"]}
+    listens = {env["PROXY_HTTP_PORT"], *(env[f"{s.upper()}_TLS_PORT"] for s in SERVICES)}
+    assert published == {(port, port) for port in listens}
+    assert {int(env[f"{s.upper()}_TLS_PORT"]) for s in SERVICES} == set(PROXY_TLS_PORTS.values())
+    assert env["PROXY_HTTP_PORT"] == "80" and env["PROXY_HOST"] == "0.0.0.0"
+    for service in SERVICES:
+        assert env[f"{service.upper()}_UPSTREAM"] == f"{service}-web:{WEB_PORTS[service]}"
+
+
+def test_the_proxy_is_built_and_configured_by_the_scripts_of_the_repository():
+    proxy = SERVICES_BY_NAME["proxy"]
+    assert proxy["build"] == {"context": ".", "dockerfile": "deploy/nginx/Dockerfile"}
+    assert proxy["command"] == ["deploy/nginx/nginx.sh", "run"]
+    dockerfile = (PROJECT_ROOT / "deploy/nginx/Dockerfile").read_text(encoding="utf-8")
+    assert "RUN deploy/nginx/install.sh" in dockerfile
+    for key in env_of("proxy"):
+        assert re.search(rf"\b{key}\b", NGINX_SH), f"deploy/nginx/nginx.sh does not read {key}"
+    template = (PROJECT_ROOT / "deploy/nginx/nginx.conf.template").read_text(encoding="utf-8")
+    substituted = set(re.findall(r"\$\{([A-Z_]+)\}", NGINX_SH.split("TEMPLATE_KEYS=", 1)[1].split("SCRIPT=", 1)[0]))
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", template)) == substituted
+    # the generated CA and certificate survive a restart: clients that trust the CA keep trusting it
+    assert f"proxy-data:{env_of('proxy')['VAR_DIR']}" in proxy["volumes"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_web_processes_trust_the_proxy_and_link_each_other_through_it(service: str):
+    settings = Settings.from_env({k: interpolate(v) for k, v in env_of(f"{service}-web").items()})
+    assert settings.trusted_proxy_hops == 1  # X-Forwarded-Proto from the proxy: Secure cookies
+    for other in SERVICES:  # pages link the public HTTPS address; processes call each other directly
+        public = settings.service_urls[other]
+        assert public.startswith("https://"), public
+        assert public.endswith(f":{PROXY_TLS_PORTS[other]}") or PROXY_TLS_PORTS[other] == 443, public
+        assert settings.internal_urls[other] == f"http://{other}-web:{WEB_PORTS[other]}"
+    for name in OURS:  # no other process believes forwarded headers
+        if not name.endswith("-web"):
+            assert "TRUSTED_PROXIES" not in env_of(name), name

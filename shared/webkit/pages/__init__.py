@@ -125,6 +125,7 @@ def init_pages(app: Flask) -> None:
         SESSION_COOKIE_NAME="yangpu_pages",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.trusted_proxy_hops > 0,  # behind the TLS proxy every page is HTTPS
         WTF_CSRF_CHECK_DEFAULT=False,
         # A draft a grid worker kept offline is sent hours later: the token lives as long as a sign-in.
         WTF_CSRF_TIME_LIMIT=settings.jwt_ttl_seconds,
