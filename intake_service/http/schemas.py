@@ -47,7 +47,8 @@ class DemandIn(Schema):
                        "fallback_window (办不成事 window) and walk_in: officers and supervisors"})
     street = fields.String(required=True, validate=validate.OneOf(STREET_CODES),
                            metadata={"description": "street (街道) code"})
-    grid = Text(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$"),
+    grid = Text(load_default=None, allow_none=True,
+                validate=[validate.Length(max=64), validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$")],
                 metadata={"description": "grid (网格) code within the street"})
     category = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES),
                              metadata={"description": "category code (Open311: the service_code)"})

@@ -6,6 +6,7 @@ status its kind maps to here; pages use :func:`status_of` to show the same refus
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import Flask, Response, jsonify
 
 from shared.refusals import Kind, Refused
@@ -13,6 +14,15 @@ from shared.refusals import Kind, Refused
 STATUS: dict[Kind, int] = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
 CODE: dict[Kind, str] = {"forbidden": "forbidden", "not_found": "not_found", "conflict": "conflict",
                          "invalid": "validation_failed", "unavailable": "unavailable"}
+
+
+class ErrorSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "Machine-readable error code, e.g. validation_failed"})
+    message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Problems by field path (e.g. enterprise.uscc)"},
+    )
 
 
 def status_of(refusal: Refused) -> int:

@@ -21,6 +21,8 @@ from flask_smorest import Blueprint, abort
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
+from shared.webkit.errors import ErrorSchema
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_DEPTH = 400
@@ -99,10 +101,29 @@ class Parser(FlaskParser):
             abort(400, message=str(exc))
 
 
+# What any endpoint taking a JSON body may answer before its schema runs (documented on each).
+BODY_ERRORS = {400: "The body is empty, not JSON, or nested too deeply.", 413: "The body is too large.",
+               415: "The body is not application/json."}
+
+
 class ApiBlueprint(Blueprint):
     """The blueprint of every JSON API: flask-smorest's, reading bodies with :class:`Parser`."""
 
     ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's, plus the body errors documented when the arguments are a JSON body."""
+        decorate = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return decorate
+
+        def documented(view: F) -> F:
+            view = decorate(view)
+            for status, why in BODY_ERRORS.items():
+                view = self.alt_response(status, schema=ErrorSchema, description=why)(view)
+            return view
+
+        return documented
 
 
 def body_limit(max_bytes: int) -> Callable[[F], F]:
@@ -118,7 +139,7 @@ def body_limit(max_bytes: int) -> Callable[[F], F]:
 def install(app: Flask) -> None:
     """The app's JSON provider and the per-route body size limit (413 before anything is read)."""
     app.json = JsonProvider(app)
-    app.config.setdefault("MAX_CONTENT_LENGTH", BODY_LIMIT)
+    app.config["MAX_CONTENT_LENGTH"] = BODY_LIMIT
 
     @app.before_request
     def _limit_body() -> None:
