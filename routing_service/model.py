@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime
+from shared.db import DemandFacts, UTCDateTime
 from shared.messaging.outbox import add_bookkeeping_tables
 
 
@@ -40,16 +40,11 @@ class Officer(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class Assignment(Base):
+class Assignment(DemandFacts, Base):
     """A demand as routing sees it: who holds it, by which rule, where it stands, and its SLA deadlines."""
 
     __tablename__ = "assignments"
 
-    demand_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    street: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32))
-    category: Mapped[str] = mapped_column(String(64))
-    complexity: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(120))
     enterprise_uscc: Mapped[str] = mapped_column(String(18))
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)

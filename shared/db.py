@@ -1,4 +1,5 @@
-"""Database engines and the unit of work, the same code on SQLite (embedded) and PostgreSQL."""
+"""Database engines, the unit of work and the column types the services share, the same code on SQLite
+(embedded) and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, TypeDecorator, create_engine, event, text
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
@@ -92,6 +93,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DemandFacts:
+    """A table keyed by demand with the facts every service copies from ``demand.submitted`` (routing's
+    assignments, SLA's timed demands), declared once so that their sizes agree. ``sort_order`` maps them
+    ahead of the table's own columns, in the order the migrations created them."""
+
+    demand_id: Mapped[str] = mapped_column(String(36), primary_key=True, sort_order=-1)
+    street: Mapped[str] = mapped_column(String(32), sort_order=-1)
+    channel: Mapped[str] = mapped_column(String(32), sort_order=-1)
+    category: Mapped[str] = mapped_column(String(64), sort_order=-1)
+    complexity: Mapped[str] = mapped_column(String(16), sort_order=-1)
 
 
 _AFTER_COMMIT = "after_commit_actions"

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime
+from shared.db import DemandFacts, UTCDateTime
 from shared.messaging.outbox import add_bookkeeping_tables
 from sla_service.domain.compliance import COUNTS
 
@@ -36,7 +36,7 @@ def _partial(condition: str) -> dict[str, object]:
     return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
 
-class TimedDemand(Base):
+class TimedDemand(DemandFacts, Base):
     """The facts about a demand that the policy and the reports need.
 
     ``closed_at`` is set while the demand counts as *closed* for the resolution rate: from its
@@ -46,11 +46,6 @@ class TimedDemand(Base):
 
     __tablename__ = "timed_demands"
 
-    demand_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    street: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32))
-    category: Mapped[str] = mapped_column(String(64))
-    complexity: Mapped[str] = mapped_column(String(16))
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     report_day: Mapped[date] = mapped_column(Date)  # Asia/Shanghai date of reported_at: the counts' bucket
