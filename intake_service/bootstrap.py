@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from intake_service.domain.policy import RosterOfficer
 from intake_service.handlers import handlers
 from intake_service.model import metadata
+from intake_service.reference import load_roster
 from intake_service.timers import timers
 from shared.config import Settings
 from shared.context import ServiceContext, database
@@ -24,9 +26,11 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Context(ServiceContext):
-    """Intake's settings and database, and "now" (when a demand is received; when the resend sweep looks)."""
+    """Intake's settings and database, "now" (when a demand is received; when the resend sweep looks), and the
+    roster's officers (which streets a token's officer serves)."""
 
     now: Callable[[], datetime] = field(default=utc_now)
+    roster: Mapping[str, RosterOfficer] = field(default_factory=dict)
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Context:
@@ -35,6 +39,8 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Context:
     parts: dict[str, Any] = {"service": SERVICE, "settings": settings, "metadata": metadata}
     if "engine" not in overrides:
         parts["engine"], parts["sessions"] = database(SERVICE, settings, metadata)
+    if "roster" not in overrides and settings.roster_path.exists():
+        parts["roster"] = load_roster(settings.roster_path)
     return Context(**{**parts, **overrides})
 
 

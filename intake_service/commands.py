@@ -25,6 +25,7 @@ from intake_service.domain.policy import (
     EVENT_KINDS,
     Caller,
     apply_event,
+    enterprise_name,
     enterprise_warnings,
     logging_refusal,
     request_fingerprint,
@@ -56,7 +57,8 @@ def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_k
 
     Refused (nothing stored) when the caller may not log on this channel or street (forbidden), when the
     registry cannot fill in a missing enterprise name (invalid), or when the Idempotency-Key was used with
-    another body (conflict).
+    another body (conflict). An unknown USCC is added to the registry unconfirmed; a registered name is never
+    changed by a demand (a mismatch is a warning on the demand).
     """
     refusal = logging_refusal(caller, body["channel"], body["street"])
     if refusal:
@@ -78,12 +80,14 @@ def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_k
             demand = repository.add_demand(session, {
                 "id": str(uuid.uuid4()), "status": "submitted", "channel": body["channel"], "street": body["street"],
                 "grid": body.get("grid"), "category": body["category"], "complexity": body["complexity"],
-                "title": body["title"], "description": body["description"], "enterprise_name": ent.name,
+                "title": body["title"], "description": body["description"],
+                "enterprise_name": enterprise_name(reported.get("name"), ent.name, ent.confirmed),
                 "enterprise_uscc": ent.uscc, "key_enterprise": ent.key_enterprise,
                 "chief_officer_id": ent.chief_officer_id, "contact_name": reported["contact_name"],
                 "contact_phone": reported["contact_phone"], "reported_at": body.get("reported_at") or now,
                 "received_at": now, "updated_at": now, "created_by": caller.subject,
-                "warnings": enterprise_warnings(reported.get("name"), body["street"], ent.name, ent.street) or None,
+                "warnings": enterprise_warnings(reported.get("name"), body["street"], ent.name, ent.street,
+                                                ent.confirmed, ent.added) or None,
                 "idempotency_key": idempotency_key, "request_hash": fingerprint, "escalated": False,
                 "sla_status": "on_track", "submitted_event_id": str(uuid.uuid4()), "submitted_event_at": now,
                 "resends": 0,

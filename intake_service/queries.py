@@ -18,6 +18,7 @@ from sqlalchemy import Select, case, literal, or_, select, tuple_
 
 from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.policy import (
+    EVERY_STREET,
     OPEN311_CLOSED,
     STREET_BOUND_READERS,
     Caller,
@@ -27,8 +28,9 @@ from intake_service.domain.policy import (
     sees_phone,
 )
 from intake_service.model import Demand, Enterprise, TimelineEntry
+from intake_service.repository import INTAKE_SOURCE
 from shared.db import UTCDateTime, unit_of_work
-from shared.validation import mask_phone
+from shared.validation import mask_phone, moment_problem
 
 if TYPE_CHECKING:
     from intake_service.bootstrap import Context
@@ -65,11 +67,13 @@ def visible_demands(caller: Caller, street: str | None = None) -> Select[tuple[D
     scope = read_scope(caller)
     if scope.everything:
         return query
-    conditions = [Demand.created_by == caller.subject]
-    if scope.street is not None:
-        conditions.append(Demand.street == scope.street)
+    conditions = [Demand.created_by == caller.subject, Demand.assignee_id == caller.subject]
+    if EVERY_STREET in scope.streets:
+        return query
+    if scope.streets:
+        conditions.append(Demand.street.in_(sorted(scope.streets)))
     if scope.officer_id is not None:
-        conditions += [Demand.assignee_id == scope.officer_id, Demand.chief_officer_id == scope.officer_id]
+        conditions.append(Demand.chief_officer_id == scope.officer_id)
     return query.where(or_(*conditions))
 
 
@@ -109,7 +113,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, demand_id = json.loads(raw)
         moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None or not isinstance(demand_id, str) or not is_demand_id(demand_id):
+        if moment_problem(moment) or not isinstance(demand_id, str) or not is_demand_id(demand_id):
             raise ValueError("not a cursor")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise IntakeRefused("invalid", INVALID, {"cursor": ["not a cursor returned by this API"]}) from None
@@ -153,10 +157,12 @@ def logged_by_caller(ctx: Context, caller: Caller, limit: int) -> list[dict[str,
 
 
 def find_enterprises(ctx: Context, text: str, street: str | None, limit: int) -> list[Enterprise]:
-    """Registry matches for a USCC prefix or part of a name, those of ``street`` first."""
+    """Registry matches for a USCC prefix or part of a name, those of ``street`` first; names only an earlier
+    demand typed are not offered (the look-up would make one reporter's spelling everybody's)."""
     query = (select(Enterprise)
              .where(or_(Enterprise.uscc.startswith(text.upper(), autoescape=True),
-                        Enterprise.name.contains(text, autoescape=True)))
+                        Enterprise.name.contains(text, autoescape=True)),
+                    Enterprise.source != INTAKE_SOURCE)
              .order_by(case((Enterprise.street == street, 0), else_=1), Enterprise.name)
              .limit(limit))
     with unit_of_work(ctx.sessions) as session:

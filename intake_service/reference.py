@@ -1,14 +1,18 @@
 """Intake's operator-editable reference data: the enterprise registry (``ENTERPRISES_PATH``, by default
-``deploy/enterprises.yaml``), loaded by ``python -m devstack.seed`` and extended by intake as demands come in."""
+``deploy/enterprises.yaml``), loaded by ``python -m devstack.seed`` — the registry import, the only way a
+registered name changes — and the district's officer roster (``ROSTER_PATH``), read for the streets each
+officer serves: a token names an officer, the roster says where they work (window logging, street reading)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from sqlalchemy.orm import Session
 
+from intake_service.domain.policy import RosterOfficer
 from intake_service.model import Enterprise
 from shared.config import Settings
 
@@ -32,3 +36,9 @@ def load_enterprises(session: Session, path: Path) -> int:
 def seed(session: Session, settings: Settings) -> int:
     """Load the enterprise registry named by ``settings``; returns how many enterprises."""
     return load_enterprises(session, settings.enterprises_path)
+
+
+def load_roster(path: Path) -> Mapping[str, RosterOfficer]:
+    """Each officer's kind and streets from the roster file (routing validates the file; intake only reads it)."""
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")).get("officers") or []
+    return {entry["id"]: RosterOfficer(entry["kind"], frozenset(entry.get("streets") or ())) for entry in entries}

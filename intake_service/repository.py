@@ -3,7 +3,9 @@ and the rows the resend sweep locks.
 
 A demand's USCC is looked up and, if unknown, added in the same statement on PostgreSQL (an
 ``INSERT ... ON CONFLICT DO NOTHING`` inside a CTE that also reads the existing row), so logging a demand
-costs no extra round trip and takes no row lock on popular enterprises.
+costs no extra round trip and takes no row lock on popular enterprises. An enterprise added so is
+*unconfirmed* (``source = 'intake'``): its name is what one reporter typed, which fixes nobody else's demand;
+only the registry import (:mod:`intake_service.reference`) confirms or changes a registered name.
 """
 
 from __future__ import annotations
@@ -30,16 +32,23 @@ class Registered:
     street: str
     key_enterprise: bool
     chief_officer_id: str | None
+    source: str
     added: bool
 
+    @property
+    def confirmed(self) -> bool:
+        """Known to the registry import, rather than typed by the reporter of an earlier demand."""
+        return self.source != INTAKE_SOURCE
 
+
+INTAKE_SOURCE = "intake"  # an enterprise first named by a demand, not (yet) in the registry import
 # Statements are built once at import: building them per call cost more CPU than running them.
 _COLUMNS = (Enterprise.uscc, Enterprise.name, Enterprise.street, Enterprise.key_enterprise,
-            Enterprise.chief_officer_id)
+            Enterprise.chief_officer_id, Enterprise.source)
 _ENTERPRISES = Enterprise.__table__
 _FIND = select(*_COLUMNS).where(Enterprise.uscc == bindparam("uscc"))
 _NEW_ROW = {"uscc": bindparam("uscc"), "name": bindparam("name"), "street": bindparam("street"),
-            "key_enterprise": false(), "chief_officer_id": null(), "source": literal("intake"),
+            "key_enterprise": false(), "chief_officer_id": null(), "source": literal(INTAKE_SOURCE),
             "updated_at": bindparam("now", type_=UTCDateTime())}
 _ADD = insert(_ENTERPRISES).values(_NEW_ROW)
 # PostgreSQL: add-if-new and read-if-known in one statement. When the insert happens the CTE returns the new
@@ -63,7 +72,8 @@ def find_enterprise(session: Session, uscc: str) -> Registered | None:
 
 
 def find_or_add_enterprise(session: Session, uscc: str, name: str, street: str, now: datetime) -> Registered:
-    """The registered enterprise, adding it (as reported, in the demand's street) when it is new."""
+    """The registered enterprise, adding it unconfirmed (as reported, in the demand's street) when it is new;
+    a known row is never changed here."""
     conn = session.connection()
     params = {"uscc": uscc, "name": name, "street": street, "now": now}
     if conn.dialect.name != "postgresql":
@@ -72,7 +82,7 @@ def find_or_add_enterprise(session: Session, uscc: str, name: str, street: str, 
         if found:
             return found
         conn.execute(_ADD, params)
-        return Registered(uscc, name, street, False, None, added=True)
+        return Registered(uscc, name, street, False, None, INTAKE_SOURCE, added=True)
     row = conn.execute(_FIND_OR_ADD, params).first()
     if row is None:
         # Another transaction added the same new enterprise after this statement's snapshot was taken:

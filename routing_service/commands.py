@@ -32,6 +32,7 @@ from routing_service.domain.policy import (
     may_act,
     pick_specialist,
     relevant_officer_ids,
+    transfer_targets,
 )
 from routing_service.domain.states import (
     ASSIGNED,
@@ -222,7 +223,11 @@ def _perform(session: Session, demand_id: str, action: str, body: dict[str, Any]
 
 
 def _check(principal: Principal, a: Assignment, action: str) -> None:
-    if not may_act(principal, a.street, a.officer_id):
+    if action == "feedback" and not may_act(principal, a.street, a.officer_id, action):
+        raise RoutingRefused("forbidden", f"the enterprise's satisfaction is recorded by whoever speaks for it (a "
+                                          f"grid worker of {a.street}, a hotline or help-desk agent), never by "
+                                          f"the officer holding the demand")
+    if not may_act(principal, a.street, a.officer_id, action):
         holder = "nobody (it is in the street's unassigned queue)" if a.officer_id is None else "another officer"
         raise RoutingRefused("forbidden", f"only the holder of the demand or a supervisor of {a.street} may "
                                           f"{action} it; it is held by {holder}")
@@ -288,6 +293,10 @@ def _transfer(session: Session, a: Assignment, body: dict[str, Any], principal: 
     if target.id == a.officer_id:
         raise RoutingRefused("invalid", "the demand is already theirs",
                              {"to_officer": [f"{target.id} already holds the demand"]})
+    if not transfer_targets(a.street, a.officer_id, [officer_state(target)]):
+        raise RoutingRefused("invalid", "not someone this demand may be transferred to", {"to_officer": [
+            f"{target.id} may not take a demand of {a.street}: transfer to an officer or the supervisor of "
+            f"{a.street}, or to a department specialist"]})
     if not target.on_duty:
         raise RoutingRefused("conflict", f"officer {target.id} is off duty")
     if target.open_count >= target.capacity:

@@ -13,11 +13,11 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from routing_service.domain import RoutingRefused
-from routing_service.domain.policy import EVERY_STREET, Duty, may_act
+from routing_service.domain.policy import EVERY_STREET, Duty, may_act, transfer_targets
 from routing_service.domain.states import allowed_actions
 from routing_service.model import Assignment, Officer, Transfer
 from routing_service.reference import DutySchema
-from routing_service.repository import IS_UNASSIGNED, clock_views, roster_entry
+from routing_service.repository import IS_UNASSIGNED, clock_views, roster_entry, roster_snapshot
 from shared.auth import Principal
 from shared.contracts.reference import STREETS
 from shared.db import unit_of_work
@@ -87,18 +87,22 @@ def assignment(ctx: Context, principal: Principal, demand_id: str) -> dict[str, 
 
 def demand_page(ctx: Context, principal: Principal, demand_id: str) -> dict[str, Any] | None:
     """What the officer's demand page shows: the view, the actions valid for this caller right now, and whom
-    it could be transferred to; None when there is no such demand or it is not theirs to see."""
+    it could be transferred to (:func:`~routing_service.domain.policy.transfer_targets`, the set the transfer
+    command accepts; those off duty or full are listed as unavailable); None when there is no such demand or
+    it is not theirs to see."""
     with unit_of_work(ctx.sessions) as session:
         a = session.get(Assignment, demand_id)
         if a is None or not may_read(session, principal, a):
             return None
-        actions = [x for x in allowed_actions(a.state) if not (x == "escalate" and a.escalated)] \
-            if may_act(principal, a.street, a.officer_id) else []
-        colleagues = [o for o in session.scalars(select(Officer).order_by(Officer.id))
-                      if (a.street in o.streets or EVERY_STREET in o.streets or o.kind == "department_specialist")
-                      and o.id != a.officer_id and o.on_duty] if "transfer" in actions else []
-        return {"a": assignment_view(session, a), "title": a.title, "actions": actions,
-                "names": _officer_names(session), "colleagues": colleagues}
+        actions = [x for x in allowed_actions(a.state)
+                   if may_act(principal, a.street, a.officer_id, x) and not (x == "escalate" and a.escalated)]
+        names = _officer_names(session)
+        colleagues = [{"id": o.id, "name": names.get(o.id, o.id), "kind": o.kind, "department": o.department,
+                       "available": o.has_room}
+                      for o in transfer_targets(a.street, a.officer_id, roster_snapshot(session).values())
+                      ] if "transfer" in actions else []
+        return {"a": assignment_view(session, a), "title": a.title, "actions": actions, "names": names,
+                "colleagues": colleagues}
 
 
 # --- queues ----------------------------------------------------------------------------------------

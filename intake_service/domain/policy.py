@@ -3,17 +3,25 @@ often the ``submitted`` event of a demand nobody routed is re-published.
 
 Nothing here touches Flask, SQL or the bus, so every rule is unit-testable on its own.
 
-Reading rules (the issue leaves them to us; the README of the service repeats them):
+Logging rules: grid workers in their street, officers and supervisors at the window (``fallback_window``,
+``walk_in``) only in their own streets — an officer's are the streets the roster gives them (the token names
+the officer; its street claim is not used), a supervisor's is the street of their token.
+
+Reading rules (the issue leaves them to us; the README of the service repeats them). Whoever may act on a
+demand may read it: routing lets its holder and the street's supervisor act, and transfers and escalations
+only ever go to the street's officers and supervisor or to a department specialist, all covered here.
 
 * ``grid_worker`` and ``supervisor`` are street-bound: they read and list the demands of their street only.
-* ``officer``: the demands assigned to them, those of key enterprises they are chief service officer (首席服务官)
-  of, and — when their token names a street — every demand of that street.
+* ``officer``: the demands they hold (whatever their kind: a department specialist after a transfer too),
+  those of key enterprises they are chief service officer (首席服务官) of, and those they logged. A street
+  commissioner also reads the streets the roster gives them (they share the street's live work). The
+  token's street claim alone widens nothing: anyone can be issued one.
 * ``hotline_agent`` and ``helpdesk_agent`` serve the whole district: enterprises call them to ask where a
   demand stands, whatever channel it came in on, so they read every demand (phones masked).
 * ``admin`` reads everything (phones masked: administering the system is not working the case).
-* Whoever logged a demand may always read it (the reporter's view), e.g. an officer who logged a walk-in
-  in another street. Lists of street-bound roles stay their street's, though: asking for another street
-  is refused (403) rather than answered with an empty page.
+* Whoever logged a demand may always read it (the reporter's view), and whoever holds it may read it.
+  Lists of street-bound roles stay their street's, though: asking for another street is refused (403)
+  rather than answered with an empty page.
 
 Contact phone numbers are shown in clear only to the demand's assignee and to supervisors.
 """
@@ -53,13 +61,32 @@ _DEMAND_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 MAX_RESEND_GAP = timedelta(hours=1)
 
 
+EVERY_STREET = "*"  # the roster's word for "serves every street" (department specialists)
+STREET_READING_KINDS = frozenset({"street_commissioner"})
+
+
+@dataclass(frozen=True)
+class RosterOfficer:
+    """What intake needs of an officer in the roster: their kind and the streets they serve."""
+
+    kind: str
+    streets: frozenset[str]
+
+
 @dataclass(frozen=True)
 class Caller:
-    """The policy's view of who is calling (the fields of shared.auth.Principal; the web layer builds it)."""
+    """The policy's view of who is calling (shared.auth.Principal's fields, and for an officer the roster's
+    ``kind`` and ``streets``; the web layer builds it)."""
 
     subject: str
     role: str
     street: str | None
+    kind: str | None = None
+    streets: frozenset[str] = frozenset()
+
+    def serves(self, street: str) -> bool:
+        """An officer serves the streets the roster gives them; the token's street claim does not count."""
+        return EVERY_STREET in self.streets or street in self.streets
 
 
 def logging_refusal(caller: Caller, channel: str, street: str) -> str | None:
@@ -69,8 +96,12 @@ def logging_refusal(caller: Caller, channel: str, street: str) -> str | None:
         return f"role {caller.role} may not log demands"
     if channel not in allowed:
         return f"role {caller.role} may log demands only on channel {' or '.join(allowed)}, not {channel}"
-    if caller.role == "grid_worker" and street != caller.street:
-        return f"a grid worker may log demands only in their own street ({caller.street}), not in {street}"
+    if caller.role in ("grid_worker", "supervisor") and street != caller.street:
+        return (f"a {caller.role.replace('_', ' ')} may log demands only in their own street ({caller.street}), "
+                f"not in {street}")
+    if caller.role == "officer" and not caller.serves(street):
+        own = ", ".join(sorted(caller.streets)) or "none in the roster"
+        return f"an officer may log demands only in the streets they serve ({own}), not in {street}"
     return None
 
 
@@ -85,30 +116,31 @@ class ReadScope:
     """Which demands a caller may read: everything, or the union of the conditions that are set."""
 
     everything: bool = False
-    street: str | None = None
-    officer_id: str | None = None  # assignee or chief service officer
+    streets: frozenset[str] = frozenset()
+    officer_id: str | None = None  # holder or chief service officer
 
 
 def read_scope(caller: Caller) -> ReadScope:
-    """The demands ``caller`` may read (see the module docstring)."""
+    """The demands ``caller`` may read besides those they logged or hold (see the module docstring)."""
     if caller.role in DISTRICT_READERS:
         return ReadScope(everything=True)
     if caller.role in STREET_BOUND_READERS:
-        return ReadScope(street=caller.street)
+        return ReadScope(streets=frozenset({caller.street}) if caller.street else frozenset())
     if caller.role == "officer":
-        return ReadScope(street=caller.street, officer_id=caller.subject)
+        streets = caller.streets if caller.kind in STREET_READING_KINDS else frozenset()
+        return ReadScope(streets=streets, officer_id=caller.subject)
     return ReadScope()
 
 
 def may_read(caller: Caller, street: str, assignee_id: str | None, chief_officer_id: str | None,
              created_by: str) -> bool:
-    """Whether ``caller`` may read one demand; whoever logged a demand may always follow it."""
+    """Whether ``caller`` may read one demand; whoever logged it or holds it may always read it."""
     scope = read_scope(caller)
-    if scope.everything or caller.subject == created_by:
+    if scope.everything or caller.subject in (created_by, assignee_id):
         return True
-    if scope.street is not None and scope.street == street:
+    if street in scope.streets or EVERY_STREET in scope.streets:
         return True
-    return scope.officer_id is not None and scope.officer_id in (assignee_id, chief_officer_id)
+    return scope.officer_id is not None and scope.officer_id == chief_officer_id
 
 
 def sees_phone(caller: Caller, street: str, assignee_id: str | None) -> bool:
@@ -128,10 +160,29 @@ def request_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
-def enterprise_warnings(reported_name: str | None, street: str, registered_name: str,
-                        registered_street: str) -> dict[str, list[str]]:
-    """Differences between what the caller typed and the registry: worth a warning, never a refusal."""
+def enterprise_name(reported_name: str | None, registered_name: str, confirmed: bool) -> str:
+    """The name a demand keeps: the registry's when the registry import confirmed it; else what this reporter
+    typed (an earlier reporter's typing is nobody's authority), or the earlier one when nothing was typed."""
+    return registered_name if confirmed or reported_name is None else reported_name
+
+
+def enterprise_warnings(reported_name: str | None, street: str, registered_name: str, registered_street: str,
+                        confirmed: bool = True, added: bool = False) -> dict[str, list[str]]:
+    """Differences between what the caller typed and the registry: worth a warning, never a refusal, and
+    never an overwrite of either side."""
     warnings: dict[str, list[str]] = {}
+    if added:  # this demand named the enterprise first: nothing to compare with
+        return warnings
+    if not confirmed:
+        if reported_name is None:
+            warnings["enterprise.name"] = [
+                f"the name {registered_name!r} was typed with an earlier demand and is not confirmed by the "
+                f"registry; check it with the enterprise"]
+        elif _squash(reported_name) != _squash(registered_name):
+            warnings["enterprise.name"] = [
+                f"an earlier demand named this USCC {registered_name!r} (not confirmed by the registry); "
+                f"the name is kept as typed, {reported_name!r}"]
+        return warnings
     if reported_name is not None and _squash(reported_name) != _squash(registered_name):
         warnings["enterprise.name"] = [
             f"the registry knows this USCC as {registered_name!r}, not {reported_name!r}; the registered name is used"

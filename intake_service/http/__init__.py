@@ -22,4 +22,12 @@ def ctx() -> Context:
 def caller() -> Caller:
     """Who is calling, as the rules see them (set by ``@require`` or ``@require_page``)."""
     principal = current_principal()
-    return Caller(principal.subject, principal.role, principal.street)
+    return caller_of(ctx(), principal.subject, principal.role, principal.street)
+
+
+def caller_of(context: Context, subject: str, role: str, street: str | None) -> Caller:
+    """The rules' caller: an officer's kind and streets come from the roster, never from the token's street."""
+    officer = context.roster.get(subject) if role == "officer" else None
+    if officer is None:
+        return Caller(subject, role, street)
+    return Caller(subject, role, street, kind=officer.kind, streets=officer.streets)

@@ -30,7 +30,8 @@ blp = ApiBlueprint("demands", __name__, url_prefix="/api/v1", description="Log a
                   "Idempotent-Replayed": {"description": "`true` when this answers a retry",
                                           "schema": {"type": "string"}}})
 @answers(blp, {400: "The body is not valid JSON.",
-               403: "The role may not log on this channel, or a grid worker names another street.",
+               403: "The role may not log on this channel, or in this street (grid workers, supervisors and "
+                    "officers log in their own streets only).",
                409: "The Idempotency-Key was used with a different body.",
                422: "Invalid fields, every problem by field path."})
 def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -38,9 +39,10 @@ def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[s
 
     Grid workers log on channel `grid` in their own street, hotline agents on `hotline_12345`, help-desk
     agents on `online_helpdesk`, officers and supervisors at the `fallback_window` (办不成事 window) and
-    `walk_in`. A USCC the enterprise registry knows fills in the registered name, the key-enterprise flag
-    and the chief service officer; a different name or street comes back in `warnings`. An unknown
-    enterprise is added to the registry. Nothing is stored when the request is refused.
+    `walk_in` in their own streets (an officer's come from the roster). A USCC the enterprise registry knows
+    fills in the registered name, the key-enterprise flag and the chief service officer; a different name or
+    street comes back in `warnings`. An unknown enterprise is recorded unconfirmed: it fixes no other demand's
+    name. Nothing is stored when the request is refused.
     """
     who = caller()
     logged = commands.log_demand(ctx(), who, body, headers.get("idempotency_key"))
@@ -60,8 +62,8 @@ def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[s
 def list_demands(filters: dict[str, Any]) -> dict[str, Any]:
     """List demands, newest first, a page at a time.
 
-    Grid workers and supervisors see their street; officers the demands of their street, those assigned to
-    them, those of enterprises they are chief service officer of and those they logged; hotline and
+    Grid workers and supervisors see their street; officers the demands they hold, those of enterprises they
+    are chief service officer of, those they logged and, for street commissioners, their roster streets; hotline and
     help-desk agents and admins see the whole district. Pass `next_cursor` as `cursor` for the next page.
     """
     return queries.list_page(ctx(), caller(), filters)

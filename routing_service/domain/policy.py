@@ -18,6 +18,19 @@ wait in until they are back, whereas rule 4 shares live work among whoever is on
 
 Every choice is deterministic for the same roster state and instant: ties are broken by the round-robin
 sequence (the officer who was given work longest ago first), then by roster id.
+
+Who may act on a demand (:func:`may_act`, issue 12):
+
+* the officers' work (acknowledge, materials, resolve, escalate, close): its holder, or a supervisor of its
+  street;
+* ``transfer``: the same, and an admin anywhere. The targets are :func:`transfer_targets`, one set for the
+  transfer form's list and the command: the street officers (chief service officers, street commissioners)
+  and the supervisor of the demand's street, and any department specialist of the district. Anyone else is
+  ``422`` on ``to_officer`` and changes nothing: another street's officer could act on the demand but intake
+  would not show it to them. Off duty or full targets stay in the set and are refused as conflicts (409);
+* ``feedback`` (the enterprise's satisfaction, which ends its say on the demand): whoever speaks for the
+  enterprise — a grid worker of its street, a 12345 hotline or help-desk agent — and never its holder, so
+  nobody rates their own work (``403``). There is no link for the enterprise to answer itself yet.
 """
 
 from __future__ import annotations
@@ -197,11 +210,59 @@ def escalation_target(street: str, officers: Mapping[str, OfficerState]) -> str 
     return supervisors[0].id if supervisors else None
 
 
-def may_act(principal: Principal, street: str, holder: str | None) -> bool:
-    """The demand's holder, or a supervisor of its street."""
+# Who speaks for the enterprise when its verdict (满意度) is recorded: the grid worker of its street, or the
+# 12345 hotline and help-desk agents who call it back. Never the officer whose work is being judged.
+ENTERPRISE_VOICES = frozenset({"grid_worker", "hotline_agent", "helpdesk_agent"})
+# The roles each action's endpoint lets in (``may_act`` then decides on the demand itself).
+ACTION_ROLES: dict[str, tuple[str, ...]] = {
+    "transfer": ("officer", "supervisor", "admin"),
+    "feedback": tuple(sorted(ENTERPRISE_VOICES)),
+}
+OFFICER_ROLES = ("officer", "supervisor")
+STREET_OFFICER_KINDS = frozenset({"chief_service_officer", "street_commissioner", "supervisor"})
+
+
+def action_roles(action: str) -> tuple[str, ...]:
+    """The roles that may call an action at all (officers and supervisors unless the action says otherwise)."""
+    return ACTION_ROLES.get(action, OFFICER_ROLES)
+
+
+def may_act(principal: Principal, street: str, holder: str | None, action: str | None = None) -> bool:
+    """Whether ``principal`` may perform ``action`` on a demand of ``street`` held by ``holder``.
+
+    Officers' work (acknowledge ... close): the holder, or a supervisor of the street. Transfer also an admin,
+    anywhere. Feedback only someone speaking for the enterprise (a grid worker of its street, an agent) and
+    never the holder, so nobody rates their own work.
+    """
+    if action == "feedback":
+        if principal.subject == holder or principal.role not in ENTERPRISE_VOICES:
+            return False
+        return principal.role != "grid_worker" or principal.street == street
+    if action == "transfer" and principal.role == "admin":
+        return True
     if principal.role == "supervisor" and principal.street == street:
         return True
-    return holder is not None and principal.subject == holder
+    return principal.role in OFFICER_ROLES and holder is not None and principal.subject == holder
+
+
+def may_take(street: str, holder: str | None, officer: OfficerState) -> bool:
+    """Whether a demand of ``street`` may be handed to ``officer``: a street officer or the supervisor of that
+    street, or any department specialist of the district; not to whoever holds it already.
+
+    Another street's officers are refused: they could act on the demand but intake would not show it to them.
+    Duty and capacity are not part of it: they change by the minute and are refused as conflicts.
+    """
+    if officer.id == holder:
+        return False
+    if officer.kind == "department_specialist":
+        return True
+    return officer.kind in STREET_OFFICER_KINDS and officer.serves(street)
+
+
+def transfer_targets(street: str, holder: str | None, officers: Iterable[OfficerState]) -> list[OfficerState]:
+    """Everyone a demand of ``street`` held by ``holder`` may be transferred to, by id: the one set the
+    transfer form lists and the transfer command accepts."""
+    return sorted((o for o in officers if may_take(street, holder, o)), key=lambda o: o.id)
 
 
 # --- urgency ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from routing_service import commands, queries
+from routing_service.domain.policy import action_roles
 from routing_service.http.schemas import (
     ACTION_SCHEMAS,
     AssignmentOut,
@@ -72,7 +73,7 @@ def _action(action: str, schema: type[Schema], summary: str) -> None:
     view.__doc__ = summary
     decorated: Callable[..., Any] = blp.doc(security=BEARER)(blp.response(200, AssignmentOut)(view))
     decorated = blp.arguments(schema)(decorated)
-    decorated = require("officer", "supervisor")(decorated)
+    decorated = require(*action_roles(action))(decorated)
     blp.route(f"/demands/<demand_id>/{action}", methods=["POST"])(decorated)
 
 
@@ -80,11 +81,13 @@ for _name, _summary in (
     ("acknowledge", "First response: the holder has taken the demand up (stops the first-response clock)."),
     ("request-materials", "Ask the enterprise for materials: the resolution clock pauses until they arrive."),
     ("materials-received", "The enterprise's materials arrived: the resolution clock resumes."),
-    ("transfer", "Hand the demand to another officer or to a department's specialist (clocks do not restart). "
-                 "On an unassigned demand, a supervisor assigns it."),
+    ("transfer", "Hand the demand to an officer or the supervisor of its street, or to a department specialist "
+                 "(clocks do not restart); anyone else is 422 on `to_officer`. The holder, the street's "
+                 "supervisor or an admin transfers; on an unassigned demand, a supervisor assigns it."),
     ("resolve", "Resolve the demand with an outcome and a note (frees the holder's capacity)."),
     ("escalate", "Escalate to the street supervisor (the demand stays with its holder)."),
-    ("feedback", "Record the enterprise's satisfaction; unsatisfied reopens it to the same officer."),
+    ("feedback", "Record the enterprise's satisfaction, as a grid worker of its street or a hotline or help-desk "
+                 "agent speaking for it (never the holder: 403); unsatisfied reopens it to the same officer."),
     ("close", "Close a resolved demand."),
 ):
     _action(_name, ACTION_SCHEMAS[_name], _summary)

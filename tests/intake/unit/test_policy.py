@@ -26,7 +26,14 @@ def test_logging_rules():
     assert logging_refusal(Caller("g", "grid_worker", "dinghai"), "grid", "dinghai") is None
     assert "own street" in logging_refusal(Caller("g", "grid_worker", "dinghai"), "grid", "yinhang")
     assert "only on channel grid" in logging_refusal(Caller("g", "grid_worker", "dinghai"), "walk_in", "dinghai")
-    assert logging_refusal(Caller("o", "officer", None), "walk_in", "yinhang") is None
+    # window demands: an officer in the streets the roster gives them (not their token's), a supervisor in theirs
+    yinhang = frozenset({"yinhang"})
+    assert logging_refusal(Caller("o", "officer", None, "street_commissioner", yinhang), "walk_in", "yinhang") is None
+    assert "streets they serve" in logging_refusal(Caller("o", "officer", "dinghai"), "walk_in", "dinghai")
+    assert logging_refusal(Caller("o", "officer", None, "department_specialist", frozenset({"*"})),
+                           "fallback_window", "dinghai") is None
+    assert logging_refusal(Caller("s", "supervisor", "yinhang"), "fallback_window", "yinhang") is None
+    assert "own street" in logging_refusal(Caller("s", "supervisor", "yinhang"), "walk_in", "dinghai")
     assert "may not log" in logging_refusal(Caller("a", "admin", None), "walk_in", "yinhang")
 
 
@@ -35,7 +42,14 @@ def test_reading_rules():
     assert may_read(Caller("o", "officer", None), "dinghai", None, "o", "x")
     assert may_read(Caller("o", "officer", None), "dinghai", None, None, "o")
     assert not may_read(Caller("o", "officer", None), "dinghai", "p", None, "x")
-    assert may_read(Caller("o", "officer", "dinghai"), "dinghai", None, None, "x")
+    # the token's street claim widens nothing (it was the bug); a commissioner reads the roster's streets
+    assert not may_read(Caller("o", "officer", "dinghai"), "dinghai", None, None, "x")
+    assert may_read(Caller("o", "officer", None, "street_commissioner", frozenset({"dinghai"})), "dinghai", None,
+                    None, "x")
+    assert not may_read(Caller("o", "officer", None, "chief_service_officer", frozenset({"dinghai"})), "dinghai",
+                        None, None, "x")
+    assert may_read(Caller("s", "supervisor", "dinghai"), "dinghai", "s", None, "x")
+    assert may_read(Caller("s", "supervisor", "yinhang"), "dinghai", "s", None, "x")  # whoever holds it
     assert not may_read(Caller("s", "supervisor", "yinhang"), "dinghai", None, None, "x")
     assert may_read(Caller("h", "hotline_agent", None), "dinghai", None, None, "x")
 
