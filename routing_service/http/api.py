@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from routing_service import commands, queries
@@ -24,8 +23,9 @@ from routing_service.http.schemas import (
 )
 from shared.webkit.app import BEARER, context
 from shared.webkit.auth import current_principal, require
+from shared.webkit.inputs import ApiBlueprint
 
-blp = Blueprint("routing", __name__, url_prefix="/api/v1", description="Assignments, queues and officer actions")
+blp = ApiBlueprint("routing", __name__, url_prefix="/api/v1", description="Assignments, queues and officer actions")
 
 
 @blp.route("/demands/<demand_id>/assignment", methods=["GET"])
