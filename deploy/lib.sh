@@ -1,4 +1,4 @@
-# Shared by deploy/kafka/kafka.sh and deploy/postgres/postgres.sh (sourced, not run).
+# Shared by the scripts of deploy/ (sourced, not run): kafka.sh, postgres.sh, the install scripts.
 # Each script sets SCRIPT (its name for messages) before sourcing this file.
 
 log() { echo "$SCRIPT: $*" >&2; }
@@ -27,4 +27,32 @@ run_commands() {
   exec 9>"$lock"
   flock 9
   if [[ "$cmd" == restart ]]; then do_stop; do_start; else "do_$cmd"; fi
+}
+
+# install_without_service SERVICE PACKAGE...: apt-get install PACKAGEs (root) without letting the
+# package's system SERVICE start and hold its port: our scripts and tests run their own instances with
+# generated configurations. Service starts are forbidden during the install (policy-rc.d exit 101) and
+# the service is stopped and disabled if something started it anyway.
+install_without_service() {
+  local service="$1"; shift
+  [[ $EUID -eq 0 ]] || die "missing; run as root or: apt-get install $*"
+  export DEBIAN_FRONTEND=noninteractive
+  local policy=/usr/sbin/policy-rc.d created=""
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created=1
+  fi
+  log "installing Debian's $*"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  local status=$?
+  [[ -n "$created" ]] && rm -f "$policy"
+  ((status == 0)) || die "apt-get install $* failed"
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+  if [[ -x /etc/init.d/$service ]]; then
+    /etc/init.d/"$service" stop >/dev/null 2>&1 || true
+    update-rc.d "$service" disable >/dev/null 2>&1 || true
+  fi
 }

@@ -5,11 +5,12 @@
 #
 #   deploy/nginx/install.sh
 #
-# Idempotent: does nothing when all three are there. The proxy runs with a configuration of its own, so the package's system service must not start and hold :80: service starts are forbidden during
-# the install (policy-rc.d) and the service is stopped and disabled if something started it anyway.
+# Idempotent: does nothing when all three are there. The proxy runs with a configuration of its own, so
+# the package's system service must not start and hold :80 (see install_without_service in deploy/lib.sh).
 set -euo pipefail
 
-log() { echo "nginx/install.sh: $*" >&2; }
+SCRIPT=nginx/install.sh
+source "$(dirname "$0")/../lib.sh"
 
 have_nginx() { command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; }
 
@@ -19,37 +20,10 @@ if have_tools; then
   log "nginx, openssl and envsubst already installed ($( (nginx -v || /usr/sbin/nginx -v) 2>&1 | head -n1))"
   exit 0
 fi
-if [[ $EUID -ne 0 ]]; then
-  log "ERROR: nginx/openssl/envsubst missing; run as root or: apt-get install nginx-light openssl gettext-base"
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# policy-rc.d exit 101 = "action forbidden": invoke-rc.d then starts no service while we install.
-POLICY=/usr/sbin/policy-rc.d
-created_policy=""
-if [[ ! -e "$POLICY" ]]; then
-  printf '#!/bin/sh\nexit 101\n' >"$POLICY"
-  chmod 755 "$POLICY"
-  created_policy=1
-fi
-cleanup() { [[ -n "$created_policy" ]] && rm -f "$POLICY"; return 0; }
-trap cleanup EXIT
-
-apt-get update -qq
 package=nginx
 # nginx-light (Debian 12 and older) is enough: ssl, proxy, map, return.
 if apt-cache show nginx-light >/dev/null 2>&1; then package=nginx-light; fi
-log "installing Debian's $package, openssl and gettext-base"
-apt-get install -y -qq --no-install-recommends "$package" openssl gettext-base >/dev/null
+install_without_service nginx "$package" openssl gettext-base
 
-if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-  systemctl disable --now nginx >/dev/null 2>&1 || true
-fi
-if [[ -x /etc/init.d/nginx ]]; then
-  /etc/init.d/nginx stop >/dev/null 2>&1 || true
-  update-rc.d nginx disable >/dev/null 2>&1 || true
-fi
-
-have_tools || { log "ERROR: install incomplete"; exit 1; }
+have_tools || die "install incomplete"
 log "installed: $( (nginx -v || /usr/sbin/nginx -v) 2>&1 | head -n1)"
