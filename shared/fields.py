@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.validation import (
     EARLIEST,
@@ -26,7 +26,7 @@ from shared.validation import (
     uscc_problem,
 )
 
-__all__ = ["MONTH", "Phone", "Text", "Token", "Uscc", "count", "day", "month", "moment"]
+__all__ = ["MONTH", "DemandFactsOut", "Phone", "Text", "Token", "Uscc", "count", "day", "month", "moment"]
 
 # Year-month of a monthly report (the calendar's range: 1970-2099).
 MONTH = r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$"
@@ -105,6 +105,15 @@ def month(description: str, **kwargs: Any) -> fields.String:
     return fields.String(validate=validate.Regexp(MONTH, error=f"must be YYYY-MM between {EARLIEST.year} and "
                                                                f"{LATEST.year - 1}"),
                          metadata={"description": description}, **kwargs)
+
+
+class DemandFactsOut(Schema):
+    """The facts of a demand that every service's answers repeat (:class:`shared.db.DemandFacts`), described once."""
+
+    demand_id = fields.String(metadata={"description": "The demand's id (UUID), as intake gave it"})
+    street = fields.String(metadata={"description": "Street (街道) code"})
+    channel = fields.String(metadata={"description": "How the demand was raised"})
+    category = fields.String(metadata={"description": "Category code"})
 
 
 def count(low: int, high: int, **kwargs: Any) -> fields.Integer:

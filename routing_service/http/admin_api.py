@@ -61,22 +61,20 @@ def update_officer(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     return commands.update_officer(context(), officer_id, body)
 
 
-@blp.route("/officers/<officer_id>/off-duty", methods=["POST"])
-@require("admin")
-@blp.response(200, OfficerOut)
-@blp.doc(security=BEARER)
-def take_off_duty(officer_id: str) -> dict[str, Any]:
-    """Stop giving the officer demands (leave, sickness); what they hold stays theirs."""
-    return commands.set_on_duty(context(), officer_id, False)
+def _duty_switch(on_duty: bool, summary: str) -> None:
+    """``POST /officers/<id>/on-duty`` and ``/off-duty``: the admin's switch, one view each."""
+
+    def view(officer_id: str) -> dict[str, Any]:
+        return commands.set_on_duty(context(), officer_id, on_duty)
+
+    view.__name__ = "put_on_duty" if on_duty else "take_off_duty"
+    view.__doc__ = summary
+    rule = f"/officers/<officer_id>/{'on' if on_duty else 'off'}-duty"
+    blp.route(rule, methods=["POST"])(require("admin")(blp.response(200, OfficerOut)(blp.doc(security=BEARER)(view))))
 
 
-@blp.route("/officers/<officer_id>/on-duty", methods=["POST"])
-@require("admin")
-@blp.response(200, OfficerOut)
-@blp.doc(security=BEARER)
-def put_on_duty(officer_id: str) -> dict[str, Any]:
-    """Give the officer demands again (within their duty hours, for street commissioners)."""
-    return commands.set_on_duty(context(), officer_id, True)
+_duty_switch(False, "Stop giving the officer demands (leave, sickness); what they hold stays theirs.")
+_duty_switch(True, "Give the officer demands again (within their duty hours, for street commissioners).")
 
 
 @blp.route("/officers/<officer_id>/capacity", methods=["PUT"])

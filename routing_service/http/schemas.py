@@ -11,7 +11,7 @@ from routing_service.queries import QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
 from shared.contracts.reference import DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import OUTCOMES, SATISFACTIONS
-from shared.fields import Text, Token, count
+from shared.fields import DemandFactsOut, Text, Token, count
 
 # --- assignments and queues --------------------------------------------------------------------------
 
@@ -36,12 +36,8 @@ class TransferOut(Schema):
     at = fields.AwareDateTime()
 
 
-class AssignmentOut(Schema):
-    demand_id = fields.String()
+class AssignmentOut(DemandFactsOut):
     state = fields.String()
-    street = fields.String()
-    channel = fields.String()
-    category = fields.String()
     officer_id = fields.String(allow_none=True)
     officer_kind = fields.String(allow_none=True)
     department = fields.String(allow_none=True)
@@ -57,12 +53,8 @@ class AssignmentOut(Schema):
     transfers = fields.List(fields.Nested(TransferOut))
 
 
-class QueueItem(Schema):
-    demand_id = fields.String()
+class QueueItem(DemandFactsOut):
     state = fields.String()
-    street = fields.String()
-    channel = fields.String()
-    category = fields.String()
     complexity = fields.String()
     title = fields.String()
     key_enterprise = fields.Boolean()

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
-from shared.fields import Token, count, day, month
+from shared.fields import DemandFactsOut, Token, count, day, month
 from sla_service.domain.clock import STATUSES
 
 
@@ -82,12 +82,8 @@ class BreachQuery(_Query):
     cursor = Token(300, metadata={"description": "next_cursor of the previous page (opaque)"})
 
 
-class BreachOut(Schema):
-    demand_id = fields.String()
+class BreachOut(DemandFactsOut):
     kind = fields.String()
-    street = fields.String()
-    channel = fields.String()
-    category = fields.String()
     key_enterprise = fields.Boolean()
     breached_at = fields.AwareDateTime(metadata={"description": "When the used time reached the target"})
     stopped_at = fields.AwareDateTime(allow_none=True, metadata={"description": "null while still open"})
