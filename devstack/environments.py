@@ -1,6 +1,7 @@
 """Fresh, isolated environments on the real servers, for tests and benchmarks.
 
-Each call makes new PostgreSQL databases (one per service) and a topic prefix of its own, so runs never
+Each call makes new PostgreSQL databases (one per service, plus the platform's identity store) and a topic
+prefix of its own, so runs never
 see each other's rows or events; :func:`drop` removes the databases afterwards.
 """
 
@@ -45,6 +46,8 @@ def production(var_dir: Path, label: str = "t", pg_admin_url: str = PG_ADMIN_URL
                 if base_port is not None:
                     env[f"{service.upper()}_PORT"] = str(base_port + i)
                     env[f"{service.upper()}_WORKER_METRICS_PORT"] = str(base_port + 100 + i)
+            conn.execute(text(f'CREATE DATABASE "{label}_{run}_auth"'))  # deny list, sign-in rate limits
+            env["AUTH_DATABASE_URL"] = pg_admin_url.rsplit("/", 1)[0] + f"/{label}_{run}_auth"
     finally:
         admin.dispose()
     return env

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 
 from devstack.migrate import upgrade
+from shared.auth_store import ensure_schema, open_engine
 from shared.config import SERVICES, Settings
 from shared.db import make_engine, session_factory, unit_of_work
 
@@ -16,6 +17,11 @@ def seed(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict[str, 
     """Migrate, then load each service's reference data (``<service>_service.reference.seed``); returns how
     many rows of reference data each service loaded."""
     loaded: dict[str, int] = {}
+    auth = open_engine(settings.auth_database_url)  # the platform's identity store (shared.auth_store)
+    try:
+        ensure_schema(auth)
+    finally:
+        auth.dispose()
     for service in services:
         upgrade(service, settings.database_url(service))
         model = importlib.import_module(f"{service}_service.model")

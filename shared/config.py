@@ -56,6 +56,10 @@ class Settings:
     topic_prefix: str = ""
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_ttl_seconds: int = 12 * 3600
+    # No token may live longer (exp - iat) than this, whoever issued it: a stolen token's useful life is bounded.
+    jwt_max_ttl_seconds: int = 12 * 3600
+    # The platform's identity store (token deny list, sign-in rate limits), shared by every service.
+    auth_database_url: str = ""
     ports: Mapping[str, int] = field(default_factory=dict)
     worker_metrics_ports: Mapping[str, int] = field(default_factory=dict)
     worker_metrics_host: str = "127.0.0.1"
@@ -86,9 +90,20 @@ class Settings:
         return f"{self.topic_prefix}{name}"
 
     def check_production_ready(self) -> None:
-        """Refuse to run production with the well-known development secret."""
-        if self.production and self.jwt_secret == DEFAULT_JWT_SECRET:
+        """Refuse to run production with a secret anyone could guess: the development default (even padded
+        with spaces), blank, or shorter than HS256's 32 bytes (RFC 7518 3.2)."""
+        if self.jwt_ttl_seconds > self.jwt_max_ttl_seconds:
+            raise ConfigError(f"JWT_TTL_SECONDS ({self.jwt_ttl_seconds}) exceeds JWT_MAX_TTL_SECONDS "
+                              f"({self.jwt_max_ttl_seconds})")
+        secret = self.jwt_secret.strip()
+        if not secret:  # every mode: an empty HMAC key signs tokens anyone can forge
+            raise ConfigError("JWT_SECRET must not be empty")
+        if not self.production:
+            return
+        if secret == DEFAULT_JWT_SECRET:
             raise ConfigError("JWT_SECRET must be set to a private value in production mode")
+        if len(secret.encode()) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 bytes in production mode")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +141,8 @@ class Settings:
             topic_prefix=env.get("TOPIC_PREFIX", ""),
             jwt_secret=env.get("JWT_SECRET", DEFAULT_JWT_SECRET),
             jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 12 * 3600),
+            jwt_max_ttl_seconds=_positive(env, "JWT_MAX_TTL_SECONDS", 12 * 3600),
+            auth_database_url=env.get("AUTH_DATABASE_URL") or f"sqlite:///{var_dir / 'auth.db'}",
             ports=ports,
             worker_metrics_ports=worker_metrics_ports,
             worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1"),
@@ -150,6 +167,7 @@ ENV_KEYS = (
     "YANGPU_MODE", "VAR_DIR", "INTAKE_DATABASE_URL", "ROUTING_DATABASE_URL", "SLA_DATABASE_URL",
     "EVENT_BUS", "EVENT_LOG_URL", "KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "JWT_SECRET",
     "KAFKA_BOOTSTRAP_TIMEOUT_MS", "DEAD_LETTER_LIMIT", "WORKER_STALE_AFTER_S",
+    "JWT_MAX_TTL_SECONDS", "AUTH_DATABASE_URL",
     "JWT_TTL_SECONDS", "INTAKE_PORT", "ROUTING_PORT", "SLA_PORT", "INTAKE_WORKER_METRICS_PORT",
     "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "INTAKE_URL", "ROUTING_URL",
     "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",

@@ -13,7 +13,8 @@
 # crash   pg_ctl restart -m immediate: the postmaster kills every backend without a checkpoint and
 #         recovers from the WAL (the fault tests' database crash).
 #
-# URLs: postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/yangpu_{intake,routing,sla}
+# URLs: postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/yangpu_{intake,routing,sla,auth}
+#       (yangpu_auth: the platform's identity store, AUTH_DATABASE_URL, shared by every service)
 #
 # Environment:
 #   PG_PORT       port (default 5432); the fault tests run a second cluster of their own this way.
@@ -29,7 +30,7 @@ HOST=127.0.0.1
 PORT="${PG_PORT:-5432}"
 ROLE=yangpu
 PASSWORD=yangpu
-DATABASES=(yangpu_intake yangpu_routing yangpu_sla)
+DATABASES=(yangpu_intake yangpu_routing yangpu_sla yangpu_auth)
 FALLBACK_DATA_DIR=/var/tmp/yangpu-postgres
 
 SCRIPT=postgres.sh

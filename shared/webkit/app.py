@@ -119,6 +119,9 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
     errors.install(app)
     for bp in blueprints:
         api.register_blueprint(bp)
+    from shared.webkit.auth import install as install_auth  # it imports this module: no cycle at import
+
+    install_auth(app, api, settings)  # the identity store (deny list) and POST /auth/revocations
     BUILD_INFO.labels(service, VERSION).set(1)
 
     @app.before_request

@@ -116,13 +116,18 @@ def test_each_process_gets_a_complete_production_environment(name: str):
     service = name.split("-")[0]
     owned = SERVICES if name == "migrate" else (service,)
     own_db = {f"{s.upper()}_DATABASE_URL" for s in owned}
-    # a service gets its own database only: no service reads another's tables
-    assert {k for k in env if k.endswith("_DATABASE_URL")} == own_db, name
+    # a service gets its own database only (no service reads another's tables), plus the platform's identity
+    # store (token deny list, sign-in rate limits), which belongs to no service
+    assert {k for k in env if k.endswith("_DATABASE_URL")} == own_db | {"AUTH_DATABASE_URL"}, name
     settings = Settings.from_env({k: interpolate(v) for k, v in env.items()})
     settings.check_production_ready()  # raises with the well-known development secret
     for key in own_db:
         url = settings.database_url(key.removesuffix("_DATABASE_URL").lower())
         assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url, url
+    assert settings.auth_database_url.startswith("postgresql+psycopg://")
+    assert settings.auth_database_url.endswith("@postgres:5432/yangpu_auth")
+    created = COMPOSE["configs"]["postgres-databases"]["content"]
+    assert "CREATE DATABASE yangpu_auth OWNER yangpu;" in created
     assert settings.kafka_bootstrap_servers == "kafka:9092"
 
 

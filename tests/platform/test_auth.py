@@ -1,5 +1,6 @@
 """Bearer JWTs: issuing, decoding, the Flask guard and the CLI."""
 
+import json
 import os
 import subprocess
 import sys
@@ -52,10 +53,10 @@ def test_garbage_and_wrong_issuer_and_missing_claims_refused():
     with pytest.raises(AuthError):
         decode_token("not-a-jwt", SECRET)
     now = int(time.time())
-    base = {"sub": "x", "role": "admin", "iat": now, "exp": now + 60, "iss": ISSUER}
+    base = {"sub": "x", "role": "admin", "iat": now, "exp": now + 60, "iss": ISSUER, "jti": "t-1"}
     with pytest.raises(AuthError, match="issued"):
         decode_token(jwt.encode({**base, "iss": "someone-else"}, SECRET, algorithm="HS256"), SECRET)
-    for claim in ("sub", "role", "exp"):
+    for claim in ("sub", "role", "exp", "jti"):
         claims = {k: v for k, v in base.items() if k != claim}
         with pytest.raises(AuthError, match=claim):
             decode_token(jwt.encode(claims, SECRET, algorithm="HS256"), SECRET)
@@ -63,7 +64,7 @@ def test_garbage_and_wrong_issuer_and_missing_claims_refused():
 
 def test_alg_none_refused():
     now = int(time.time())
-    claims = {"sub": "x", "role": "admin", "iat": now, "exp": now + 60, "iss": ISSUER}
+    claims = {"sub": "x", "role": "admin", "iat": now, "exp": now + 60, "iss": ISSUER, "jti": "t-1"}
     with pytest.raises(AuthError):
         decode_token(jwt.encode(claims, None, algorithm="none"), SECRET)
 
@@ -73,7 +74,8 @@ def test_unknown_role_refused_on_issue_and_decode():
         issue_token("janitor", "x", secret=SECRET)
     now = int(time.time())
     forged = jwt.encode(
-        {"sub": "x", "role": "janitor", "iat": now, "exp": now + 60, "iss": ISSUER}, SECRET, algorithm="HS256"
+        {"sub": "x", "role": "janitor", "iat": now, "exp": now + 60, "iss": ISSUER, "jti": "t-1"}, SECRET,
+        algorithm="HS256",
     )
     with pytest.raises(AuthError, match="unknown role"):
         decode_token(forged, SECRET)
@@ -90,7 +92,7 @@ def test_street_rules():
         issue_token("hotline_agent", "h-1", "dinghai", secret=SECRET)
     now = int(time.time())
     forged = jwt.encode(
-        {"sub": "gw", "role": "grid_worker", "street": None, "iat": now, "exp": now + 60, "iss": ISSUER},
+        {"sub": "gw", "role": "grid_worker", "street": None, "iat": now, "exp": now + 60, "iss": ISSUER, "jti": "t-1"},
         SECRET,
         algorithm="HS256",
     )
@@ -282,3 +284,97 @@ def test_guard_works_with_flask_smorest_blueprint():
     assert c.get("/demo/", headers=_bearer(officer)).status_code == 403
     admin = issue_token("admin", "root", secret=SECRET)
     assert c.get("/demo/", headers=_bearer(admin)).get_json() == {"who": "root"}
+
+
+# --- JWT hygiene: jti, numeric times, a bounded lifetime, every failure a 401 -------------------------
+
+
+def _forge(**changes) -> str:
+    now = int(time.time())
+    claims = {"sub": "x", "role": "admin", "iat": now, "exp": now + 60, "iss": ISSUER, "jti": "t-1", **changes}
+    body = json.dumps({k: v for k, v in claims.items() if v is not ...}).encode()  # NaN, lists: anything
+    return jwt.PyJWS().encode(body, SECRET, algorithm="HS256")
+
+
+def test_every_token_carries_its_own_uuid4_jti():
+    import uuid
+
+    first, second = (jwt.decode(issue_token("admin", "root", secret=SECRET), SECRET, algorithms=["HS256"])
+                     for _ in range(2))
+    assert uuid.UUID(first["jti"]).version == 4 and first["jti"] != second["jti"]
+    assert decode_token(issue_token("admin", "root", secret=SECRET), SECRET).token_id
+
+
+@pytest.mark.parametrize("changes", [
+    {"exp": str(int(time.time()) + 3600)}, {"exp": True}, {"exp": None}, {"exp": [1]}, {"exp": float("nan")},
+    {"exp": float("inf")}, {"iat": str(int(time.time()))}, {"iat": float("-inf")}, {"jti": 7}, {"jti": ""},
+    {"jti": ...}, {"sub": 5}, {"role": ["admin"]}, {"street": 3, "role": "officer"}, {"iss": ["yangpu-suite"]},
+    {"nbf": "soon"}, {"exp": 10**30},
+], ids=repr)
+def test_malformed_claims_are_refused_never_crash(changes, client):
+    token = _forge(**changes)
+    with pytest.raises(AuthError):
+        decode_token(token, SECRET)
+    assert client.get("/anyone", headers=_bearer(token)).status_code == 401
+
+
+def test_an_empty_or_blank_secret_verifies_nothing():
+    token = issue_token("admin", "root", secret=SECRET)
+    for secret in ("", None):
+        with pytest.raises(AuthError):
+            decode_token(token, secret)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        issue_token("admin", "root", secret="   ")
+
+
+def test_lifetime_is_bounded_on_issue_and_on_decode():
+    with pytest.raises(ValueError, match="maximum"):
+        issue_token("admin", "root", secret=SECRET, ttl_seconds=12 * 3600 + 1)
+    now = int(time.time())
+    long_lived = _forge(iat=now, exp=now + 12 * 3600 + 1)
+    with pytest.raises(AuthError, match="lifetime"):
+        decode_token(long_lived, SECRET)
+    short = issue_token("admin", "root", secret=SECRET, ttl_seconds=600, max_ttl_seconds=600)
+    with pytest.raises(AuthError, match="lifetime"):
+        decode_token(short, SECRET, max_ttl_seconds=300)
+
+
+def test_cli_refuses_a_lifetime_above_the_maximum():
+    proc = _cli("issue", "--role", "admin", "--subject", "root", "--ttl", str(12 * 3600 + 1))
+    assert proc.returncode == 2 and "maximum" in proc.stderr and proc.stdout == ""
+
+
+def test_cli_checks_an_officer_street_claim_against_the_roster():
+    ok = _cli("issue", "--role", "officer", "--subject", "com-yanji-1", "--street", "yanji")
+    assert ok.returncode == 0, ok.stderr
+    specialist = _cli("issue", "--role", "officer", "--subject", "spec-market_regulation", "--street", "yanji")
+    other_street = _cli("issue", "--role", "officer", "--subject", "com-yanji-1", "--street", "dinghai")
+    unknown = _cli("issue", "--role", "officer", "--subject", "nobody-1", "--street", "yanji")
+    assert other_street.returncode == 2 and "does not serve street 'dinghai'" in other_street.stderr
+    assert unknown.returncode == 2 and "not in the roster" in unknown.stderr
+    assert other_street.stdout == unknown.stdout == ""
+    assert specialist.returncode == 0, specialist.stderr  # streets: ["*"] = every street
+    no_claim = _cli("issue", "--role", "officer", "--subject", "nobody-1")
+    assert no_claim.returncode == 0, no_claim.stderr  # no street claim: nothing widened, nothing to check
+
+
+@pytest.mark.parametrize(("secret", "fragment"), [
+    ("", "empty"), ("   ", "empty"), ("short-but-private", "32 bytes"), ("x" * 31, "32 bytes"),
+    ("  dev-insecure-secret-change-me-before-production \n", "private"),
+])
+def test_production_refuses_weak_secrets(secret, fragment):
+    from shared.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match=fragment):
+        Settings.from_env({"YANGPU_MODE": "production", "JWT_SECRET": secret}).check_production_ready()
+
+
+def test_production_accepts_a_long_private_secret_and_embedded_refuses_only_an_empty_one():
+    from shared.config import ConfigError, Settings
+
+    Settings.from_env({"YANGPU_MODE": "production", "JWT_SECRET": "p" * 32}).check_production_ready()
+    Settings.from_env({"JWT_SECRET": "short"}).check_production_ready()
+    with pytest.raises(ConfigError, match="empty"):
+        Settings.from_env({"JWT_SECRET": " "}).check_production_ready()
+    with pytest.raises(ConfigError, match="JWT_MAX_TTL_SECONDS"):
+        Settings.from_env({"JWT_TTL_SECONDS": "7200", "JWT_MAX_TTL_SECONDS": "3600"}).check_production_ready()

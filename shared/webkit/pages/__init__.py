@@ -6,6 +6,10 @@ services on the same host. The cookie is read by :func:`require_page` only: the 
 the ``Authorization`` header alone, so a page session can never be replayed against the API by a
 cross-site request.
 
+Signing in is rate limited (:data:`SIGNIN_LIMIT` failed attempts per client address, counted by flask-limiter
+in the identity store, so every worker of every service shares the count and a restart keeps it); signing
+out revokes the token (:mod:`shared.auth_store`), so a copied cookie is worthless afterwards.
+
 Every page form (and every ``fetch`` POST, through the ``X-CSRFToken`` header) carries a CSRF token
 checked by Flask-WTF; the check runs for page blueprints only (see :func:`page_blueprint`), never for the
 API, whose bearer tokens are not sent automatically by browsers.
@@ -20,8 +24,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import tempfile
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,11 +53,15 @@ from flask import (
     url_for,
 )
 from flask_babel import Babel, format_datetime, get_locale, gettext
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 
 from shared.auth import AuthError, Principal, decode_token
+from shared.auth_store import STORAGE_SCHEME, StoreUnavailable
 from shared.config import PROJECT_ROOT, Settings
+from shared.webkit.auth import auth_store, principal_for
 from shared.webkit.pages.labels import department_name, label, street_name
 
 __all__ = [
@@ -80,9 +90,15 @@ ROLE_HOME = {"grid_worker": ("intake", "/grid"), "officer": ("routing", "/office
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self' {services}; frame-ancestors 'none'; base-uri 'none'")
 
+# Failed sign-ins (a pasted token refused) per client address, across every worker of every service.
+SIGNIN_LIMIT = "10 per minute"
+# The longest `next` a sign-in keeps (a page path with its query).
+NEXT_MAX_LENGTH = 2000
+
 F = TypeVar("F", bound=Callable[..., Any])
 csrf = CSRFProtect()
 babel = Babel()
+log = logging.getLogger(__name__)
 
 
 # --- setup ------------------------------------------------------------------------------------------
@@ -143,6 +159,23 @@ def init_pages(app: Flask) -> None:
                                  lang_switch_url=lang_switch_url)
     app.jinja_env.filters.update(when=when, iso=iso)
     app.register_blueprint(_shared)
+    _limit_signin(app)
+
+
+def _limit_signin(app: Flask) -> Limiter:
+    """flask-limiter on this app's sign-in, counting in the identity store (``create_app`` opened it).
+
+    The limiter is per app (tests run several apps in one process), so the view is wrapped here, not with a
+    module-level decorator. Only a refused token counts: a successful sign-in (302) is free.
+    """
+    store = auth_store(app)
+    if store is None:
+        raise RuntimeError("init_pages needs an app made by shared.webkit.app.create_app (the identity store)")
+    limiter = Limiter(get_remote_address, app=app, storage_uri=f"{STORAGE_SCHEME}://",
+                      storage_options={"engine": store.engine}, strategy="fixed-window", headers_enabled=True)
+    app.view_functions["pages.signin"] = limiter.limit(
+        SIGNIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code != 302)(signin)
+    return limiter
 
 
 def page_blueprint(name: str, import_name: str, template_folder: str | None = None,
@@ -181,7 +214,8 @@ def page_blueprint(name: str, import_name: str, template_folder: str | None = No
 def _message_for(exc: HTTPException) -> str:
     if isinstance(exc, CSRFError):
         return gettext("This form has expired. Reload the page and try again.")
-    return {403: gettext("Your role may not open this page."), 404: gettext("There is no such page.")}.get(
+    return {403: gettext("Your role may not open this page."), 404: gettext("There is no such page."),
+            429: gettext("Too many failed sign-ins from this address. Wait a minute and try again.")}.get(
         exc.code or 500, gettext("Something went wrong. Try again."))
 
 
@@ -199,14 +233,15 @@ def error_page(status: int, message: str) -> Response:
 
 
 def page_principal() -> Principal | None:
-    """The signed-in user of this request (from the session cookie), or None."""
+    """The signed-in user of this request (from the session cookie), or None: also when the token was
+    revoked, or when the deny list cannot be read (fail closed: sign in again)."""
     if "page_principal" not in g:
         token = request.cookies.get(SESSION_COOKIE)
         principal = None
         if token:
             try:
-                principal = decode_token(token, current_app.config["JWT_SECRET"])
-            except AuthError:
+                principal = principal_for(token)
+            except (AuthError, StoreUnavailable):
                 principal = None
         g.page_principal, g.page_token = principal, token if principal else None
     return g.page_principal
@@ -275,9 +310,37 @@ def iso(value: datetime | str | None) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+_PROBE_HOST = "this-host.invalid"
+
+
+def _suspicious(text: str) -> bool:
+    """Characters a browser drops or reinterprets in a URL (tabs, newlines, any control or format character,
+    any whitespace) or turns into a slash (a backslash): a `next` holding one is refused outright."""
+    return any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this host: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this host: never an open redirect, whatever a browser (or a proxy decoding it again)
+    would make of it.
+
+    Refused: anything not starting with one "/" (absolute and scheme-relative URLs), control characters and
+    whitespace (browsers strip tabs and newlines, so "/\t/evil.example" is "//evil.example"), backslashes
+    ("/\\evil.example"), and the same tricks percent-encoded in the path ("/%2F%2Fevil.example"). What is
+    left is resolved as a browser would against this host; it must stay on it.
+    """
+    if not isinstance(target, str) or not target or len(target) > NEXT_MAX_LENGTH or _suspicious(target):
+        return None
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    decoded = path
+    for _ in range(3):  # double and triple encodings too
+        decoded = urllib.parse.unquote(decoded)
+    if not path.startswith("/") or decoded.startswith("//") or _suspicious(decoded.replace(" ", "")):
+        return None
+    parts = urllib.parse.urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    resolved = urllib.parse.urlsplit(urllib.parse.urljoin(f"https://{_PROBE_HOST}/", target))
+    if resolved.scheme != "https" or resolved.netloc != _PROBE_HOST or resolved.path.startswith("//"):
         return None
     return target
 
@@ -307,7 +370,7 @@ def home() -> Any:
 @_shared.route("/signin", methods=["GET", "POST"])
 def signin() -> Any:
     """Paste the token; on success the session cookie is set and the user goes where they were going."""
-    error = None
+    error, status = None, 422
     next_path = _safe_next(request.values.get("next"))
     if request.method == "POST":
         token = "".join(request.form.get("token", "").split())
@@ -315,10 +378,12 @@ def signin() -> Any:
             error = gettext("Paste the sign-in token your administrator gave you.")
         else:
             try:
-                principal = decode_token(token, current_app.config["JWT_SECRET"])
+                principal = principal_for(token)
             except AuthError as exc:
                 error = (gettext("This token has expired. Ask your administrator for a new one.")
                          if "expired" in exc.message else gettext("This token is not valid here."))
+            except StoreUnavailable:
+                error, status = gettext("Signing in is not possible right now. Try again shortly."), 503
             else:
                 target = next_path or home_url(principal) or url_for("pages.home")
                 response = redirect(target)
@@ -327,8 +392,7 @@ def signin() -> Any:
                                     secure=request.is_secure, path="/",
                                     max_age=max(0, int(expires - datetime.now(UTC).timestamp())))
                 return response
-    status = 422 if error else 200
-    return render_template("pages/signin.html", error=error, next=next_path or ""), status
+    return render_template("pages/signin.html", error=error, next=next_path or ""), status if error else 200
 
 
 def decode_expiry(token: str) -> float:
@@ -338,6 +402,19 @@ def decode_expiry(token: str) -> float:
 
 @_shared.post("/signout")
 def signout() -> Response:
+    """Forget the cookie and revoke its token everywhere (a copy of the cookie stops working too)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    store = auth_store()
+    if token and store is not None:
+        try:
+            principal = decode_token(token, current_app.config["JWT_SECRET"],
+                                     max_ttl_seconds=current_app.config["JWT_MAX_TTL_SECONDS"])
+            if principal.token_id and principal.expires_at:
+                store.revoke(principal.token_id, principal.expires_at, by=principal.subject)
+        except AuthError:
+            pass  # expired or not ours: nothing left to revoke
+        except StoreUnavailable:
+            log.warning("sign-out could not revoke the session token: the identity store is unreachable")
     response = redirect(url_for("pages.signin"))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
     return response
