@@ -6,12 +6,13 @@ field path (``enterprise.uscc``) to its problems, all of them at once.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import marshmallow as ma
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from prometheus_client import CollectorRegistry, generate_latest
@@ -26,27 +27,23 @@ from shared.db import ping
 from shared.messaging.backends import ping as ping_bus
 from shared.metrics import BUILD_INFO, HTTP_SECONDS, VERSION, render
 from shared.validation import flatten_errors
-from shared.webkit import errors
+from shared.webkit import errors, inputs
+from shared.webkit.errors import ErrorSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CODES = {
     400: "malformed_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type", 422: "validation_failed",
-    429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_failed", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
 }
 
 
+# A caller's X-Request-ID is kept (to follow a request across services) only if it looks like one.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+log = logging.getLogger(__name__)
+
 BEARER = [{"bearerAuth": []}]
 UNAUTHORIZED = "No valid bearer token."
-
-
-class ErrorSchema(ma.Schema):
-    code = ma.fields.String(metadata={"description": "Machine-readable error code, e.g. validation_failed"})
-    message = ma.fields.String(metadata={"description": "What went wrong, for a person"})
-    errors = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
-        metadata={"description": "Problems by field path (e.g. enterprise.uscc)"},
-    )
 
 
 def answers(blp: Blueprint, errors: dict[int, str]) -> Callable[[F], F]:
@@ -113,8 +110,8 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
         },
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False
     app.extensions["yangpu"] = {"context": ctx}
+    inputs.install(app)
     api = SuiteApi(app)
     errors.install(app)
     for bp in blueprints:
@@ -127,7 +124,8 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        asked = request.headers.get("X-Request-ID", "")
+        g.request_id = asked if REQUEST_ID.match(asked) else uuid.uuid4().hex
         g.log_token = logs.request_id.set(g.request_id)
 
     @app.after_request
@@ -136,6 +134,8 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
         HTTP_SECONDS.labels(service, request.method, route, str(response.status_code)).observe(
             time.perf_counter() - g.get("started", time.perf_counter()))
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if not (request.endpoint or "").endswith("static"):  # answers may name people: no cache keeps them
+            response.headers.setdefault("Cache-Control", "no-store")
         if "log_token" in g:
             logs.request_id.reset(g.log_token)
         return response
@@ -150,8 +150,9 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
         for name, check in (("database", lambda: ping(engine)), ("bus", lambda: ping_bus(settings))):
             try:
                 check()
-            except Exception as exc:  # any failure means not ready; say which and why
-                failed[name] = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+            except Exception as exc:  # any failure means not ready: say which to the caller, why to the log
+                failed[name] = "unreachable"
+                log.warning("readiness: %s check failed: %s: %s", name, exc.__class__.__name__, str(exc)[:200])
         if failed:
             return jsonify(status="unavailable", service=service, failed=failed), 503
         return jsonify(status="ready", service=service), 200
