@@ -1,5 +1,5 @@
-"""Intake's write use cases: log a demand, project another service's event onto the reporter's view, and
-re-publish the ``submitted`` event of a demand nobody routed.
+"""Intake's write use cases: log a demand, attach a photo or scan to it, project another service's event onto
+the reporter's view, and re-publish the ``submitted`` event of a demand nobody routed.
 
 A use case says no with :class:`IntakeRefused`, raised before anything is committed; it never speaks HTTP.
 
@@ -10,6 +10,7 @@ two inserts, and an Idempotency-Key costs nothing until a retry actually collide
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,19 +22,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake_service import announce, repository
 from intake_service.domain import INVALID, IntakeRefused
+from intake_service.domain.attachments import MAX_PER_DEMAND, clean, may_attach
 from intake_service.domain.policy import (
     EVENT_KINDS,
     Caller,
     apply_event,
     enterprise_name,
     enterprise_warnings,
+    is_demand_id,
     logging_refusal,
+    may_read,
     request_fingerprint,
     resend_gap,
     timeline_details,
 )
 from intake_service.metrics import DEMANDS_LOGGED, RESENDS, UNROUTED_DEMANDS
-from intake_service.model import Demand, TimelineEntry
+from intake_service.model import Attachment, Demand, TimelineEntry
 from shared.db import unit_of_work
 
 if TYPE_CHECKING:
@@ -111,6 +115,57 @@ def _original(ctx: Context, subject: str, key: str, fingerprint: str) -> Demand:
         raise IntakeRefused("conflict", "this Idempotency-Key was already used with a different request",
                             {"Idempotency-Key": [f"already used for demand {demand.id} with a different body"]})
     return demand
+
+
+def attach_file(ctx: Context, caller: Caller, demand_id: str, data: bytes, declared_name: str | None,
+                keep_location: bool) -> Attachment:
+    """Store a photo or scan with a demand, its location metadata stripped unless ``keep_location``.
+
+    Refused, storing nothing: not_found / forbidden as for reading the demand; forbidden for a reader who may
+    not add files (only whoever logged it, a supervisor of its street, an admin); conflict when the demand
+    has :data:`MAX_PER_DEMAND` files; unsupported for a type not accepted; invalid for an unreadable or
+    oversized image. The image is decoded outside any transaction; the insert is one short one.
+    """
+    with unit_of_work(ctx.sessions) as session:
+        demand = _attachable(session, caller, demand_id)
+        street, created_by = demand.street, demand.created_by
+        count = repository.attachment_count(session, demand_id)
+    if count >= MAX_PER_DEMAND:
+        raise _full()
+    cleaned = clean(data, declared_name, keep_location, count + 1)
+    row = {"demand_id": demand_id, "filename": cleaned.filename, "content_type": cleaned.content_type,
+           "size": len(cleaned.data), "sha256": hashlib.sha256(cleaned.data).hexdigest(),
+           "location_kept": cleaned.location_kept, "uploaded_by": caller.subject, "data": cleaned.data}
+    for _attempt in range(MAX_PER_DEMAND):  # another upload may take the place counted: count again
+        try:
+            with unit_of_work(ctx.sessions) as session:
+                position = repository.attachment_count(session, demand_id) + 1
+                if position > MAX_PER_DEMAND:
+                    raise _full()
+                return repository.add_attachment(session, {**row, "id": str(uuid.uuid4()), "position": position,
+                                                           "uploaded_at": ctx.now()})
+        except IntegrityError:
+            continue
+    log.warning("attachment of demand %s (%s, street %s) lost every race for a place", demand_id, created_by, street)
+    raise IntakeRefused("conflict", "other files were being attached at the same time; try again")
+
+
+def _attachable(session: Session, caller: Caller, demand_id: str) -> Demand:
+    """The demand if ``caller`` may add a file to it (refused as reading it would be, then as adding)."""
+    demand = session.get(Demand, demand_id) if is_demand_id(demand_id) else None
+    if demand is None:
+        raise IntakeRefused("not_found", f"no demand {demand_id}")
+    if not may_read(caller, demand.street, demand.assignee_id, demand.chief_officer_id, demand.created_by):
+        raise IntakeRefused("forbidden", "this demand is not visible to you")
+    if not may_attach(caller, demand.street, demand.created_by):
+        raise IntakeRefused("forbidden", "only whoever logged the demand, a supervisor of its street or an admin "
+                                         "may attach files to it")
+    return demand
+
+
+def _full() -> IntakeRefused:
+    return IntakeRefused("conflict", f"a demand has at most {MAX_PER_DEMAND} attachments",
+                         {"file": [f"this demand already has {MAX_PER_DEMAND} attachments"]})
 
 
 def project_event(session: Session, event_id: str, event_type: str, data: dict[str, Any]) -> None:

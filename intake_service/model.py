@@ -1,10 +1,22 @@
-"""Intake's own tables: demands as reported, their timeline, and the enterprise registry."""
+"""Intake's own tables: demands as reported, their timeline, their attachments and the enterprise registry."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime
@@ -88,6 +100,32 @@ class TimelineEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Attachment(Base):
+    """A photo or scan attached to a demand, stored in the database: it is written in the same transaction as
+    its row, backed up and restored with the demand, and reaches every gunicorn worker and container alike on
+    SQLite and PostgreSQL, with no shared disk to keep in step (files are at most 8 MiB, five per demand)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    demand_id: Mapped[str] = mapped_column(ForeignKey("demands.id"))
+    # 1..5: unique per demand, so two uploads racing for the last place cannot both have it (409).
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    location_kept: Mapped[bool] = mapped_column(Boolean)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # lists never load the bytes
+
+    __table_args__ = (
+        UniqueConstraint("demand_id", "position", name="uq_attachments_position"),
+        CheckConstraint("position BETWEEN 1 AND 5", name="ck_attachments_position"),
+    )
 
 
 class Enterprise(Base):

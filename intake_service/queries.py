@@ -1,5 +1,6 @@
-"""Intake's read side: one demand with its timeline, the demand list a page at a time, the views of a demand
-each caller may see, the grid worker's own demands, the registry look-up and Open311's request list.
+"""Intake's read side: one demand with its timeline and attachments, the demand list a page at a time, the
+views of a demand each caller may see, an attachment's bytes, the grid worker's own demands, the registry
+look-up and Open311's request list.
 
 Every query is scoped by :mod:`intake_service.domain.policy`: who may read what is decided there, and a
 query refuses (:class:`IntakeRefused`) rather than answering with something the caller may not see.
@@ -15,7 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, case, literal, or_, select, tuple_
+from sqlalchemy.orm import Session
 
+from intake_service import repository
 from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.policy import (
     EVERY_STREET,
@@ -27,7 +30,7 @@ from intake_service.domain.policy import (
     read_scope,
     sees_phone,
 )
-from intake_service.model import Demand, Enterprise, TimelineEntry
+from intake_service.model import Attachment, Demand, Enterprise, TimelineEntry
 from intake_service.repository import INTAKE_SOURCE
 from shared.db import UTCDateTime, unit_of_work
 from shared.validation import mask_phone, moment_problem
@@ -36,24 +39,54 @@ if TYPE_CHECKING:
     from intake_service.bootstrap import Context
 
 
-def readable_demand(ctx: Context, caller: Caller, demand_id: str) -> tuple[Demand, list[TimelineEntry]]:
-    """A demand and its timeline if the caller may read it (refused: not_found, or forbidden)."""
+def _readable(session: Session, caller: Caller, demand_id: str) -> Demand:
     if not is_demand_id(demand_id):
         raise IntakeRefused("not_found", "no such demand: demand ids are UUIDs")
+    demand = session.get(Demand, demand_id)
+    if demand is None:
+        raise IntakeRefused("not_found", f"no demand {demand_id}")
+    if not may_read(caller, demand.street, demand.assignee_id, demand.chief_officer_id, demand.created_by):
+        raise IntakeRefused("forbidden", "this demand is not visible to you")
+    return demand
+
+
+def readable_demand(ctx: Context, caller: Caller, demand_id: str) -> tuple[Demand, list[TimelineEntry]]:
+    """A demand and its timeline if the caller may read it (refused: not_found, or forbidden)."""
     with unit_of_work(ctx.sessions) as session:
-        demand = session.get(Demand, demand_id)
-        if demand is None:
-            raise IntakeRefused("not_found", f"no demand {demand_id}")
-        if not may_read(caller, demand.street, demand.assignee_id, demand.chief_officer_id, demand.created_by):
-            raise IntakeRefused("forbidden", "this demand is not visible to you")
+        demand = _readable(session, caller, demand_id)
         timeline = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == demand_id)
                                         .order_by(TimelineEntry.at, TimelineEntry.id)))
     return demand, timeline
 
 
 def demand_view(ctx: Context, caller: Caller, demand_id: str) -> dict[str, Any]:
-    """The reporter's view of one demand (see :func:`full_view`), if the caller may read it."""
-    return full_view(caller, *readable_demand(ctx, caller, demand_id))
+    """The reporter's view of one demand (see :func:`full_view`) with its attachments, if the caller may read it."""
+    demand, timeline = readable_demand(ctx, caller, demand_id)
+    return full_view(caller, demand, timeline, attachment_list(ctx, caller, demand_id))
+
+
+def attachment_list(ctx: Context, caller: Caller, demand_id: str) -> list[dict[str, Any]]:
+    """A demand's attachments (what they are, not their bytes), if the caller may read the demand."""
+    with unit_of_work(ctx.sessions) as session:
+        _readable(session, caller, demand_id)
+        return [attachment_view(a) for a in repository.attachments_of(session, demand_id)]
+
+
+def attachment_view(attachment: Attachment) -> dict[str, Any]:
+    return {"id": attachment.id, "filename": attachment.filename, "content_type": attachment.content_type,
+            "size": attachment.size, "sha256": attachment.sha256, "location_kept": attachment.location_kept,
+            "uploaded_by": attachment.uploaded_by, "uploaded_at": attachment.uploaded_at}
+
+
+def attachment_file(ctx: Context, caller: Caller, demand_id: str, attachment_id: str) -> Attachment:
+    """One attachment with its bytes, for whoever may read its demand (refused: not_found, or forbidden)."""
+    with unit_of_work(ctx.sessions) as session:
+        _readable(session, caller, demand_id)
+        found = repository.attachment_with_data(session, demand_id, attachment_id) \
+            if is_demand_id(attachment_id) else None
+    if found is None:
+        raise IntakeRefused("not_found", f"no attachment {attachment_id} of demand {demand_id}")
+    return found
 
 
 def visible_demands(caller: Caller, street: str | None = None) -> Select[tuple[Demand]]:
@@ -137,8 +170,9 @@ def summary_view(caller: Caller, demand: Demand) -> dict[str, Any]:
     }
 
 
-def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry]) -> dict[str, Any]:
-    """The reporter's view: the summary plus description, warnings and the whole timeline."""
+def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry],
+              attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The reporter's view: the summary plus description, warnings, the whole timeline and the attachments."""
     submitted = {"kind": "submitted", "at": demand.received_at, "actor_id": demand.created_by,
                  "details": {"channel": demand.channel, "reported_at": demand.reported_at.isoformat()}}
     return {
@@ -146,6 +180,7 @@ def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry]) -> 
         "warnings": demand.warnings or {},
         "timeline": [submitted] + [{"kind": t.kind, "at": t.at, "actor_id": t.actor_id, "details": t.details}
                                    for t in timeline],
+        "attachments": attachments or [],
     }
 
 

@@ -1,5 +1,5 @@
 """Intake's rows and how the rules see them: the enterprise registry, demand inserts, the projected state,
-and the rows the resend sweep locks.
+the rows the resend sweep locks, and the attachments of a demand.
 
 A demand's USCC is looked up and, if unknown, added in the same statement on PostgreSQL (an
 ``INSERT ... ON CONFLICT DO NOTHING`` inside a CTE that also reads the existing row), so logging a demand
@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, false, func, insert, literal, null, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from intake_service.domain.policy import DemandState
-from intake_service.model import Demand, Enterprise, outbox
+from intake_service.model import Attachment, Demand, Enterprise, outbox
 from shared.db import UTCDateTime
 
 
@@ -119,6 +119,34 @@ def put_state(demand: Demand, state: DemandState) -> None:
     """Write a projected state back onto its demand row."""
     for name, value in state.__dict__.items():
         setattr(demand, name, value)
+
+
+# --- attachments ----------------------------------------------------------------------------------------
+
+
+def attachments_of(session: Session, demand_id: str) -> list[Attachment]:
+    """A demand's attachments in the order they were added, without their bytes (deferred)."""
+    return list(session.scalars(select(Attachment).where(Attachment.demand_id == demand_id)
+                                .order_by(Attachment.position)))
+
+
+def attachment_count(session: Session, demand_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Attachment).where(Attachment.demand_id == demand_id)) or 0
+
+
+def attachment_with_data(session: Session, demand_id: str, attachment_id: str) -> Attachment | None:
+    """One attachment of one demand, its bytes loaded (an id of another demand's file finds nothing)."""
+    return session.scalars(select(Attachment).where(Attachment.id == attachment_id,
+                                                    Attachment.demand_id == demand_id)
+                           .options(undefer(Attachment.data))).first()
+
+
+def add_attachment(session: Session, row: dict[str, Any]) -> Attachment:
+    """Insert an attachment; the unique (demand, position) turns a race for the last place into an error."""
+    attachment = Attachment(**row)
+    session.add(attachment)
+    session.flush()
+    return attachment
 
 
 # --- the resend sweep -----------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-Kind = Literal["forbidden", "not_found", "conflict", "invalid", "unavailable"]
-KINDS: tuple[Kind, ...] = ("forbidden", "not_found", "conflict", "invalid", "unavailable")
+Kind = Literal["forbidden", "not_found", "conflict", "invalid", "unsupported", "unavailable"]
+KINDS: tuple[Kind, ...] = ("forbidden", "not_found", "conflict", "invalid", "unsupported", "unavailable")
 
 
 class Refused(Exception):
     """``kind``: forbidden (not yours to do), not_found, conflict (the state does not allow it now),
-    invalid (a field is wrong: ``errors`` maps field paths to problems), unavailable (try again later)."""
+    invalid (a field is wrong: ``errors`` maps field paths to problems), unsupported (a file of a type not
+    accepted, judged by its contents), unavailable (try again later)."""
 
     def __init__(self, kind: Kind, message: str, errors: dict[str, list[str]] | None = None) -> None:
         if kind not in KINDS:

@@ -19,7 +19,9 @@ from werkzeug.datastructures import MultiDict
 
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
+from intake_service.domain.attachments import MAX_BYTES, MAX_PER_DEMAND, may_attach
 from intake_service.http import caller, ctx
+from intake_service.http.api import UPLOAD_LIMIT, file_response, read_upload
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
 from intake_service.model import Demand
 from shared.config import PROJECT_ROOT
@@ -27,6 +29,7 @@ from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
 from shared.validation import flatten_errors
 from shared.webkit.errors import status_of
+from shared.webkit.inputs import body_limit
 from shared.webkit.pages import page_blueprint, require_page, wants_json
 from shared.webkit.pages.errors import localize, localize_all
 from shared.webkit.pages.labels import street_name
@@ -152,6 +155,66 @@ def demand_page(demand_id: str) -> Any:
                                message=gettext("There is no such demand, or it is not yours to see.")), status
     return render_template("intake/demand.html", d=queries.full_view(who, demand, timeline),
                            warnings=_warnings(demand))
+
+
+@bp.context_processor
+def _attachments() -> dict[str, Any]:
+    """What the pages' photo fields need: the upload limit (the grid form checks it before sending) and
+    ``attachments_for(d)``, a demand view's files and whether the signed-in user may add one."""
+    return {"attach_max_bytes": MAX_BYTES, "attachments_for": _attachments_for}
+
+
+def _attachments_for(view: dict[str, Any]) -> dict[str, Any]:
+    who = caller()
+    files = queries.attachment_list(ctx(), who, view["id"])
+    return {"items": files, "may_add": may_attach(who, view["street"], view["created_by"]) and
+            len(files) < MAX_PER_DEMAND, "max_mb": MAX_BYTES // (1024 * 1024)}
+
+
+def _attach_refused(refusal: IntakeRefused) -> str:
+    """What a refused upload says on the page (the refusal's own message is for the API's callers)."""
+    if refusal.kind == "unsupported":
+        return gettext("Only photos (JPEG, PNG, WebP) and PDF scans can be attached.")
+    if refusal.kind == "conflict":
+        return gettext("This demand already has %(n)s attachments.", n=MAX_PER_DEMAND)
+    if refusal.kind == "invalid":
+        return gettext("The file cannot be read as a photo or scan, or the photo has too many pixels.")
+    if refusal.kind == "forbidden" and "attach" in refusal.message:
+        return gettext("Only whoever filed the demand or the street's supervisor may add files to it.")
+    return gettext("There is no such demand, or it is not yours to see.")
+
+
+@bp.post("/grid/demands/<demand_id>/attachments")
+@body_limit(UPLOAD_LIMIT)
+@require_page()
+def attach(demand_id: str) -> Any:
+    """Add a photo or scan (the grid page's script after filing, or the demand page's form), under the rules
+    of ``POST /api/v1/demands/{id}/attachments``: the session cookie and the CSRF token instead of a bearer."""
+    try:
+        data, name, keep_location = read_upload()
+        attachment = commands.attach_file(ctx(), caller(), demand_id, data, name, keep_location)
+    except IntakeRefused as refusal:
+        status, message = status_of(refusal), _attach_refused(refusal)
+        if wants_json():
+            return jsonify(code=str(status), message=message, errors={}), status
+        return render_template("pages/error.html", status=status, message=message), status
+    url = url_for("grid.attachment", demand_id=demand_id, attachment_id=attachment.id)
+    if wants_json():
+        return jsonify(id=attachment.id, url=url, filename=attachment.filename), 201
+    return redirect(url_for("grid.demand_page", demand_id=demand_id, added=attachment.id))
+
+
+@bp.get("/grid/demands/<demand_id>/attachments/<attachment_id>")
+@require_page()
+def attachment(demand_id: str, attachment_id: str) -> Any:
+    """An attachment's bytes for any signed-in user who may read the demand (the officer holding it opens it
+    from routing's page): the API's bearer token is not in a browser, the session cookie is."""
+    try:
+        return file_response(queries.attachment_file(ctx(), caller(), demand_id, attachment_id))
+    except IntakeRefused as refusal:
+        status = status_of(refusal)
+        return render_template("pages/error.html", status=status,
+                               message=gettext("There is no such demand, or it is not yours to see.")), status
 
 
 @bp.get("/grid/enterprises")

@@ -117,12 +117,42 @@ class TimelineOut(Schema):
     details = fields.Dict(metadata={"description": "the event's facts, e.g. officer_id, outcome, reason"})
 
 
+class AttachmentOut(Schema):
+    id = fields.String(metadata={"description": "attachment id (UUID)"})
+    filename = fields.String(metadata={"description": "the sent file's name, cleaned, with the extension of "
+                                                      "what the file really is"})
+    content_type = fields.String(metadata={"enum": ["image/jpeg", "image/png", "image/webp", "application/pdf"],
+                                           "description": "judged from the file's contents"})
+    size = fields.Integer(metadata={"description": "bytes stored (after metadata was stripped)"})
+    sha256 = fields.String(metadata={"description": "SHA-256 of the bytes stored, hex"})
+    location_kept = fields.Boolean(metadata={"description": "the sender kept the photo's EXIF (GPS included); "
+                                                            "otherwise only its orientation is kept"})
+    uploaded_by = fields.String(metadata={"description": "who attached it"})
+    uploaded_at = fields.AwareDateTime(metadata={"description": "when intake stored it"})
+
+
+class AttachmentList(Schema):
+    items = fields.List(fields.Nested(AttachmentOut), metadata={"description": "in the order they were added"})
+
+
+class AttachmentForm(Schema):
+    """The form fields of an upload besides the file (read by the view: the file is not a schema field)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    keep_location = fields.Boolean(load_default=False, metadata={
+        "description": "true keeps the photo's EXIF as sent, GPS location included; by default everything but "
+                       "the orientation is stripped"})
+
+
 class DemandOut(DemandSummary):
     description = fields.String(metadata={"description": "the demand in the enterprise's words"})
     created_by = fields.String(metadata={"description": "who logged it"})
     warnings = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), metadata={
         "description": "differences from the enterprise registry by field path; not errors"})
     timeline = fields.List(fields.Nested(TimelineOut), metadata={"description": "oldest first"})
+    attachments = fields.List(fields.Nested(AttachmentOut), metadata={"description": "photos and scans, oldest first"})
 
 
 class DemandQuery(Schema):

@@ -11,9 +11,11 @@ from flask import Flask, Response, jsonify
 
 from shared.refusals import Kind, Refused
 
-STATUS: dict[Kind, int] = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 422, "unavailable": 503}
+STATUS: dict[Kind, int] = {"forbidden": 403, "not_found": 404, "conflict": 409, "invalid": 422,
+                           "unsupported": 415, "unavailable": 503}
 CODE: dict[Kind, str] = {"forbidden": "forbidden", "not_found": "not_found", "conflict": "conflict",
-                         "invalid": "validation_failed", "unavailable": "unavailable"}
+                         "invalid": "validation_failed", "unsupported": "unsupported_media_type",
+                         "unavailable": "unavailable"}
 
 
 class ErrorSchema(ma.Schema):
