@@ -245,6 +245,18 @@ def test_the_grid_page_uploads_with_its_cookie_and_csrf_token_and_shows_the_phot
                         headers={"Accept": "application/json", "X-CSRFToken": token})
     assert wrong.status_code == 415 and wrong.get_json()["message"] == "只能附加照片（JPEG、PNG、WebP）和 PDF 扫描件。"
     assert _stored(intake) == 1
+    plain = client.post(path, data={"file": (io.BytesIO(PDF), "scan.pdf"), "csrf_token": token},
+                        content_type="multipart/form-data")  # the demand page's own form, no script
+    assert plain.status_code == 302 and f"/grid/demands/{demand_id}?added=" in plain.headers["Location"]
+    shown = client.get(plain.headers["Location"]).get_data(as_text=True)
+    assert "文件已附加。" in shown and "scan.pdf" in shown
+    colleague = issue_token("grid_worker", f"grid-{STREET}-02", STREET, secret=intake.settings.jwt_secret)
+    client.set_cookie(SESSION_COOKIE, colleague)  # reads the street's demands, did not log this one
+    assert 'name="file"' not in client.get(f"/grid/demands/{demand_id}").get_data(as_text=True)
+    token = _csrf(client, f"/grid/demands/{demand_id}")
+    refused = client.post(path, data={"file": (io.BytesIO(PDF), "scan.pdf")}, content_type="multipart/form-data",
+                          headers={"Accept": "application/json", "X-CSRFToken": token})
+    assert refused.status_code == 403 and _stored(intake) == 2
 
 
 def test_the_openapi_document_describes_the_upload(intake):
