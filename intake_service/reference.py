@@ -39,6 +39,22 @@ def seed(session: Session, settings: Settings) -> int:
 
 
 def load_roster(path: Path) -> Mapping[str, RosterOfficer]:
-    """Each officer's kind and streets from the roster file (routing validates the file; intake only reads it)."""
+    """Each officer's kind, streets and name from the roster file (routing validates the file; intake only
+    reads it)."""
     entries = yaml.safe_load(path.read_text(encoding="utf-8")).get("officers") or []
-    return {entry["id"]: RosterOfficer(entry["kind"], frozenset(entry.get("streets") or ())) for entry in entries}
+    return {entry["id"]: RosterOfficer(entry["kind"], frozenset(entry.get("streets") or ()),
+                                       str(entry.get("name") or "")) for entry in entries}
+
+
+def load_resolution_targets(path: Path, seconds_per_working_day: int) -> dict[str, float]:
+    """Business seconds to resolution per complexity, from the SLA policy file (sla validates it; the grid
+    worker's pages only tell the enterprise the deadline it is promised when the demand is filed)."""
+    policy = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    section = policy.get("resolution") or {}
+    targets: dict[str, float] = {}
+    for complexity, target in section.items():
+        if isinstance(target, dict) and "working_days" in target:
+            targets[complexity] = float(target["working_days"]) * seconds_per_working_day
+        elif isinstance(target, dict) and "business_seconds" in target:
+            targets[complexity] = float(target["business_seconds"])
+    return targets

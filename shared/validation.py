@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 __all__ = [
+    "CHECKSUM_MISMATCH",
     "EARLIEST",
     "LATEST",
     "USCC_CHARSET",
@@ -34,6 +35,7 @@ __all__ = [
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_VALUE = {ch: i for i, ch in enumerate(USCC_CHARSET)}
+CHECKSUM_MISMATCH = "checksum mismatch: the code does not check out, a character is probably mistyped"
 
 
 def normalize_uscc(code: str) -> str:
@@ -65,6 +67,8 @@ def uscc_problem(code: str) -> str | None:
 
     Positions 1-2 (registration authority, organisation type) are only checked against the
     charset; positions 3-8 must be digits; position 18 must match the GB 32100-2015 checksum.
+    ``static/validation.js`` (shared.webkit) is the same rules for the pages; keep the two in step
+    (``tests/e2e/test_grid_offline.py`` runs both on one table of cases).
     Surrounding whitespace and lower-case letters are tolerated (see ``normalize_uscc``).
     """
     norm = normalize_uscc(code)
@@ -75,9 +79,10 @@ def uscc_problem(code: str) -> str | None:
         return problem
     if norm[17] not in _USCC_VALUE:
         return f"illegal check character {norm[17]!r} at position 18"
-    expected = _uscc_check_char(norm[:17])
-    if norm[17] != expected:
-        return f"checksum mismatch: expected {expected} at position 18, got {norm[17]}"
+    if norm[17] != _uscc_check_char(norm[:17]):
+        # Never say which check character would fit: a worker would "fix" position 18 and file a wrong
+        # code; the mistake is as likely in the other 17.
+        return CHECKSUM_MISMATCH
     return None
 
 

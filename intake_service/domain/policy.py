@@ -67,10 +67,12 @@ STREET_READING_KINDS = frozenset({"street_commissioner"})
 
 @dataclass(frozen=True)
 class RosterOfficer:
-    """What intake needs of an officer in the roster: their kind and the streets they serve."""
+    """What intake needs of an officer in the roster: their kind, the streets they serve, and their name (the
+    grid worker's pages say who has a demand, not a roster id)."""
 
     kind: str
     streets: frozenset[str]
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,14 @@ server has it, so a lost connection never loses a demand nor files one twice. A 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from flask import Response, jsonify, redirect, render_template, request, url_for
+from flask import Response, jsonify, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -24,18 +28,22 @@ from intake_service.http import caller, ctx
 from intake_service.http.api import UPLOAD_LIMIT, file_response, read_upload
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
 from intake_service.model import Demand
-from shared.config import PROJECT_ROOT
+from intake_service.reference import load_resolution_targets
+from shared.calendar import BusinessCalendar
+from shared.config import PROJECT_ROOT, Settings
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
 from shared.validation import flatten_errors
 from shared.webkit.errors import status_of
 from shared.webkit.inputs import body_limit
-from shared.webkit.pages import page_blueprint, require_page, wants_json
-from shared.webkit.pages.errors import localize, localize_all
-from shared.webkit.pages.labels import street_name
+from shared.webkit.pages import page_blueprint, require_page, wants_json, when
+from shared.webkit.pages.errors import localize, localize_all, script_table
+from shared.webkit.pages.labels import department_name, street_name
 
-bp = page_blueprint("grid", __name__, template_folder=str(PROJECT_ROOT / "intake_service" / "templates"),
-                    static_folder=str(PROJECT_ROOT / "intake_service" / "static"))
+STATIC = PROJECT_ROOT / "intake_service" / "static"
+SHARED_STATIC = PROJECT_ROOT / "shared" / "webkit" / "static"
+TEMPLATES = PROJECT_ROOT / "intake_service" / "templates"
+bp = page_blueprint("grid", __name__, template_folder=str(TEMPLATES), static_folder=str(STATIC))
 
 # Form field names are the API's field paths, so errors land beside the field they are about.
 FIELDS = ("category", "complexity", "title", "description", "grid", "reported_at", "enterprise.uscc",
@@ -89,7 +97,7 @@ def _form_page(form: MultiDict[str, str], errors: dict[str, list[str]], message:
     return render_template(
         "intake/new.html", form=form, errors=errors, message=message, categories=sorted(CATEGORIES),
         complexities=COMPLEXITIES, street=STREETS[caller().street],
-        idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()),
+        idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()), rules=script_table(),
     )
 
 
@@ -118,8 +126,8 @@ def file_demand() -> Any:
     demand = logged.demand
     url = url_for("grid.demand_page", demand_id=demand.id)
     if wants_json():
-        return jsonify(id=demand.id, url=url, replayed=logged.replayed, title=demand.title,
-                       warnings=_warnings(demand)), 200 if logged.replayed else 201
+        return jsonify(id=demand.id, number=number(demand.id), url=url, replayed=logged.replayed, title=demand.title,
+                       warnings=_warnings(demand), **_who_and_when(demand)), 200 if logged.replayed else 201
     return redirect(url_for("grid.mine", filed=demand.id))
 
 
@@ -153,8 +161,14 @@ def demand_page(demand_id: str) -> Any:
         status = status_of(refusal)
         return render_template("pages/error.html", status=status,
                                message=gettext("There is no such demand, or it is not yours to see.")), status
-    return render_template("intake/demand.html", d=queries.full_view(who, demand, timeline),
-                           warnings=_warnings(demand))
+    view = queries.full_view(who, demand, timeline)
+    facts = _who_and_when(demand)
+    if wants_json():  # the result screen asks who it went to, while routing assigns it
+        return jsonify(id=demand.id, number=number(demand.id), status=demand.status, **facts)
+    # The worker typed the contact's phone: it is theirs to see in full (the API masks it for others).
+    own_phone = demand.contact_phone if demand.created_by == who.subject else None
+    return render_template("intake/demand.html", d=view, warnings=_warnings(demand), facts=facts,
+                           number=number(demand.id), own_phone=own_phone, names=_officer_names())
 
 
 @bp.context_processor
@@ -228,3 +242,109 @@ def find_enterprises() -> Response:
     return jsonify(items=[{"uscc": e.uscc, "name": e.name, "street": e.street,
                            "street_name": street_name(e.street),
                            "key_enterprise": e.key_enterprise} for e in rows])
+
+
+# --- words a worker can repeat to the enterprise -------------------------------------------------------
+
+
+def status_words(status: str) -> str:
+    """Where the demand stands, as one sentence the worker can say to the enterprise."""
+    words = {
+        "submitted": gettext("Received; an officer is being found for it."),
+        "unassigned": gettext("Received; no officer is free yet, the street's supervisor is finding one."),
+        "assigned": gettext("An officer has it and will contact the enterprise."),
+        "in_progress": gettext("The officer has taken it on and is working on it."),
+        "awaiting_enterprise": gettext("The officer is waiting for materials from the enterprise."),
+        "transferred": gettext("Passed to the district department that handles this kind of matter."),
+        "resolved": gettext("The officer has answered it; the enterprise will be asked whether it is satisfied."),
+        "reopened": gettext("Opened again: the enterprise was not satisfied, so it is being worked on again."),
+        "closed": gettext("Done and closed."),
+    }
+    return words.get(status, "")
+
+
+@bp.context_processor
+def _page_helpers() -> dict[str, Any]:
+    return {"status_words": status_words}
+
+
+# --- who has it, and by when ---------------------------------------------------------------------------
+
+
+def number(demand_id: str) -> str:
+    """The demand's number as a worker reads it out to the enterprise: the id's first 8 characters."""
+    return demand_id.replace("-", "")[:8].upper()
+
+
+def _officer_names() -> dict[str, str]:
+    return {officer_id: o.name for officer_id, o in ctx().roster.items() if o.name}
+
+
+@functools.cache
+def _resolution_rules(calendar_path: Path, policy_path: Path) -> tuple[BusinessCalendar, dict[str, float]]:
+    calendar = BusinessCalendar(calendar_path)
+    return calendar, load_resolution_targets(policy_path, calendar.seconds_per_working_day)
+
+
+def promised_by(settings: Settings, demand: Demand) -> datetime | None:
+    """When the demand is promised to be resolved: its resolution target in business time from the moment
+    the enterprise raised it (sla's clock; a pause for materials moves it, which the timeline then tells)."""
+    try:
+        calendar, targets = _resolution_rules(settings.calendar_overrides_path, settings.sla_policy_path)
+    except (OSError, ValueError):
+        return None
+    seconds = targets.get(demand.complexity)
+    return None if seconds is None else calendar.add_business_seconds(demand.reported_at, seconds)
+
+
+def _who_and_when(demand: Demand) -> dict[str, str | None]:
+    """The officer's name (once routing assigned it) and the promised deadline, as the pages show them."""
+    officer = None
+    if demand.assignee_id:
+        officer = _officer_names().get(demand.assignee_id, demand.assignee_id)
+    elif demand.department:
+        officer = department_name(demand.department)
+    deadline = promised_by(ctx().settings, demand)
+    return {"officer": officer, "deadline": when(deadline) if deadline else None}
+
+
+# --- the installable offline app ---------------------------------------------------------------------
+
+# What the service worker caches on install (the shell) and what changes its version.
+SHELL_FILES = ((STATIC, "grid.js"), (STATIC, "drafts.js"), (STATIC, "sw.js"), (STATIC, "manifest.webmanifest"),
+               (STATIC, "icon-192.png"), (STATIC, "icon-512.png"), (SHARED_STATIC, "pages.js"),
+               (SHARED_STATIC, "pages.css"), (SHARED_STATIC, "validation.js"))
+
+
+@functools.cache
+def app_version() -> str:
+    """A hash of the shell's files and the grid templates: a deployment that changes any of them is a new
+    version of the app, so phones install the new service worker and offer to reload."""
+    digest = hashlib.sha256()
+    files = [folder / name for folder, name in SHELL_FILES]
+    files += sorted((TEMPLATES / "intake").glob("*.html"))
+    files += sorted((PROJECT_ROOT / "shared" / "webkit" / "templates" / "pages").glob("*.html"))
+    files += sorted((PROJECT_ROOT / "shared" / "webkit" / "translations").glob("*/LC_MESSAGES/messages.po"))
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@bp.get("/grid/sw.js")
+def service_worker() -> Response:
+    """The service worker, from the grid's own path so it may control /grid and everything under it."""
+    script = (STATIC / "sw.js").read_text(encoding="utf-8").replace("__VERSION__", app_version())
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = "/grid"
+    response.headers["Cache-Control"] = "no-cache"  # browsers look for a new version at every visit
+    return response
+
+
+@bp.get("/grid/manifest.webmanifest")
+def manifest() -> Response:
+    """The web app manifest: installable, starts on the form, opens like an app."""
+    response = send_from_directory(STATIC, "manifest.webmanifest", mimetype="application/manifest+json",
+                                   max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,23 +1,21 @@
-/* The grid worker's form: drafts kept on the phone (localStorage) and sent, with their Idempotency-Key,
-   until the server has them; so a lost connection neither loses a demand nor files it twice.
-   Every word shown comes from the page's data-msg-* attributes (the user's language). */
+/* The grid worker's form: checked on the phone in one round (validation.js: the server's rules and words),
+   then kept as a draft (drafts.js) and sent with its Idempotency-Key until the server has it; a result
+   screen then says what happened. A refused draft is edited in place: it stays in the queue, under the same
+   key, until the server stores it or the worker deletes it. What is being typed survives a reload. */
 (function () {
   "use strict";
   var form = document.getElementById("demand-form");
-  if (!form || !window.fetch || !window.localStorage) { return; }
+  var Drafts = window.YangpuDrafts;
+  if (!form || !Drafts || !window.YangpuChecks) { return; }
   var user = form.getAttribute("data-user");
-  var QUEUE = "yangpu.drafts." + user;      // drafts the worker filed that the server may not have yet
-  var WORKING = "yangpu.form." + user;      // what is being typed, kept across a reload
-  var REQUIRED = ["enterprise.uscc", "enterprise.contact_name", "enterprise.contact_phone", "category", "title",
-                  "description"];
-  var statusBox = document.getElementById("status");
-  var inflight = {};
+  var WORKING = "yangpu.form." + user;      // what is being typed (with the key of a draft being fixed)
+  var ENTERPRISE = ["enterprise.uscc", "enterprise.name", "enterprise.contact_name", "enterprise.contact_phone"];
+  var rules = JSON.parse(form.getAttribute("data-rules") || "{}");
+  var result = document.getElementById("result");
+  var editing = null;                       // the key of the queued draft the form holds, if any
+  var lastFiled = null;                     // what 继续登记 keeps: the enterprise
 
-  function msg(name) { return form.getAttribute("data-msg-" + name) || ""; }
-  function load() { try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; } }
-  function save(list) { localStorage.setItem(QUEUE, JSON.stringify(list)); render(); }
-  function upsert(draft) { save(load().filter(function (d) { return d.key !== draft.key; }).concat([draft])); }
-  function remove(key) { save(load().filter(function (d) { return d.key !== key; })); }
+  function msg(name) { return form.getAttribute("data-msg-" + name) || Drafts.msg(name); }
   function newKey() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
     var bytes = new Uint8Array(16);
@@ -31,24 +29,12 @@
   }
   function fill(values) {
     Object.keys(values).forEach(function (name) {
-      var els = form.querySelectorAll('[name="' + name + '"]');
-      els.forEach(function (el) {
+      form.querySelectorAll('[name="' + name + '"]').forEach(function (el) {
         if (el.type === "radio") { el.checked = el.value === values[name]; } else { el.value = values[name]; }
       });
     });
   }
-
-  function say(text, kind, link) {
-    statusBox.textContent = text;
-    statusBox.className = "notice" + (kind ? " " + kind : "");
-    if (link) {
-      var a = document.createElement("a");
-      a.href = link;
-      a.textContent = msg("view");
-      statusBox.appendChild(document.createTextNode(" "));
-      statusBox.appendChild(a);
-    }
-  }
+  function keep() { localStorage.setItem(WORKING, JSON.stringify({ fields: fields(), editing: editing })); }
 
   function clearErrors() {
     form.querySelectorAll("[data-error-for]").forEach(function (p) {
@@ -58,12 +44,14 @@
       if (field && field.type !== "radio") { field.removeAttribute("aria-invalid"); }
       if (p.parentElement) { p.parentElement.classList.remove("has-error"); }
     });
+    var box = document.getElementById("form-problem");
+    box.hidden = true;
+    box.textContent = "";
   }
 
-  /* Problems beside their fields; those without a field (e.g. the street) go to the status line. */
+  /* Every problem beside its field at once; focus on the first in form order (not the first reported). */
   function showErrors(errors, message) {
     clearErrors();
-    var first = null;
     var loose = [];
     Object.keys(errors || {}).forEach(function (name) {
       var p = form.querySelector('[data-error-for="' + name + '"]');
@@ -74,122 +62,163 @@
       if (p.parentElement) { p.parentElement.classList.add("has-error"); }
       var field = form.querySelector('[name="' + name + '"]');
       if (field && field.type !== "radio") { field.setAttribute("aria-invalid", "true"); }
-      first = first || field;
     });
-    say([message || msg("invalid")].concat(loose).join(" "), "bad");
-    if (first) { first.focus(); }
+    var box = document.getElementById("form-problem");
+    box.textContent = [message || msg("invalid")].concat(loose).join(" ");
+    box.hidden = false;
+    var first = Array.prototype.filter.call(form.elements, function (el) {
+      var p = form.querySelector('[data-error-for="' + el.name + '"]');
+      return el.name && p && !p.hidden;
+    })[0];
+    if (first) { first.focus(); } else { box.focus(); }
   }
 
-  function startOver() {
+  /* The codes the form offers (the server refuses any other). */
+  function choices() {
+    var out = {};
+    ["category", "complexity"].forEach(function (name) {
+      out[name] = Array.prototype.map.call(form.querySelectorAll('[name="' + name + '"] option, [name="' + name + '"][type=radio]'),
+        function (el) { return el.value; }).filter(function (v) { return v; });
+    });
+    return out;
+  }
+
+  /* The checks the server would make, made here first, in the server's words. */
+  function check(values) {
+    var english = YangpuChecks.demand(values, choices());
+    var out = {};
+    Object.keys(english).forEach(function (name) {
+      out[name] = english[name].map(function (m) { return YangpuChecks.localize(m, rules); })
+        .filter(function (m, i, all) { return all.indexOf(m) === i; });
+    });
+    return out;
+  }
+
+  function startOver(keepEnterprise) {
+    var kept = {};
+    if (keepEnterprise && lastFiled) { ENTERPRISE.forEach(function (n) { kept[n] = lastFiled[n] || ""; }); }
     form.reset();
+    fill(kept);
     form.elements.idempotency_key.value = newKey();
     form.elements.reported_at.value = "";
+    editing = null;
+    clearErrors();
     localStorage.removeItem(WORKING);
+    Drafts.render();
   }
 
-  function refreshCsrf() {
-    return Yangpu.getJSON("/pages/csrf").then(function (body) {
-      document.querySelector('meta[name="csrf-token"]').setAttribute("content", body.csrf_token);
-    });
+  // --- the result screen ---------------------------------------------------------------------------------
+  function showResult(kind, draft, body) {
+    lastFiled = draft.fields;
+    var ok = kind === "stored";
+    result.className = "result notice " + (ok ? "ok" : "warn");
+    result.querySelector("h2").textContent = ok ? msg("filed") : msg("kept");
+    result.querySelector("[data-part=title]").textContent = draft.fields.title || "";
+    var facts = result.querySelector("[data-part=facts]");
+    facts.hidden = !ok;
+    var view = result.querySelector("[data-part=view]");
+    if (ok) {
+      result.querySelector("[data-part=number]").textContent = body.number || body.id;
+      result.querySelector("[data-part=officer]").textContent = body.officer || msg("assigning");
+      result.querySelector("[data-part=deadline]").textContent = body.deadline || msg("assigning");
+      view.href = body.url;
+    } else {
+      view.href = form.getAttribute("data-mine-url");
+    }
+    result.querySelector("[data-part=note]").textContent = ok ? (body.warnings || []).join(" ") : msg("kept-note");
+    form.hidden = true;
+    result.hidden = false;
+    result.scrollIntoView({ block: "start" });
+    result.querySelector("h2").focus();
+    if (ok && !body.officer && body.url) { follow(body.url, 0); }
   }
 
-  /* Send one draft; `foreground` when the worker just pressed the button and is looking at the form. */
-  function send(draft, foreground, retried) {
-    if (inflight[draft.key]) { return Promise.resolve(); }
-    inflight[draft.key] = true;
-    if (foreground) { say(msg("sending")); }
-    return Yangpu.post(form.action, draft.fields, { "Idempotency-Key": draft.key }).then(function (r) {
-      delete inflight[draft.key];
-      if (r.status === 200 || r.status === 201) {
-        remove(draft.key);
-        if (foreground) { startOver(); }
-        say(r.status === 200 ? msg("replayed") : msg("sent"), "ok", r.body.url);
-        return;
-      }
-      if (r.status === 401) { say(msg("signin"), "warn"); return; }
-      if (r.status === 400 && !retried) { return refreshCsrf().then(function () { return send(draft, foreground, true); }); }
-      if (foreground) {           // the form still holds it: fix it there
-        remove(draft.key);
-        showErrors(r.body.errors, r.body.message);
-      } else {                    // sent in the background: keep it, marked, for the worker to fix
-        draft.state = "invalid";
-        draft.errors = r.body.errors || {};
-        draft.message = r.body.message || msg("invalid");
-        upsert(draft);
-      }
-    }, function () {
-      delete inflight[draft.key];  // no connection: it stays queued and goes out when the network returns
-      if (foreground) { say(msg("saved"), "warn"); startOver(); }
-    });
+  /* Who it went to and by when: routing assigns within seconds; ask the demand page a few times. */
+  function follow(url, round) {
+    if (round > 20 || result.hidden) { return; }
+    window.setTimeout(function () {
+      Yangpu.getJSON(url).then(function (d) {
+        if (result.hidden) { return; }
+        if (d.deadline) { result.querySelector("[data-part=deadline]").textContent = d.deadline; }
+        if (d.officer) { result.querySelector("[data-part=officer]").textContent = d.officer; return; }
+        follow(url, round + 1);
+      }, function () { follow(url, round + 1); });
+    }, 1500);
   }
 
-  function flush() {
-    load().filter(function (d) { return d.state === "pending"; }).reduce(function (chain, draft) {
-      return chain.then(function () { return send(draft, false); });
-    }, Promise.resolve());
+  result.querySelector("[data-part=again]").addEventListener("click", function () {
+    result.hidden = true;
+    form.hidden = false;
+    startOver(true);
+    var first = form.querySelector('[name="' + (lastFiled && lastFiled["enterprise.uscc"] ? "category" : "enterprise.uscc") + '"]');
+    form.scrollIntoView({ block: "start" });
+    if (first) { first.focus(); }
+  });
+
+  // --- editing a refused draft in place ------------------------------------------------------------------
+  function edit(key) {
+    var draft = Drafts.find(key);
+    if (!draft) { return; }
+    result.hidden = true;
+    form.hidden = false;
+    form.reset();
+    fill(draft.fields);
+    editing = key;
+    keep();                                 // the working copy names the draft first, then the queue shows it
+    Drafts.render();
+    showErrors(draft.errors, draft.message);
   }
 
-  function render() {
-    var list = load();
-    var section = document.getElementById("drafts-section");
-    var ul = document.getElementById("drafts");
-    section.hidden = list.length === 0;
-    ul.textContent = "";
-    list.forEach(function (draft) {
-      var li = document.createElement("li");
-      li.className = "card";
-      var h = document.createElement("h3");
-      h.textContent = draft.fields.title || "—";
-      var meta = document.createElement("p");
-      meta.className = "meta";
-      meta.textContent = (draft.state === "invalid" ? msg("fix") : msg("pending")) + " · "
-        + new Date(draft.savedAt).toLocaleString(document.documentElement.lang, { timeZone: "Asia/Shanghai" });
-      li.appendChild(h);
-      li.appendChild(meta);
-      if (draft.state === "invalid") {
-        var actions = document.createElement("div");
-        actions.className = "actions";
-        var edit = document.createElement("button");
-        edit.type = "button";
-        edit.textContent = msg("edit");
-        edit.addEventListener("click", function () {
-          remove(draft.key);
-          form.reset();
-          fill(draft.fields);
-          showErrors(draft.errors, draft.message);
-        });
-        var drop = document.createElement("button");
-        drop.type = "button";
-        drop.className = "danger";
-        drop.textContent = msg("discard");
-        drop.addEventListener("click", function () { remove(draft.key); });
-        actions.appendChild(edit);
-        actions.appendChild(drop);
-        li.appendChild(actions);
-      }
-      ul.appendChild(li);
-    });
-  }
+  window.YangpuGrid = {
+    editingKey: function () { return editing; },
+    edit: edit,
+    dropped: function (key) { if (key === editing) { startOver(false); } },
+    onSynced: function () { /* the status line says it; the form is untouched */ }
+  };
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var values = fields();
-    var missing = {};
-    REQUIRED.forEach(function (name) { if (!(values[name] || "").trim()) { missing[name] = [msg("required")]; } });
-    if (Object.keys(missing).length) { showErrors(missing); return; }
+    var problems = check(values);
+    if (Object.keys(problems).length) { showErrors(problems); return; }
     clearErrors();
     // SLA clocks start when the enterprise raised it, not when the phone found a network.
     values.reported_at = values.reported_at || new Date().toISOString();
     values.idempotency_key = values.idempotency_key || newKey();
-    var draft = { key: values.idempotency_key, fields: values, savedAt: Date.now(), state: "pending" };
-    upsert(draft);
-    send(draft, true);
+    var previous = Drafts.find(values.idempotency_key);
+    if (previous && previous.status === 409) {          // that key already filed something else: a new one
+      Drafts.remove(values.idempotency_key);
+      values.idempotency_key = newKey();
+    }
+    var draft = { key: values.idempotency_key, fields: values, savedAt: (previous && previous.savedAt) || Date.now(),
+                  state: "pending" };
+    Drafts.upsert(draft);                   // on the phone before anything is sent
+    editing = draft.key;
+    keep();
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    Drafts.say(msg("sending"));
+    Drafts.send(draft).then(function (res) {
+      button.disabled = false;
+      Drafts.say("");
+      if (res.outcome === "stored") {
+        showResult("stored", draft, res.body);
+        editing = null;
+        localStorage.removeItem(WORKING);
+        return;
+      }
+      if (res.outcome === "refused") { showErrors(res.body.errors, res.body.message); Drafts.render(); return; }
+      if (res.outcome === "signin") { return; }           // kept; drafts.js asked for a new sign-in
+      showResult("kept", draft, null);                    // offline (or busy): it goes out by itself
+      editing = null;
+      localStorage.removeItem(WORKING);
+    });
   });
 
   var typing = null;
   form.addEventListener("input", function () {
     window.clearTimeout(typing);
-    typing = window.setTimeout(function () { localStorage.setItem(WORKING, JSON.stringify(fields())); }, 300);
+    typing = window.setTimeout(keep, 300);
   });
 
   /* Registry look-up: pick a match to fill in the code and the name. */
@@ -220,7 +249,7 @@
             fill({ "enterprise.uscc": e.uscc, "enterprise.name": e.name });
             results.textContent = "";
             lookupStatus.textContent = "";
-            localStorage.setItem(WORKING, JSON.stringify(fields()));
+            keep();
             form.querySelector('[name="enterprise.contact_name"]').focus();
           });
           li.appendChild(b);
@@ -230,14 +259,21 @@
     }, 250);
   });
 
-  // A reload keeps what was being typed, unless the server just rendered the form with errors.
-  var kept = localStorage.getItem(WORKING);
-  if (kept && !form.querySelector("[data-error-for]:not([hidden])")) {
-    try { fill(JSON.parse(kept)); } catch (e) { localStorage.removeItem(WORKING); }
+  // A reload keeps what was being typed (and which draft it is), unless the server just rendered errors.
+  // A page the server rendered without errors gets a fresh key: the service worker may serve the same
+  // copy of this page many times offline, and two demands must never share a key.
+  var asked = new URLSearchParams(location.search).get("draft");
+  var kept = null;
+  var serverErrors = !!form.querySelector("[data-error-for]:not([hidden])");
+  try { kept = JSON.parse(localStorage.getItem(WORKING) || "null"); } catch (e) { localStorage.removeItem(WORKING); }
+  if (!serverErrors) { form.elements.idempotency_key.value = newKey(); }
+  if (asked && Drafts.find(asked)) {
+    edit(asked);
+  } else if (kept && !serverErrors) {
+    fill(kept.fields || kept);
+    editing = kept.editing && Drafts.find(kept.editing) ? kept.editing : null;
+    var fixing = editing && Drafts.find(editing);
+    if (fixing && fixing.state === "invalid") { showErrors(fixing.errors, fixing.message); }
   }
   if (!form.elements.idempotency_key.value) { form.elements.idempotency_key.value = newKey(); }
-  render();
-  flush();
-  window.addEventListener("online", flush);
-  window.setInterval(flush, 15000);
 }());

@@ -93,10 +93,10 @@ def test_field_errors_come_back_per_field_and_nothing_is_stored(suite: Harness) 
     errors = response.get_json()["errors"]
     assert set(errors) == {"enterprise.uscc", "enterprise.contact_phone", "title"}
     assert errors["title"] == ["必填。"]
-    assert "校验码" in errors["enterprise.uscc"][0]
+    assert "校验不通过" in errors["enterprise.uscc"][0]
     # Without a script the same form comes back as a page, the message beside the field.
     page = client.post("/grid/demands?lang=en", data=data).get_data(as_text=True)
-    assert re.search(r'id="e-enterprise-uscc"[^>]*>The check character', page)
+    assert re.search(r'id="e-enterprise-uscc"[^>]*>This code does not check out', page)
     assert 'aria-invalid="true" aria-describedby="h-uscc e-enterprise-uscc"' in page
     assert stored(suite) == (0, 0)
 

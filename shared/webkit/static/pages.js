@@ -86,6 +86,19 @@
     tick();
     if (document.querySelector("[data-seconds-left]")) { window.setInterval(tick, 1000); }
     document.querySelectorAll("[data-poll-url]").forEach(poll);
+    /* Signing out asks first, then forgets this browser's copies of the pages (the grid worker's offline
+       app keeps them in Cache Storage) before the form goes; drafts not yet filed stay. */
+    document.querySelectorAll("form[data-signout]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        if (!window.confirm(form.getAttribute("data-signout"))) { return; }
+        var clear = window.caches ? caches.keys().then(function (names) {
+          return Promise.all(names.filter(function (n) { return n.indexOf("yangpu-") === 0; })
+            .map(function (n) { return caches.delete(n); }));
+        }) : Promise.resolve();
+        clear.catch(function () { /* nothing cached */ }).then(function () { form.submit(); });
+      });
+    });
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (ev) {
         if (!window.confirm(form.getAttribute("data-confirm"))) { ev.preventDefault(); }
