@@ -56,13 +56,14 @@ def test_a_demand_from_the_phone_to_the_supervisor(browser: Any, running: Runnin
     assert grid.url.startswith(running.url("intake", "/grid"))
     fill_demand(grid, online_title)
     grid.click("#demand-form button[type=submit]")
-    grid.wait_for_selector("#status.ok")
+    grid.wait_for_selector("#result.ok:not([hidden])")
+    grid.click("#result [data-part=again]")  # 继续登记: the form again, the enterprise kept
 
     # The network goes; the draft stays on the phone; it is sent once the network returns.
     fill_demand(grid, offline_title)
     grid_ctx.set_offline(True)
     grid.click("#demand-form button[type=submit]")
-    grid.wait_for_selector("#status.warn")
+    grid.wait_for_selector("#result.warn:not([hidden])")
     queue_key = "yangpu.drafts.grid-wujiaochang-01"
     drafts = grid.evaluate(f"JSON.parse(localStorage.getItem('{queue_key}'))")
     assert [d["fields"]["title"] for d in drafts] == [offline_title]
@@ -71,7 +72,7 @@ def test_a_demand_from_the_phone_to_the_supervisor(browser: Any, running: Runnin
     grid_ctx.set_offline(False)
     running.wait(lambda: grid.evaluate(f"JSON.parse(localStorage.getItem('{queue_key}')).length === 0"), 30,
                  "the offline draft to be sent")
-    grid.wait_for_selector("#status.ok")
+    grid.wait_for_selector("#sync-status.ok")
     # A retry of the same draft (say its answer was lost) files nothing new.
     replay = grid.evaluate("""([key, fields]) => Yangpu.post('/grid/demands', fields, {'Idempotency-Key': key})""",
                            [drafts[0]["key"], drafts[0]["fields"]])
@@ -120,7 +121,7 @@ def test_a_demand_from_the_phone_to_the_supervisor(browser: Any, running: Runnin
 
 
 def test_field_errors_beside_the_field_in_the_users_language(browser: Any, running: RunningSuite) -> None:
-    for lang, expected in (("zh_Hans_CN", "第18位校验码应为"), ("en", "check character (position 18) should be")):
+    for lang, expected in (("zh_Hans_CN", "校验不通过"), ("en", "does not check out")):
         ctx, page = signed_in(browser, running, "grid_worker", PHONE, lang=lang)
         fill_demand(page, "校验码错误")
         uscc = page.input_value("[name='enterprise.uscc']")
