@@ -1,7 +1,8 @@
 """Run the whole suite on one machine: three web processes under gunicorn and three workers.
 
 ``python -m devstack.stack`` (what ``make run`` calls) seeds the databases, starts everything, waits until
-each service is ready, prints the URLs and a demo token per role, restarts a process that dies (with
+each service is ready, prints the URLs, a demo token per role (for the API) and a demo account per role (for
+the pages: created on the first run, its one-time password printed once), restarts a process that dies (with
 back-off, saying so on the console) and stops everything on Ctrl-C or SIGTERM.
 The tests use :class:`Stack` to start the same processes.
 """
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.seed import seed
+from shared.accounts import AccountRefused, Accounts
 from shared.auth import issue_token
+from shared.auth_store import open_engine
 from shared.config import PROJECT_ROOT, SERVICES, Settings
 
 DEMO_USERS = (
@@ -189,6 +192,27 @@ def demo_tokens(settings: Settings) -> list[tuple[str, str, str]]:
             for role, subject, street in DEMO_USERS]
 
 
+def demo_accounts(settings: Settings) -> list[tuple[str, str, str | None]]:
+    """A password account per demo role, created if missing: (role, username, one-time password or None when
+    the account existed already). An officer's account acts as their roster id, as their token does."""
+    engine = open_engine(settings.auth_database_url)
+    made = []
+    try:
+        accounts = Accounts(engine, roster_path=settings.roster_path)
+        for role, subject, street in DEMO_USERS:
+            try:
+                _account, initial = accounts.create(subject, role, f"{subject}@example.cn", street,
+                                                    subject if role == "officer" else None)
+            except AccountRefused as exc:
+                if exc.kind != "conflict":
+                    raise
+                initial = None  # made by an earlier run: `python -m shared.accounts reset` gives a new password
+            made.append((role, subject, initial))
+    finally:
+        engine.dispose()
+    return made
+
+
 def _announce(stack: Stack) -> None:
     print("\nAll services ready:")
     for service in SERVICES:
@@ -197,8 +221,12 @@ def _announce(stack: Stack) -> None:
     print("\nDemo tokens (Authorization: Bearer <token>):")
     for role, subject, token in demo_tokens(stack.settings):
         print(f"  {role:15s} {subject:22s} {token}")
+    print("\nDemo accounts for the pages (a one-time password must be changed at the first sign-in):")
+    for role, username, initial in demo_accounts(stack.settings):
+        shown = initial or "(created earlier: python -m shared.accounts reset " + username + ")"
+        print(f"  {role:15s} {username:22s} {shown}")
     intake = stack.settings.service_urls["intake"]
-    print(f"\nPages: sign in at {intake}/signin with a token above (grid worker: {intake}/grid; officer: "
+    print(f"\nPages: sign in at {intake}/signin with an account above (grid worker: {intake}/grid; officer: "
           f"{stack.settings.service_urls['routing']}/officer; supervisor: "
           f"{stack.settings.service_urls['routing']}/supervisor).")
     print(f"Logs in {stack.log_dir}. A process that dies is restarted. Ctrl-C stops everything.", flush=True)

@@ -1,9 +1,9 @@
-"""The platform's identity store: the token deny list and the sign-in rate-limit counters.
+"""The platform's identity store: the token deny list, sign-in rate limits, accounts and page sessions.
 
 Identity belongs to no one service, so this is one database shared by all three (``AUTH_DATABASE_URL``;
-embedded default ``VAR_DIR/auth.db``, production the PostgreSQL database ``yangpu_auth``). Its two tables are
-created idempotently when a web process starts (and by ``devstack.seed``); they hold only short-lived rows,
-so they need no migration history.
+embedded default ``VAR_DIR/auth.db``, production the PostgreSQL database ``yangpu_auth``). Its tables are
+created idempotently when a web process starts (and by ``devstack.seed``); they have no migration history
+yet (a column added to ``accounts`` later will need one).
 
 * ``revoked_tokens``: one row per revoked ``jti``, kept until the token would have expired anyway (then
   purged). Each web worker keeps the set of revoked ids in memory and re-reads it at most every
@@ -11,6 +11,8 @@ so they need no migration history.
   service within that time.
 * ``rate_limits``: fixed-window counters for flask-limiter, through :class:`SqlRateLimitStorage` (the
   ``limits`` library has no SQL storage): every worker counts in the same rows and a restart forgets nothing.
+* ``accounts`` and ``sessions``: password accounts and the page sessions opened with them
+  (:mod:`shared.accounts`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from limits.errors import ConfigurationError
 from limits.storage import Storage
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -69,6 +72,34 @@ rate_limits = Table(
     Column("key", String(255), primary_key=True),
     Column("hits", Integer, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),  # epoch seconds: the window's end
+)
+# Password accounts (shared.accounts): one row per person, never deleted (disabled instead).
+accounts = Table(
+    "accounts", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("role", String(32), nullable=False),
+    Column("street", String(64), nullable=True),
+    Column("email", String(254), nullable=False),
+    Column("officer_id", String(100), nullable=True),  # the roster id an officer acts as (their token subject)
+    Column("must_change_password", Boolean, nullable=False),
+    Column("failed_count", Integer, nullable=False),  # wrong passwords since the last success or lock
+    Column("locked_until", BigInteger, nullable=True),  # epoch seconds
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+# Page sessions: only the SHA-256 of the random id in the cookie is stored, so a copy of this table opens none.
+sessions = Table(
+    "sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("street", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),  # absolute end (JWT_MAX_TTL_SECONDS)
 )
 
 
@@ -254,4 +285,5 @@ class SqlRateLimitStorage(Storage):
             conn.execute(delete(rate_limits).where(rate_limits.c.key == self._key(key)))
 
 
-__all__ = ["AuthStore", "SqlRateLimitStorage", "StoreUnavailable", "ensure_schema", "metadata", "open_engine"]
+__all__ = ["AuthStore", "SqlRateLimitStorage", "StoreUnavailable", "accounts", "ensure_schema", "metadata",
+           "open_engine", "sessions"]

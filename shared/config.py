@@ -60,6 +60,8 @@ class Settings:
     jwt_max_ttl_seconds: int = 12 * 3600
     # The platform's identity store (token deny list, sign-in rate limits), shared by every service.
     auth_database_url: str = ""
+    # A page session ends after this long without a request (shared.accounts); at the latest after JWT_MAX_TTL_SECONDS.
+    session_idle_seconds: int = 30 * 60
     ports: Mapping[str, int] = field(default_factory=dict)
     worker_metrics_ports: Mapping[str, int] = field(default_factory=dict)
     worker_metrics_host: str = "127.0.0.1"
@@ -143,6 +145,7 @@ class Settings:
             jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 12 * 3600),
             jwt_max_ttl_seconds=_positive(env, "JWT_MAX_TTL_SECONDS", 12 * 3600),
             auth_database_url=env.get("AUTH_DATABASE_URL") or f"sqlite:///{var_dir / 'auth.db'}",
+            session_idle_seconds=_positive(env, "SESSION_IDLE_SECONDS", 30 * 60),
             ports=ports,
             worker_metrics_ports=worker_metrics_ports,
             worker_metrics_host=env.get("WORKER_METRICS_HOST", "127.0.0.1"),
@@ -167,7 +170,7 @@ ENV_KEYS = (
     "YANGPU_MODE", "VAR_DIR", "INTAKE_DATABASE_URL", "ROUTING_DATABASE_URL", "SLA_DATABASE_URL",
     "EVENT_BUS", "EVENT_LOG_URL", "KAFKA_BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "JWT_SECRET",
     "KAFKA_BOOTSTRAP_TIMEOUT_MS", "DEAD_LETTER_LIMIT", "WORKER_STALE_AFTER_S",
-    "JWT_MAX_TTL_SECONDS", "AUTH_DATABASE_URL",
+    "JWT_MAX_TTL_SECONDS", "AUTH_DATABASE_URL", "SESSION_IDLE_SECONDS",
     "JWT_TTL_SECONDS", "INTAKE_PORT", "ROUTING_PORT", "SLA_PORT", "INTAKE_WORKER_METRICS_PORT",
     "ROUTING_WORKER_METRICS_PORT", "SLA_WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "INTAKE_URL", "ROUTING_URL",
     "SLA_URL", "ROSTER_PATH", "ENTERPRISES_PATH", "SLA_POLICY_PATH", "CALENDAR_OVERRIDES_PATH",

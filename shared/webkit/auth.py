@@ -1,8 +1,9 @@
 """The Flask guard of the JSON APIs: a valid bearer token (:mod:`shared.auth`) and a permitted role.
 
 :func:`install` (called by every service's ``create_app``) opens the identity store
-(:mod:`shared.auth_store`) and adds ``POST /auth/revocations``, so every service refuses a revoked token,
-in its API (:func:`require`) and its pages (``shared.webkit.pages``) alike, through :func:`principal_for`.
+(:mod:`shared.auth_store`), its accounts and sessions (:mod:`shared.accounts`), and adds
+``POST /auth/revocations`` and the admins' ``/auth/accounts`` API, so every service refuses a revoked token
+(:func:`principal_for`) and any service can manage accounts: the store is the platform's, not a service's.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from typing import Any, TypeVar
 import marshmallow as ma
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api, abort
+from sqlalchemy.exc import SQLAlchemyError
 
+from shared.accounts import USERNAME, Account, AccountRefused, Accounts
 from shared.auth import DEFAULT_MAX_TTL_SECONDS, ISSUER, LEEWAY_SECONDS, ROLES, AuthError, Principal, decode_token
 from shared.auth_store import AuthStore, StoreUnavailable
 from shared.config import Settings
+from shared.contracts.reference import STREETS
 from shared.fields import Token, moment
 from shared.webkit.app import answers
 from shared.webkit.inputs import ApiBlueprint
 
 F = TypeVar("F", bound=Callable[..., Any])
 STORE = "yangpu_auth"  # app.extensions key of the AuthStore
+ACCOUNTS = "yangpu_accounts"  # app.extensions key of the Accounts
 
 
 def install(app: Flask, api: Api, settings: Settings) -> AuthStore:
@@ -33,8 +38,16 @@ def install(app: Flask, api: Api, settings: Settings) -> AuthStore:
     app.config["JWT_MAX_TTL_SECONDS"] = settings.jwt_max_ttl_seconds
     store = AuthStore.open(settings.auth_database_url)
     app.extensions[STORE] = store
+    app.extensions[ACCOUNTS] = Accounts(store.engine, idle_seconds=settings.session_idle_seconds,
+                                        max_seconds=settings.jwt_max_ttl_seconds, roster_path=settings.roster_path)
     api.register_blueprint(revocations)
+    api.register_blueprint(accounts_api)
     return store
+
+
+def accounts_of(app: Flask | None = None) -> Accounts | None:
+    """The app's accounts and sessions; None only for a bare Flask app that never went through ``create_app``."""
+    return (app or current_app).extensions.get(ACCOUNTS)
 
 
 def auth_store(app: Flask | None = None) -> AuthStore | None:
@@ -168,3 +181,134 @@ def revoke(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     except StoreUnavailable:
         abort(503, message="the identity store cannot be reached")
     return {"jti": body["jti"], "expires_at": datetime.fromtimestamp(expires_at, UTC)}, 201
+
+
+# --- accounts: admins create, reset, unlock, disable; any service answers ------------------------------
+
+PASSWORD = r"^[^\x00-\x1f\x7f]{10,200}$"
+EMAIL_FIELD = r"^[^@\s]{1,64}@[^@\s]{1,185}\.[^@\s]{2,}$"
+
+
+class AccountIn(ma.Schema):
+    username = ma.fields.String(required=True, validate=ma.validate.Regexp(USERNAME, error="3-64 of a-z, 0-9, '.', "
+                                                                           "'_', '-', starting with a letter or digit"),
+                                metadata={"description": "Sign-in name (lower case)"})
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    street = ma.fields.String(load_default=None, validate=ma.validate.OneOf(sorted(STREETS)),
+                              metadata={"description": "Street code: required for grid workers and supervisors"})
+    email = ma.fields.String(required=True, validate=[ma.validate.Length(3, 254),
+                                                      ma.validate.Regexp(EMAIL_FIELD, error="not an e-mail address")])
+    officer_id = Token(100, load_default=None, metadata={"description": "An officer's roster id (required for them)"})
+    password = ma.fields.String(load_default=None, validate=ma.validate.Regexp(PASSWORD, error="10-200 characters, "
+                                                                               "no control characters"),
+                                metadata={"description": "The one-time initial password; generated when absent"})
+
+
+class PasswordResetIn(ma.Schema):
+    password = ma.fields.String(load_default=None, validate=ma.validate.Regexp(PASSWORD, error="10-200 characters, "
+                                                                               "no control characters"),
+                                metadata={"description": "The one-time password; generated when absent"})
+
+
+class AccountOut(ma.Schema):
+    username = ma.fields.String()
+    role = ma.fields.String()
+    street = ma.fields.String(allow_none=True)
+    email = ma.fields.String()
+    officer_id = ma.fields.String(allow_none=True)
+    must_change_password = ma.fields.Boolean(metadata={"description": "The next sign-in must choose a password"})
+    locked_until = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "Set while locked"})
+    disabled = ma.fields.Boolean()
+    initial_password = ma.fields.String(metadata={"description": "The generated one-time password: shown once"})
+
+
+class AccountListOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AccountOut))
+
+
+accounts_api = ApiBlueprint("accounts", __name__, url_prefix="/auth/accounts",
+                            description="Password accounts for the pages (admins): create, reset, unlock, disable")
+_STATUS = {"invalid": 422, "not_found": 404, "conflict": 409}
+
+
+def _accounts() -> Accounts:
+    found = accounts_of()
+    if found is None:
+        abort(503, message="this app has no identity store")
+    return found
+
+
+def _out(account: Account, initial: str | None = None) -> dict[str, Any]:
+    now = time.time()
+    out = {"username": account.username, "role": account.role, "street": account.street, "email": account.email,
+           "officer_id": account.officer_id, "must_change_password": account.must_change_password,
+           "locked_until": datetime.fromtimestamp(account.locked_until, UTC) if account.locked(now) else None,
+           "disabled": account.disabled}
+    return {**out, "initial_password": initial} if initial else out
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """An account operation; its refusal becomes the suite's error answer, an unreachable store a 503."""
+    try:
+        return action()
+    except AccountRefused as exc:
+        abort(_STATUS[exc.kind], message=exc.message, errors=exc.errors)
+    except (StoreUnavailable, SQLAlchemyError):
+        abort(503, message="the identity store cannot be reached")
+
+
+@accounts_api.route("", methods=["GET"])
+@require("admin")
+@accounts_api.response(200, AccountListOut)
+@answers(accounts_api, {403: "Only an admin may list accounts.", 503: "The identity store cannot be reached."})
+def list_accounts() -> dict[str, Any]:
+    """Every account with its state (locked, disabled, must change its password)."""
+    return {"items": [_out(a) for a in _run(lambda: _accounts().list())]}
+
+
+@accounts_api.route("", methods=["POST"])
+@require("admin")
+@accounts_api.arguments(AccountIn)
+@accounts_api.response(201, AccountOut)
+@answers(accounts_api, {403: "Only an admin may create accounts.", 409: "The username is taken.",
+                        422: "A field is invalid (role/street pairing, roster id, weak password...).",
+                        503: "The identity store cannot be reached."})
+def create_account(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Create an account; its password is one-time (changed at the first sign-in), generated unless given."""
+    account, generated = _run(lambda: _accounts().create(
+        body["username"], body["role"], body["email"], body.get("street"), body.get("officer_id"),
+        password=body.get("password")))
+    return _out(account, generated), 201
+
+
+def _one(action: str, why: str) -> Callable[[str], dict[str, Any]]:
+    """An admin's action on one account by its username (unlock, disable, enable)."""
+
+    def view(username: str) -> dict[str, Any]:
+        return _out(_run(lambda: getattr(_accounts(), action)(username)))
+
+    view.__name__ = f"{action}_account"
+    view.__doc__ = why
+    view = answers(accounts_api, {403: f"Only an admin may {action} accounts.", 404: "No such account.",
+                                  503: "The identity store cannot be reached."})(view)
+    view = accounts_api.response(200, AccountOut)(view)
+    view = require("admin")(view)
+    return accounts_api.route(f"/<username>/{action}", methods=["POST"])(view)
+
+
+_one("unlock", "Lift a lock now (a lock also ends by itself).")
+_one("disable", "The account can no longer sign in; its sessions end at once.")
+_one("enable", "Allow a disabled account to sign in again.")
+
+
+@accounts_api.route("/<username>/password-reset", methods=["POST"])
+@require("admin")
+@accounts_api.arguments(PasswordResetIn)
+@accounts_api.response(200, AccountOut)
+@answers(accounts_api, {403: "Only an admin may reset passwords.", 404: "No such account.",
+                        422: "The given password is too weak.", 503: "The identity store cannot be reached."})
+def reset_password(body: dict[str, Any], username: str) -> dict[str, Any]:
+    """A new one-time password (generated unless given) to change at the next sign-in; unlocks the account
+    and ends its sessions."""
+    account, generated = _run(lambda: _accounts().reset_password(username, body.get("password")))
+    return _out(account, generated)

@@ -1,8 +1,9 @@
 """The pages' calls to other services: the one named exception to "services talk only through events".
 
 A page may show what another service knows (the reporter's view, the SLA figures) by GETting that
-service's public JSON API with the signed-in user's own token, so the other service applies its own
-access rules; services never read each other's tables.
+service's public JSON API as the signed-in user (a bearer token minted for them for a few minutes, see
+:func:`shared.webkit.pages.service_token`), so the other service applies its own access rules; services
+never read each other's tables.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app
 
 from shared.config import Settings
-from shared.webkit.pages import page_principal
+from shared.webkit.pages import service_token
 
 SERVICE_TIMEOUT_S = 3.0
 
@@ -26,10 +27,9 @@ class ServiceUnavailable(Exception):
 
 
 def call_service(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
-    """GET another service's JSON API with the signed-in user's token (services never read each other's
-    tables); raises ServiceUnavailable on any failure."""
-    page_principal()  # reads the session cookie into g.page_token
-    token = g.get("page_token")
+    """GET another service's JSON API as the signed-in user (services never read each other's tables);
+    raises ServiceUnavailable on any failure."""
+    token = service_token()
     if not token:
         raise ServiceUnavailable("not signed in")
     settings: Settings = current_app.extensions["yangpu"]["context"].settings

@@ -31,9 +31,11 @@ from flask import jsonify, request
 
 from devstack import environments
 from devstack.stack import Stack
-from shared.auth import issue_token
+from shared.accounts import Accounts
+from shared.auth_store import open_engine
 from shared.config import PROJECT_ROOT, SERVICES, Settings
 from tests.conftest import unavailable
+from tests.signin import PASSWORD, ensure_account
 
 NGINX_SH = PROJECT_ROOT / "deploy" / "nginx" / "nginx.sh"
 WEB_PORTS = {"intake": 18901, "routing": 18902, "sla": 18903}
@@ -187,6 +189,15 @@ def test_operator_endpoints_stay_on_the_internal_address(proxied: Proxied, servi
         assert plain(WEB_PORTS[service], path).status == 200, path
 
 
+def _account(settings: Settings, role: str, subject: str) -> str:
+    """A password account of wujiaochang in the stack's identity store (tests.signin.PASSWORD); its username."""
+    engine = open_engine(settings.auth_database_url)
+    try:
+        return ensure_account(Accounts(engine, roster_path=settings.roster_path), role, subject, "wujiaochang")
+    finally:
+        engine.dispose()
+
+
 def _signin_form(fetch: Any) -> tuple[str, str]:
     """GET /signin: the CSRF token of the form and the session cookie that goes with it."""
     page = fetch("GET", "/signin", {})
@@ -205,8 +216,8 @@ def test_sign_in_through_the_proxy_sets_secure_cookies(proxied: Proxied):
     page = fetch("GET", "/signin", {})
     assert page.cookies()["yangpu_pages"]["secure"], "the CSRF session cookie must be Secure behind the proxy"
     csrf, pages_cookie = _signin_form(fetch)
-    token = issue_token("grid_worker", "grid-wujiaochang-01", "wujiaochang", secret=proxied.settings.jwt_secret)
-    form = urllib.parse.urlencode({"token": token, "csrf_token": csrf}).encode()
+    username = _account(proxied.settings, "grid_worker", "grid-wujiaochang-01")
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrf_token": csrf}).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"yangpu_pages={pages_cookie}",
                "Referer": f"{origin}/signin"}
     answer = fetch("POST", "/signin", headers, form)
@@ -222,13 +233,13 @@ def test_the_app_sees_https_only_through_the_proxy(proxied: Proxied):
     """Flask-WTF checks the Referer of a form only on a secure request: through the proxy a sign-in without
     one (or from another origin) is refused, so the app saw HTTPS (ProxyFix); straight to the web process the
     same form is plain HTTP and its cookie is not Secure."""
-    token = issue_token("officer", "com-wujiaochang-1", "wujiaochang", secret=proxied.settings.jwt_secret)
+    username = _account(proxied.settings, "officer", "com-wujiaochang-1")
 
     def via_proxy(method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> Answer:
         return proxied.https("intake", method, path, headers, body)
 
     csrf, pages_cookie = _signin_form(via_proxy)
-    form = urllib.parse.urlencode({"token": token, "csrf_token": csrf}).encode()
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrf_token": csrf}).encode()
     base = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"yangpu_pages={pages_cookie}"}
     assert via_proxy("POST", "/signin", base, form).status == 400  # no Referer on an HTTPS form
     other = {**base, "Referer": f"https://{HOST}:{TLS_PORTS['routing']}/signin"}
@@ -238,7 +249,7 @@ def test_the_app_sees_https_only_through_the_proxy(proxied: Proxied):
         return plain(WEB_PORTS["intake"], path, method, headers, body)
 
     csrf, pages_cookie = _signin_form(direct)
-    form = urllib.parse.urlencode({"token": token, "csrf_token": csrf}).encode()
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrf_token": csrf}).encode()
     answer = direct("POST", "/signin", {**base, "Cookie": f"yangpu_pages={pages_cookie}"}, form)
     assert answer.status in (302, 303), answer.body[:300]
     assert answer.headers["Location"] == f"https://{HOST}:{TLS_PORTS['routing']}/officer"

@@ -20,10 +20,13 @@ from typing import Any
 import pytest
 
 from devstack.stack import Stack
+from shared.accounts import Accounts
 from shared.auth import issue_token
+from shared.auth_store import open_engine
 from shared.config import PROJECT_ROOT, SERVICES, Settings
 from tests.conftest import unavailable
 from tests.harness import step_until
+from tests.signin import PASSWORD, ensure_account
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -62,7 +65,8 @@ def free_port() -> int:
 @dataclass
 class RunningSuite:
     settings: Settings
-    tokens: dict[str, str]
+    tokens: dict[str, str]  # a bearer token per role, for the API
+    usernames: dict[str, str]  # a password account per role (tests.signin.PASSWORD), for the pages
 
     def url(self, service: str, path: str = "") -> str:
         return f"{self.settings.service_urls[service]}{path}"
@@ -103,8 +107,14 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuite]:
     settings = stack.settings
     tokens = {role: issue_token(role, subject, street, secret=settings.jwt_secret)
               for role, (subject, street) in USERS.items()}
+    store = open_engine(settings.auth_database_url)
     try:
-        yield RunningSuite(settings, tokens)
+        accounts = Accounts(store, roster_path=settings.roster_path)
+        usernames = {role: ensure_account(accounts, role, subject, street) for role, (subject, street) in USERS.items()}
+    finally:
+        store.dispose()
+    try:
+        yield RunningSuite(settings, tokens, usernames)
     finally:
         stack.stop()
 
@@ -122,12 +132,14 @@ def browser(running: RunningSuite) -> Iterator[Any]:
 
 
 def signed_in(browser: Any, running: RunningSuite, role: str, viewport: dict[str, int], lang: str | None = None) -> Any:
-    """A browser context (its own cookies and storage) signed in as ``role`` through the sign-in form."""
+    """A browser context (its own cookies and storage) signed in as ``role`` through the sign-in form, with
+    the role's password account."""
     context = browser.new_context(viewport=viewport, locale="zh-CN")
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto(running.url("intake", "/signin") + (f"?lang={lang}" if lang else ""))
-    page.fill("#token", running.tokens[role])
+    page.fill("#username", running.usernames[role])
+    page.fill("#password", PASSWORD)
     page.click("form[action='/signin'] button[type=submit]")
     page.wait_for_load_state()
     return context, page

@@ -17,6 +17,7 @@ from shared.contracts.reference import CATEGORIES
 from shared.webkit.pages.labels import LABELS
 from tests.harness import Harness
 from tests.helpers import demand_body, enterprise
+from tests.signin import PASSWORD, ensure_account
 
 CATALOGUE = PROJECT_ROOT / "shared" / "webkit" / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 
@@ -25,10 +26,13 @@ def csrf(client: Any, path: str = "/signin") -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))[1]
 
 
-def sign_in(suite: Harness, service: str, role: str, subject: str, street: str | None = "wujiaochang") -> Any:
-    client = suite.clients[service]
-    token = issue_token(role, subject, street, secret=suite.settings.jwt_secret)
-    response = client.post("/signin", data={"csrf_token": csrf(client), "token": token})
+def sign_in(suite: Harness, service: str, role: str, subject: str, street: str | None = "wujiaochang",
+            client: Any = None, next_: str | None = None) -> Any:
+    """Sign ``client`` (default: the service's) in with a password account acting as ``subject``."""
+    client = client or suite.clients[service]
+    username = ensure_account(client.application.extensions["yangpu_accounts"], role, subject, street)
+    form = {"csrf_token": csrf(client), "username": username, "password": PASSWORD}
+    response = client.post("/signin", data=form if next_ is None else {**form, "next": next_})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
 
@@ -118,13 +122,16 @@ def test_a_grid_worker_files_only_in_their_street_and_only_once_per_key(suite: H
     assert stored(suite) == (1, 1)
 
 
-def test_pages_check_the_role_and_sign_in_refuses_bad_tokens(suite: Harness) -> None:
+def test_pages_check_the_role_and_sign_in_refuses_a_wrong_password(suite: Harness) -> None:
     client = suite.clients["intake"]
-    bad = client.post("/signin?lang=en", data={"csrf_token": csrf(client), "token": "not-a-token"})
-    assert bad.status_code == 422 and "This token is not valid here." in bad.get_data(as_text=True)
-    expired = issue_token("officer", "o-1", secret=suite.settings.jwt_secret, ttl_seconds=60, now=1_000_000)
-    refused = client.post("/signin?lang=en", data={"csrf_token": csrf(client), "token": expired})
-    assert "This token has expired" in refused.get_data(as_text=True)
+    username = ensure_account(client.application.extensions["yangpu_accounts"], "officer", "com-wujiaochang-1",
+                              "wujiaochang")
+    bad = client.post("/signin?lang=en", data={"csrf_token": csrf(client), "username": username,
+                                               "password": "not-the-password"})
+    assert bad.status_code == 422 and "The username or password is wrong." in bad.get_data(as_text=True)
+    token = issue_token("officer", "com-wujiaochang-1", secret=suite.settings.jwt_secret)
+    pasted = client.post("/signin?lang=en", data={"csrf_token": csrf(client), "token": token})
+    assert pasted.status_code == 422  # a bearer token opens the API only, never a page session
     assert client.get("/grid").headers["Location"] == "/signin?next=/grid"
     sign_in(suite, "intake", "officer", "com-wujiaochang-1")
     assert client.get("/grid").status_code == 403
@@ -132,23 +139,21 @@ def test_pages_check_the_role_and_sign_in_refuses_bad_tokens(suite: Harness) -> 
 
 
 def test_after_sign_in_only_a_local_path_is_followed(suite: Harness) -> None:
-    client = suite.clients["routing"]
-    token = issue_token("officer", "com-wujiaochang-1", "wujiaochang", secret=suite.settings.jwt_secret)
     for target, expected in (("/officer/demands/x", "/officer/demands/x"),
                              ("//evil.example/", suite.settings.service_urls["routing"] + "/officer"),
                              ("https://evil.example/", suite.settings.service_urls["routing"] + "/officer")):
-        response = client.post("/signin", data={"csrf_token": csrf(client), "token": token, "next": target})
+        response = sign_in(suite, "routing", "officer", "com-wujiaochang-1", next_=target)
         assert response.headers["Location"] == expected
 
 
 def test_chinese_by_default_english_on_request_and_remembered(suite: Harness) -> None:
     client = suite.clients["sla"]
     page = client.get("/signin").get_data(as_text=True)
-    assert '<html lang="zh-Hans-CN">' in page and "登录令牌" in page
+    assert '<html lang="zh-Hans-CN">' in page and "用户名" in page and "密码" in page
     english = client.get("/signin?lang=en")
     assert '<html lang="en">' in english.get_data(as_text=True)
     assert any(c.startswith("yangpu_lang=en") for c in english.headers.getlist("Set-Cookie"))
-    assert "Sign-in token" in client.get("/signin").get_data(as_text=True)
+    assert "Username" in client.get("/signin").get_data(as_text=True)
 
 
 def test_officer_actions_follow_the_state_machine(suite: Harness) -> None:
@@ -177,9 +182,7 @@ def test_officer_actions_follow_the_state_machine(suite: Harness) -> None:
     done = client.post(f"/officer/demands/{demand_id}/acknowledge", data={"csrf_token": token})
     assert done.status_code == 302 and "done=acknowledge" in done.headers["Location"]
     other = suite.clients["routing"].application.test_client()
-    sign_in_other = other.post("/signin", data={"csrf_token": csrf(other), "token": issue_token(
-        "officer", "com-wujiaochang-2", "wujiaochang", secret=suite.settings.jwt_secret)})
-    assert sign_in_other.status_code == 302
+    sign_in(suite, "routing", "officer", "com-wujiaochang-2", client=other)
     assert other.get(f"/officer/demands/{demand_id}").status_code == 404
 
 

@@ -1,14 +1,17 @@
 """What the three services' web pages share: sign-in, language, CSRF, the page guard and the base layout.
 
-People sign in by pasting the token their administrator issued; it is kept in an HttpOnly, SameSite=Strict
-cookie (:data:`SESSION_COOKIE`). Cookies belong to a host, not a port, so one sign-in serves the three
-services on the same host. The cookie is read by :func:`require_page` only: the JSON API keeps accepting
-the ``Authorization`` header alone, so a page session can never be replayed against the API by a
-cross-site request.
+People sign in with the username and password of their account (:mod:`shared.accounts`); the random id of
+the session this opens is kept in an HttpOnly, SameSite=Strict cookie (:data:`SESSION_COOKIE`), and the
+session itself in the identity store, so one sign-in serves the three services on the same host (cookies
+belong to a host, not a port) and signing out ends it everywhere. A first sign-in (or one after an admin's
+reset) must choose a new password before any other page opens. The cookie is read by :func:`require_page`
+only: the JSON API keeps accepting the ``Authorization`` header alone, so a page session can never be
+replayed against the API by a cross-site request; a page that asks another service's API uses a bearer token
+minted for the session's user for a few minutes (:func:`service_token`).
 
-Signing in is rate limited (:data:`SIGNIN_LIMIT` failed attempts per client address, counted by flask-limiter
-in the identity store, so every worker of every service shares the count and a restart keeps it); signing
-out revokes the token (:mod:`shared.auth_store`), so a copied cookie is worthless afterwards.
+Signing in is limited twice: :data:`SIGNIN_LIMIT` failed attempts per client address (flask-limiter, counted
+in the identity store, so every worker of every service shares the count and a restart keeps it), and a lock
+per account after a few wrong passwords, which ends by itself (:mod:`shared.accounts`).
 
 Every page form (and every ``fetch`` POST, through the ``X-CSRFToken`` header) carries a CSRF token
 checked by Flask-WTF; the check runs for page blueprints only (see :func:`page_blueprint`), never for the
@@ -36,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import jwt
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import (
@@ -56,12 +58,14 @@ from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from shared.auth import AuthError, Principal, decode_token
+from shared.accounts import LOCK_SECONDS, AccountRefused, Session
+from shared.auth import Principal, issue_token
 from shared.auth_store import STORAGE_SCHEME, StoreUnavailable
 from shared.config import PROJECT_ROOT, Settings
-from shared.webkit.auth import auth_store, principal_for
+from shared.webkit.auth import accounts_of, auth_store
 from shared.webkit.pages.labels import department_name, label, street_name
 
 __all__ = [
@@ -74,6 +78,7 @@ __all__ = [
     "page_blueprint",
     "page_principal",
     "require_page",
+    "service_token",
     "wants_json",
 ]
 
@@ -90,8 +95,10 @@ ROLE_HOME = {"grid_worker": ("intake", "/grid"), "officer": ("routing", "/office
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self' {services}; frame-ancestors 'none'; base-uri 'none'")
 
-# Failed sign-ins (a pasted token refused) per client address, across every worker of every service.
+# Failed sign-ins (and password changes) per client address, across every worker of every service.
 SIGNIN_LIMIT = "10 per minute"
+# The lifetime of the bearer token a page mints to ask another service's API for its user.
+SERVICE_TOKEN_SECONDS = 300
 # The longest `next` a sign-in keeps (a page path with its query).
 NEXT_MAX_LENGTH = 2000
 
@@ -166,15 +173,16 @@ def _limit_signin(app: Flask) -> Limiter:
     """flask-limiter on this app's sign-in, counting in the identity store (``create_app`` opened it).
 
     The limiter is per app (tests run several apps in one process), so the view is wrapped here, not with a
-    module-level decorator. Only a refused token counts: a successful sign-in (302) is free.
+    module-level decorator. Only a refusal counts: a successful sign-in or password change (302) is free.
     """
     store = auth_store(app)
     if store is None:
         raise RuntimeError("init_pages needs an app made by shared.webkit.app.create_app (the identity store)")
     limiter = Limiter(get_remote_address, app=app, storage_uri=f"{STORAGE_SCHEME}://",
                       storage_options={"engine": store.engine}, strategy="fixed-window", headers_enabled=True)
-    app.view_functions["pages.signin"] = limiter.limit(
-        SIGNIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code != 302)(signin)
+    for endpoint, view in (("pages.signin", signin), ("pages.change_password", change_password)):
+        app.view_functions[endpoint] = limiter.limit(
+            SIGNIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code != 302)(view)
     return limiter
 
 
@@ -232,19 +240,40 @@ def error_page(status: int, message: str) -> Response:
 # --- who is signed in -------------------------------------------------------------------------------
 
 
-def page_principal() -> Principal | None:
-    """The signed-in user of this request (from the session cookie), or None: also when the token was
-    revoked, or when the deny list cannot be read (fail closed: sign in again)."""
-    if "page_principal" not in g:
-        token = request.cookies.get(SESSION_COOKIE)
-        principal = None
-        if token:
+def page_session() -> Session | None:
+    """The live session of this request's cookie, or None: also when it ended (idle, signed out, disabled)
+    or when the identity store cannot be read (fail closed: sign in again)."""
+    if "page_session" not in g:
+        session = None
+        accounts = accounts_of()
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id and accounts is not None:
             try:
-                principal = principal_for(token)
-            except (AuthError, StoreUnavailable):
-                principal = None
-        g.page_principal, g.page_token = principal, token if principal else None
-    return g.page_principal
+                session = accounts.resolve(session_id)
+            except StoreUnavailable:
+                session = None
+        g.page_session = session
+    return g.page_session
+
+
+def page_principal() -> Principal | None:
+    """The signed-in user of this request, or None (see :func:`page_session`)."""
+    session = page_session()
+    return session.principal if session else None
+
+
+def service_token() -> str | None:
+    """A bearer token for the signed-in user, living :data:`SERVICE_TOKEN_SECONDS`, for a page's calls to
+    another service's API (which then applies its own rules to that user); None when nobody is signed in."""
+    principal = page_principal()
+    if principal is None:
+        return None
+    if "service_token" not in g:
+        ttl = min(SERVICE_TOKEN_SECONDS, current_app.config["JWT_MAX_TTL_SECONDS"])
+        g.service_token = issue_token(principal.role, principal.subject, principal.street,
+                                      secret=current_app.config["JWT_SECRET"], ttl_seconds=ttl,
+                                      max_ttl_seconds=current_app.config["JWT_MAX_TTL_SECONDS"])
+    return g.service_token
 
 
 def wants_json() -> bool:
@@ -256,17 +285,23 @@ def require_page(*roles: str) -> Callable[[F], F]:
     """Guard a page: sign-in first (back here afterwards), then the role; sets ``g.principal``.
 
     Service-layer code that reads :func:`shared.auth.current_principal` works unchanged inside the page.
+    A session whose password must be changed goes to the password page first.
     """
     allowed = frozenset(roles)
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = page_principal()
-            if principal is None:
+            session = page_session()
+            if session is None:
                 if wants_json() or request.method != "GET":
                     return error_page(401, gettext("Your sign-in has ended. Sign in again; drafts are kept."))
                 return redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
+            if session.must_change_password:
+                if wants_json() or request.method != "GET":
+                    return error_page(403, gettext("Choose a new password before you go on."))
+                return redirect(url_for("pages.change_password", next=request.full_path.rstrip("?")))
+            principal = session.principal
             if allowed and principal.role not in allowed:
                 return error_page(403, gettext("Your role may not open this page."))
             g.principal = principal
@@ -358,63 +393,106 @@ _shared = page_blueprint("pages", __name__, template_folder=str(PROJECT_ROOT / "
 
 @_shared.get("/")
 def home() -> Any:
-    principal = page_principal()
-    if principal is None:
+    session = page_session()
+    if session is None:
         return redirect(url_for("pages.signin"))
+    if session.must_change_password:
+        return redirect(url_for("pages.change_password"))
+    principal = session.principal
     target = home_url(principal)
     if target:
         return redirect(target)
     return render_template("pages/home.html", principal=principal)
 
 
+def _session_cookie(response: Response, session_id: str) -> Response:
+    """The session's id in an HttpOnly, SameSite=Strict cookie for the whole host (every service)."""
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="Strict", secure=request.is_secure,
+                        path="/", max_age=current_app.config["JWT_MAX_TTL_SECONDS"])
+    return response
+
+
 @_shared.route("/signin", methods=["GET", "POST"])
 def signin() -> Any:
-    """Paste the token; on success the session cookie is set and the user goes where they were going."""
+    """Username and password; on success a session opens and the user goes where they were going (by the
+    password page first when theirs must change). Every refusal says the same whether the account exists."""
     error, status = None, 422
     next_path = _safe_next(request.values.get("next"))
+    username = request.form.get("username", "").strip()[:200]
     if request.method == "POST":
-        token = "".join(request.form.get("token", "").split())
-        if not token:
-            error = gettext("Paste the sign-in token your administrator gave you.")
+        password = request.form.get("password", "")
+        accounts = accounts_of()
+        if not username or not password:
+            error = gettext("Enter your username and password.")
+        elif accounts is None:
+            error, status = gettext("Signing in is not possible right now. Try again shortly."), 503
         else:
             try:
-                principal = principal_for(token)
-            except AuthError as exc:
-                error = (gettext("This token has expired. Ask your administrator for a new one.")
-                         if "expired" in exc.message else gettext("This token is not valid here."))
+                result = accounts.sign_in(username, password)
             except StoreUnavailable:
                 error, status = gettext("Signing in is not possible right now. Try again shortly."), 503
             else:
-                target = next_path or home_url(principal) or url_for("pages.home")
-                response = redirect(target)
-                expires = decode_expiry(token)
-                response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict",
-                                    secure=request.is_secure, path="/",
-                                    max_age=max(0, int(expires - datetime.now(UTC).timestamp())))
-                return response
-    return render_template("pages/signin.html", error=error, next=next_path or ""), status if error else 200
+                if result.outcome == "ok" and result.session_id:
+                    if result.must_change_password:
+                        target = url_for("pages.change_password", next=next_path) if next_path \
+                            else url_for("pages.change_password")
+                    else:
+                        session = accounts.resolve(result.session_id)
+                        target = next_path or (home_url(session.principal) if session else None) \
+                            or url_for("pages.home")
+                    return _session_cookie(redirect(target), result.session_id)
+                error = (gettext("Too many wrong passwords for this account. Try again in %(minutes)d minutes, or "
+                                 "ask your administrator to unlock it.", minutes=LOCK_SECONDS // 60)
+                         if result.outcome == "locked" else gettext("The username or password is wrong."))
+    return (render_template("pages/signin.html", error=error, next=next_path or "", username=username),
+            status if error else 200)
 
 
-def decode_expiry(token: str) -> float:
-    """The token's ``exp`` (already verified by decode_token) for the cookie's lifetime."""
-    return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+@_shared.route("/account/password", methods=["GET", "POST"])
+def change_password() -> Any:
+    """Choose a new password: forced after the first sign-in and after an admin's reset. Ends the account's
+    other sessions (a phone left signed in elsewhere)."""
+    session = page_session()
+    if session is None:
+        return redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
+    next_path = _safe_next(request.values.get("next"))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        current, new = request.form.get("current", ""), request.form.get("new", "")
+        if new != request.form.get("again", ""):
+            errors["again"] = gettext("The two new passwords differ.")
+        else:
+            try:
+                accounts = accounts_of()
+                assert accounts is not None  # page_session found a session through it
+                accounts.change_password(request.cookies.get(SESSION_COOKIE, ""), current, new)
+            except AccountRefused as exc:
+                if "current" in exc.errors:
+                    errors["current"] = gettext("The current password is wrong.") if exc.message == "wrong" else \
+                        gettext("Too many wrong passwords for this account. Try again in %(minutes)d minutes, or "
+                                "ask your administrator to unlock it.", minutes=LOCK_SECONDS // 60)
+                elif exc.message == "same":
+                    errors["new"] = gettext("The new password must differ from the current one.")
+                else:
+                    errors["new"] = gettext("Choose a password of at least 10 characters that is not your "
+                                            "username and not a common one.")
+            except StoreUnavailable:
+                errors["current"] = gettext("Signing in is not possible right now. Try again shortly.")
+            else:
+                return redirect(next_path or home_url(session.principal) or url_for("pages.home"))
+    return (render_template("pages/password.html", errors=errors, next=next_path or "",
+                            forced=session.must_change_password), 422 if errors else 200)
 
 
 @_shared.post("/signout")
 def signout() -> Response:
-    """Forget the cookie and revoke its token everywhere (a copy of the cookie stops working too)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    store = auth_store()
-    if token and store is not None:
+    """End the session in the identity store (its cookie then opens nothing, in any service) and forget it."""
+    accounts = accounts_of()
+    if accounts is not None:
         try:
-            principal = decode_token(token, current_app.config["JWT_SECRET"],
-                                     max_ttl_seconds=current_app.config["JWT_MAX_TTL_SECONDS"])
-            if principal.token_id and principal.expires_at:
-                store.revoke(principal.token_id, principal.expires_at, by=principal.subject)
-        except AuthError:
-            pass  # expired or not ours: nothing left to revoke
-        except StoreUnavailable:
-            log.warning("sign-out could not revoke the session token: the identity store is unreachable")
+            accounts.end(request.cookies.get(SESSION_COOKIE))
+        except (StoreUnavailable, SQLAlchemyError):
+            log.warning("sign-out could not end the session: the identity store is unreachable")
     response = redirect(url_for("pages.signin"))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
     return response

@@ -14,9 +14,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from intake_service.model import Attachment
-from shared.auth import issue_token
 from shared.webkit.pages import SESSION_COOKIE
 from tests.helpers import demand_body
+from tests.signin import session_for
 
 pytestmark = pytest.mark.both_backends
 
@@ -209,13 +209,12 @@ def test_the_holder_reads_the_files_over_the_api_and_the_page(intake):
     intake.until(lambda: _bytes(intake, demand_id, kept, headers=officer).status_code == 200)
     view = intake.client.get(f"{URL}/{demand_id}", headers=officer).get_json()
     assert [a["id"] for a in view["attachments"]] == [kept]
-    intake.client.set_cookie(SESSION_COOKIE, issue_token("officer", HOLDER, None, secret=intake.settings.jwt_secret))
+    intake.client.set_cookie(SESSION_COOKIE, session_for(intake.client.application, "officer", HOLDER, None))
     page = intake.client.get(f"/grid/demands/{demand_id}/attachments/{kept}")
     assert page.status_code == 200 and page.headers["Content-Type"] == "image/jpeg"
     assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Content-Type-Options"] == "nosniff"
     assert not _exif(page.data).get_ifd(GPS_IFD)
-    intake.client.set_cookie(SESSION_COOKIE, issue_token("officer", STRANGER, None,
-                                                         secret=intake.settings.jwt_secret))
+    intake.client.set_cookie(SESSION_COOKIE, session_for(intake.client.application, "officer", STRANGER, None))
     assert intake.client.get(f"/grid/demands/{demand_id}/attachments/{kept}").status_code == 403
 
 
@@ -227,8 +226,7 @@ def _csrf(client, path: str) -> str:
 def test_the_grid_page_uploads_with_its_cookie_and_csrf_token_and_shows_the_photo(intake):
     demand_id = _log(intake)
     client = intake.client
-    client.set_cookie(SESSION_COOKIE, issue_token("grid_worker", f"grid-{STREET}-01", STREET,
-                                                  secret=intake.settings.jwt_secret))
+    client.set_cookie(SESSION_COOKIE, session_for(client.application, "grid_worker", f"grid-{STREET}-01", STREET))
     form = client.get("/grid").get_data(as_text=True)
     assert 'id="attach-file"' in form and 'capture="environment"' in form and "attach.js" in form
     path = f"/grid/demands/{demand_id}/attachments"
@@ -250,7 +248,7 @@ def test_the_grid_page_uploads_with_its_cookie_and_csrf_token_and_shows_the_phot
     assert plain.status_code == 302 and f"/grid/demands/{demand_id}?added=" in plain.headers["Location"]
     shown = client.get(plain.headers["Location"]).get_data(as_text=True)
     assert "文件已附加。" in shown and "scan.pdf" in shown
-    colleague = issue_token("grid_worker", f"grid-{STREET}-02", STREET, secret=intake.settings.jwt_secret)
+    colleague = session_for(intake.client.application, "grid_worker", f"grid-{STREET}-02", STREET)
     client.set_cookie(SESSION_COOKIE, colleague)  # reads the street's demands, did not log this one
     assert 'name="file"' not in client.get(f"/grid/demands/{demand_id}").get_data(as_text=True)
     token = _csrf(client, f"/grid/demands/{demand_id}")

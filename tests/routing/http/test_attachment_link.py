@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
-from shared.auth import issue_token
 from shared.webkit.pages import SESSION_COOKIE
 from tests.helpers import demand_body
+from tests.signin import session_for
 
 STREET = "wujiaochang"
 OFFICER = "com-wujiaochang-1"  # on duty around the clock in deploy/roster.yaml
@@ -50,7 +50,7 @@ def test_the_officers_demand_page_links_each_photo_to_intake(env, harness_factor
         suite.until(lambda: routing.get(f"/api/v1/demands/{demand_id}/assignment",
                                         headers=supervisor).status_code == 200)
 
-        token = issue_token("officer", OFFICER, STREET, secret=suite.settings.jwt_secret)
+        token = session_for(routing.application, "officer", OFFICER, STREET)
         routing.set_cookie(SESSION_COOKIE, token)
         page = routing.get(f"/officer/demands/{demand_id}")
         assert page.status_code == 200

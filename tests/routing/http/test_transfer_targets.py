@@ -12,9 +12,10 @@ import re
 import pytest
 
 from routing_service import queries
-from shared.auth import Principal, issue_token
+from shared.auth import Principal
 from shared.webkit.pages import SESSION_COOKIE
 from tests.routing.conftest import OFFICER_1, OFFICER_2
+from tests.signin import session_for
 
 RESOLVE = {"outcome": "resolved", "note": "已处理"}
 ALWAYS = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "00:00", "to": "24:00"}
@@ -51,7 +52,7 @@ def _unchanged(routing, demand_id: str, resp, status: int) -> dict:
 
 def _page_targets(routing, demand_id: str, principal: Principal) -> list[str]:
     """The ids the demand page's transfer form offers to ``principal`` (rendered, as a browser gets it)."""
-    token = issue_token(principal.role, principal.subject, principal.street, secret=routing.settings.jwt_secret)
+    token = session_for(routing.client.application, principal.role, principal.subject, principal.street)
     routing.client.set_cookie(SESSION_COOKIE, token)
     html = routing.client.get(f"/officer/demands/{demand_id}").get_data(as_text=True)
     routing.client.delete_cookie(SESSION_COOKIE)
@@ -158,7 +159,6 @@ def test_whoever_speaks_for_the_enterprise_records_it(routing, resolved, role, s
 
 
 def test_the_officers_page_offers_no_feedback_form(routing, resolved):
-    token = issue_token("officer", OFFICER_1, None, secret=routing.settings.jwt_secret)
-    routing.client.set_cookie(SESSION_COOKIE, token)
+    routing.client.set_cookie(SESSION_COOKIE, session_for(routing.client.application, "officer", OFFICER_1))
     html = routing.client.get(f"/officer/demands/{resolved}").get_data(as_text=True)
     assert "/feedback" not in html and "/close" in html
