@@ -78,8 +78,12 @@
         }
         if (r.status === 400 && !retried) {               // CSRF token too old: fetch a fresh one, once
           inflight[draft.key] = true;
-          return refreshCsrf().then(function () { return send(draft, true); },
-            function () { delete inflight[draft.key]; return { outcome: "offline" }; });
+          return refreshCsrf().then(function () { return send(draft, true); }, function (err) {
+            delete inflight[draft.key];
+            // No sign-in left (the CSRF token dies with it): kept, and the worker is asked to sign in.
+            if (err && err.message === "401") { askSignin(); return { outcome: "signin", status: 401 }; }
+            return { outcome: "offline" };
+          });
         }
         if (r.status >= 500 || r.status === 429 || r.status === 400) {  // not a verdict on the draft: try later
           return { outcome: "offline", status: r.status };

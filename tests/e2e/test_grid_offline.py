@@ -27,6 +27,11 @@ from tests.helpers import enterprise
 DOCS_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 QUEUE = f"yangpu.drafts.{USERS['grid_worker'][0]}"
 COUNT_QUEUE = f"JSON.parse(localStorage.getItem('{QUEUE}') || '[]').length"
+OFFLINE_READY = """() => navigator.serviceWorker.getRegistrations().then(regs => caches.keys().then(names =>
+    Promise.all(names.map(n => caches.open(n).then(c => c.keys()))).then(all => ({
+        controlled: navigator.serviceWorker.controller !== null, caches: names,
+        registrations: regs.map(r => [r.scope, !!r.installing, !!r.waiting, !!r.active]),
+        cached: all.flat().map(r => new URL(r.url).pathname)}))))"""
 
 
 @pytest.fixture
@@ -34,11 +39,16 @@ def phone(browser: Any, running: RunningSuite) -> Iterator[tuple[Any, Any]]:
     """A phone signed in as the grid worker, on the form, with its service worker installed and in control."""
     context, page = signed_in(browser, running, "grid_worker", PHONE, lang="zh_Hans_CN")
     page.goto(running.url("intake", "/grid?lang=zh_Hans_CN"))
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
-        # The pages cache is filled on install; wait until both pages are in it.
-    page.wait_for_function("""() => caches.keys().then(names => Promise.all(names.map(n => caches.open(n)
-        .then(c => c.keys())))).then(all => all.flat().map(r => new URL(r.url).pathname))
-        .then(paths => paths.includes('/grid') && paths.includes('/grid/mine'))""")
+    state = {}
+    for _ in range(100):  # the worker installs (shell and both pages cached) and takes control
+        state = page.evaluate(OFFLINE_READY)
+        if state["controlled"] and {"/grid", "/grid/mine"} <= set(state["cached"]):
+            break
+        if any(active for *_, active in state["registrations"]) and not state["controlled"]:
+            page.reload()  # loaded while the worker was still installing: the next load is in its hands
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the service worker did not get ready: {state}")
     try:
         yield context, page
     finally:
@@ -298,3 +308,19 @@ def test_sign_out_asks_and_forgets_the_cached_pages(phone: tuple[Any, Any], runn
     page.wait_for_url("**/signin**")
     assert asked and "退出" in asked[0]
     assert page.evaluate("caches.keys().then(k => k.filter(n => n.startsWith('yangpu-')).length)") == 0
+
+
+def test_a_draft_refused_for_the_sign_in_is_kept_and_the_worker_asked_to_sign_in(
+        phone: tuple[Any, Any], running: RunningSuite) -> None:
+    context, page = phone
+    title = f"登录过期 {uuid.uuid4().hex[:6]}"
+    fill(page, title)
+    context.set_offline(True)
+    page.click("#demand-form button[type=submit]")
+    page.wait_for_selector("#result.warn:not([hidden])")
+    context.clear_cookies()  # the sign-in ended while the phone was offline
+    context.set_offline(False)
+    page.wait_for_selector("#sync-status.warn a[href^='/signin']")
+    assert "重新登录" in page.inner_text("#sync-status")
+    assert page.evaluate(COUNT_QUEUE) == 1 and titled(running, title) == []
+    shoot(page, "grid-signin-again")
