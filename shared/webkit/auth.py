@@ -193,11 +193,12 @@ class AccountIn(ma.Schema):
     username = ma.fields.String(required=True, validate=ma.validate.Regexp(USERNAME, error="3-64 of a-z, 0-9, '.', "
                                                                            "'_', '-', starting with a letter or digit"),
                                 metadata={"description": "Sign-in name (lower case)"})
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES), metadata={"description": "The role"})
     street = ma.fields.String(load_default=None, validate=ma.validate.OneOf(sorted(STREETS)),
                               metadata={"description": "Street code: required for grid workers and supervisors"})
     email = ma.fields.String(required=True, validate=[ma.validate.Length(3, 254),
-                                                      ma.validate.Regexp(EMAIL_FIELD, error="not an e-mail address")])
+                                                      ma.validate.Regexp(EMAIL_FIELD, error="not an e-mail address")],
+                             metadata={"description": "Where the person is reached (not used to sign in)"})
     officer_id = Token(100, load_default=None, metadata={"description": "An officer's roster id (required for them)"})
     password = ma.fields.String(load_default=None, validate=ma.validate.Regexp(PASSWORD, error="10-200 characters, "
                                                                                "no control characters"),
@@ -211,19 +212,19 @@ class PasswordResetIn(ma.Schema):
 
 
 class AccountOut(ma.Schema):
-    username = ma.fields.String()
-    role = ma.fields.String()
-    street = ma.fields.String(allow_none=True)
-    email = ma.fields.String()
-    officer_id = ma.fields.String(allow_none=True)
+    username = ma.fields.String(metadata={"description": "Sign-in name"})
+    role = ma.fields.String(metadata={"description": "The role"})
+    street = ma.fields.String(allow_none=True, metadata={"description": "Street code, for street-bound roles"})
+    email = ma.fields.String(metadata={"description": "E-mail address"})
+    officer_id = ma.fields.String(allow_none=True, metadata={"description": "An officer's roster id"})
     must_change_password = ma.fields.Boolean(metadata={"description": "The next sign-in must choose a password"})
     locked_until = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "Set while locked"})
-    disabled = ma.fields.Boolean()
+    disabled = ma.fields.Boolean(metadata={"description": "No sign-in possible"})
     initial_password = ma.fields.String(metadata={"description": "The generated one-time password: shown once"})
 
 
 class AccountListOut(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(AccountOut))
+    items = ma.fields.List(ma.fields.Nested(AccountOut), metadata={"description": "Every account, by username"})
 
 
 accounts_api = ApiBlueprint("accounts", __name__, url_prefix="/auth/accounts",

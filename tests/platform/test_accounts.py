@@ -428,3 +428,16 @@ def test_the_cli_creates_resets_unlocks_disables_and_lists(make_app, capsys, mon
     code, listed = cli("list")
     assert code == 0 and [line.split()[0] for line in listed.splitlines()] == ["cui.xiaowen", "zhou.jie"]
     assert cli("unlock", "nobody")[0] == 1
+
+
+def test_make_run_creates_a_demo_account_per_role_once(make_app):
+    from devstack.stack import DEMO_USERS, demo_accounts
+
+    app = make_app("intake")
+    first = demo_accounts(_settings(app))
+    assert [(role, name) for role, name, _ in first] == [(role, subject) for role, subject, _ in DEMO_USERS]
+    assert all(initial for _, _, initial in first)
+    officer = _accounts(app).get("com-wujiaochang-1")
+    assert officer.officer_id == "com-wujiaochang-1" and officer.must_change_password
+    assert [initial for _, _, initial in demo_accounts(_settings(app))] == [None] * len(DEMO_USERS)
+    assert _sign_in(_client(app), "sup-wujiaochang", first[4][2]).headers["Location"] == "/account/password"
