@@ -331,6 +331,9 @@ def app_version() -> str:
     return digest.hexdigest()[:12]
 
 
+app_version()  # at start-up: every worker process of one deployment serves the same version
+
+
 @bp.get("/grid/sw.js")
 def service_worker() -> Response:
     """The service worker, from the grid's own path so it may control /grid and everything under it."""

@@ -324,3 +324,20 @@ def test_a_draft_refused_for_the_sign_in_is_kept_and_the_worker_asked_to_sign_in
     assert "重新登录" in page.inner_text("#sync-status")
     assert page.evaluate(COUNT_QUEUE) == 1 and titled(running, title) == []
     shoot(page, "grid-signin-again")
+
+
+def test_a_new_version_is_offered_and_taken_on_request(phone: tuple[Any, Any], running: RunningSuite) -> None:
+    """A new worker script (as a deployment brings): the phone finds it, asks, and reloads into it."""
+    _, page = phone
+    before = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
+    # Another script URL for the same scope is an update, as new bytes at the same URL would be.
+    page.evaluate("() => navigator.serviceWorker.register('/grid/sw.js?release=next', {scope: '/grid'})"
+                  ".then(() => true)")
+    page.wait_for_selector("#update-bar:not([hidden])", timeout=20_000)
+    assert "新版本" in page.inner_text("#update-bar") and small_targets(page) == []
+    assert page.evaluate("() => navigator.serviceWorker.controller.scriptURL") == before  # nothing until asked
+    with page.expect_navigation():
+        page.click("#update-bar button")
+    page.wait_for_load_state()
+    # (The page registers /grid/sw.js again at load, which for this test's URL is yet another update.)
+    assert page.evaluate("() => navigator.serviceWorker.controller.scriptURL").endswith("release=next")

@@ -86,6 +86,12 @@
     tick();
     if (document.querySelector("[data-seconds-left]")) { window.setInterval(tick, 1000); }
     document.querySelectorAll("[data-poll-url]").forEach(poll);
+    /* Nobody is signed in on the sign-in page: no copy of anyone's pages stays on this browser. */
+    if (location.pathname === "/signin" && window.caches) {
+      caches.keys().then(function (names) {
+        names.filter(function (n) { return n.indexOf("yangpu-") === 0; }).forEach(function (n) { caches.delete(n); });
+      }).catch(function () { /* nothing cached */ });
+    }
     /* Signing out asks first, then forgets this browser's copies of the pages (the grid worker's offline
        app keeps them in Cache Storage) before the form goes; drafts not yet filed stay. */
     document.querySelectorAll("form[data-signout]").forEach(function (form) {
