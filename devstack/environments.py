@@ -1,12 +1,12 @@
 """Fresh, isolated environments on the real servers, for tests and benchmarks.
 
 Each call makes new PostgreSQL databases (one per service, plus the platform's identity store) and a topic
-prefix of its own, so runs never
-see each other's rows or events; :func:`drop` removes the databases afterwards.
+prefix of its own, so runs never see each other's rows or events; :func:`drop` removes both afterwards.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +14,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from shared.config import SERVICES
+from shared.config import SERVICES, Settings
+from shared.messaging.backends import delete_topics
+
+log = logging.getLogger(__name__)
 
 PG_ADMIN_URL = "postgresql+psycopg://yangpu:yangpu@127.0.0.1:5432/postgres"
 KAFKA = "127.0.0.1:9092"
@@ -54,8 +57,14 @@ def production(var_dir: Path, label: str = "t", pg_admin_url: str = PG_ADMIN_URL
 
 
 def drop(env: dict[str, str], pg_admin_url: str = PG_ADMIN_URL) -> None:
-    """Drop an environment's databases; a few retries cover a server just back from a fault or an
-    autovacuum worker still attached."""
+    """Drop an environment's databases and topics; a few retries cover a server just back from a fault or
+    an autovacuum worker still attached. Topics are deleted so a long test run does not exhaust the
+    broker's open files (each partition holds several)."""
+    if env.get("TOPIC_PREFIX") and env.get("EVENT_BUS") == "kafka":
+        try:
+            delete_topics(Settings.from_env(env))
+        except Exception as exc:  # noqa: BLE001 - a broker down after a fault test: its topics die with it
+            log.warning("could not delete topics of %s: %s", env["TOPIC_PREFIX"], exc)
     admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -251,7 +251,10 @@ do_start() {
   log "starting broker (data dir $DATA_DIR)"
   # setsid: the broker must outlive this script and the CI step's process
   # group; it inherits no fds but stdio (see close_extra_fds).
+  # Every partition holds open files: a broker serving thousands of test topics needs more than the
+  # usual 1,024-20,000 descriptors (it shuts down when it runs out): as many as we may have.
   ( close_extra_fds
+    ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     exec setsid "$(java_bin)" "${JVM_COMMON[@]}" kafka.Kafka "$EFFECTIVE_CONF" \
         >>"$OUT_FILE" 2>&1 </dev/null ) &
   pid=$!

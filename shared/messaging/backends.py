@@ -22,6 +22,14 @@ def ensure_topics(settings: Settings, extra: set[str] | None = None) -> None:
         ensure_kafka_topics(settings, extra)
 
 
+def delete_topics(settings: Settings) -> None:
+    """Remove an environment's topics (its prefix) where the bus keeps them apart from other runs."""
+    if is_kafka(settings):
+        from shared.messaging.kafka import delete_topics as delete_kafka_topics
+
+        delete_kafka_topics(settings)
+
+
 def make_producer(settings: Settings, client_id: str) -> Producer:
     if is_kafka(settings):
         from shared.messaging.kafka import KafkaBusProducer

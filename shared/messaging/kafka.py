@@ -77,6 +77,19 @@ def ensure_topics(settings: Settings, extra: set[str] | None = None) -> None:
         admin.close()
 
 
+def delete_topics(settings: Settings) -> None:
+    """Delete every topic of this settings' prefix (a finished test's or bench's), freeing the broker's files."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix: that would be every topic")
+    admin = _build(KafkaAdminClient, settings, client_id="yangpu-admin", request_timeout_ms=REQUEST_TIMEOUT_MS)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
 class KafkaBusProducer:
     def __init__(self, settings: Settings, client_id: str) -> None:
         self.settings = settings
