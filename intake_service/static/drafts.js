@@ -167,7 +167,10 @@
       if (draft.state === "invalid" && draft.message) {
         var why = document.createElement("p");
         why.className = "error";
-        why.textContent = draft.message;
+        // What to fix, not only that something is wrong: each field's problem after the summary.
+        why.textContent = [draft.message].concat(Object.keys(draft.errors || {}).map(function (name) {
+          return [].concat(draft.errors[name]).join(" ");
+        })).join(" ");
         li.appendChild(why);
       }
       var actions = document.createElement("div");

@@ -201,6 +201,7 @@ def test_the_result_screen_is_in_view_and_keeps_the_enterprise(phone: tuple[Any,
 def test_opens_reloads_and_navigates_with_no_network(phone: tuple[Any, Any], running: RunningSuite) -> None:
     context, page = phone
     assert check(page, "grid-new") == [] and small_targets(page) == []
+    assert page.is_hidden("#update-bar") and page.is_hidden("#result")  # nothing to offer, nothing filed yet
     shoot(page, "grid-new")
     page.click("nav.tabs a[href$='/grid/mine']")
     page.wait_for_selector("h1")
@@ -230,6 +231,7 @@ def test_filed_offline_sent_from_another_page_exactly_once(phone: tuple[Any, Any
         page.click("#demand-form button[type=submit]")
         page.wait_for_selector("#result.warn:not([hidden])")
         assert "已保存在本机，有网络后自动提交" in page.inner_text("#result h2") and in_view(page, "#result h2")
+        assert page.is_hidden("#result [data-part=facts]")  # no number, officer or deadline before it is filed
         assert check(page, "grid-saved") == []
         shoot(page, "grid-saved-offline")
         page.click("nav.tabs a[href$='/grid/mine']")
@@ -259,6 +261,7 @@ def test_a_refused_draft_is_fixed_in_place_and_survives_a_reload(phone: tuple[An
     page.wait_for_selector("#result.warn:not([hidden])")
     context.set_offline(False)
     page.wait_for_selector("#drafts .card.needs-fixing")
+    assert "名称" in page.inner_text("#drafts .card.needs-fixing .error")  # what to fix, not only that
     assert page.evaluate(COUNT_QUEUE) == 1
     shoot(page, "grid-needs-fixing")
     page.click("#drafts .card.needs-fixing a.button")
