@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
+
 from shared.accounts import Accounts
+from shared.config import Settings
 
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - a test account's
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings a web-process app was built with."""
+    return app.extensions["yangpu"]["context"].settings
 
 
 def username_for(subject: str) -> str:

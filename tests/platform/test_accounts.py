@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import jwt
@@ -22,40 +21,12 @@ from shared.accounts import LOCK_AFTER, LOCK_SECONDS, Accounts, password_problem
 from shared.auth import issue_token
 from shared.auth_store import accounts as accounts_table
 from shared.auth_store import sessions as sessions_table
-from shared.config import Settings
-from tests.harness import prepare
+from tests.signin import settings_of
 
 HOME = "198.51.100.10"  # the worker's phone
 ELSEWHERE = ("203.0.113.21", "203.0.113.22", "203.0.113.23")
 WRONG = "Wrong-password-0"
 LOCKED = "Too many wrong passwords"
-
-
-@pytest.fixture
-def make_app(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Flask]]:
-    """``make_app(service)``: a new web-process app on ``env``; all apps share one fake clock (``.now``)."""
-    import importlib
-
-    settings = prepare(env, monkeypatch, ("intake", "routing", "sla"))
-    made: list[Flask] = []
-    now = [time.time()]
-
-    def make(service: str = "intake") -> Flask:
-        app = importlib.import_module(f"{service}_service.app").create(settings)
-        app.testing = True
-        app.extensions["yangpu_accounts"].clock = lambda: now[0]
-        made.append(app)
-        return app
-
-    make.now = now  # type: ignore[attr-defined]
-    yield make
-    for app in made:
-        app.extensions["yangpu_auth"].close()
-        app.extensions["yangpu"]["context"].engine.dispose()
-
-
-def _settings(app: Flask) -> Settings:
-    return app.extensions["yangpu"]["context"].settings
 
 
 def _accounts(app: Flask) -> Accounts:
@@ -78,7 +49,7 @@ def _sign_in(client: Any, username: str, password: str) -> Any:
 
 
 def _admin(app: Flask, role: str = "admin", street: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(role, 'root', street, secret=_settings(app).jwt_secret)}"}
+    return {"Authorization": f"Bearer {issue_token(role, 'root', street, secret=settings_of(app).jwt_secret)}"}
 
 
 def _create(app: Flask, **body: Any) -> Any:
@@ -263,7 +234,7 @@ def test_failures_per_address_are_still_limited(make_app):
 @pytest.mark.both_backends
 def test_a_session_ends_after_its_idle_timeout_and_slides_while_used(make_app):
     app = make_app("intake")
-    idle = _settings(app).session_idle_seconds
+    idle = settings_of(app).session_idle_seconds
     client = _client(app)
     assert _sign_in(client, _worker(app), "Zhongshan-Road-77").status_code == 302
     for _ in range(3):  # used every idle - 10 s: never ends
@@ -279,8 +250,8 @@ def test_a_session_never_outlives_the_longest_token_lifetime(make_app):
     app = make_app("intake")
     client = _client(app)
     assert _sign_in(client, _worker(app), "Zhongshan-Road-77").status_code == 302
-    step = _settings(app).session_idle_seconds - 10
-    end = make_app.now[0] + _settings(app).jwt_max_ttl_seconds
+    step = settings_of(app).session_idle_seconds - 10
+    end = make_app.now[0] + settings_of(app).jwt_max_ttl_seconds
     while make_app.now[0] + step < end:
         make_app.now[0] += step
         assert _page_status(client) == 200
@@ -323,7 +294,7 @@ def test_a_page_asks_other_services_with_a_short_lived_token_for_its_user(make_a
     client = _client(app)
     assert _sign_in(client, "cui.xiaowen", "Zhongshan-Road-77").status_code == 302
     with app.test_request_context("/officer", headers={"Cookie": f"yangpu_session={_session_of(client)}"}):
-        claims = jwt.decode(service_token(), _settings(app).jwt_secret, algorithms=["HS256"],
+        claims = jwt.decode(service_token(), settings_of(app).jwt_secret, algorithms=["HS256"],
                             options={"verify_iss": False})
     assert claims["sub"] == "com-wujiaochang-2" and claims["role"] == "officer"  # the officer's roster id
     assert claims["exp"] - claims["iat"] == 300
@@ -434,10 +405,10 @@ def test_make_run_creates_a_demo_account_per_role_once(make_app):
     from devstack.stack import DEMO_USERS, demo_accounts
 
     app = make_app("intake")
-    first = demo_accounts(_settings(app))
+    first = demo_accounts(settings_of(app))
     assert [(role, name) for role, name, _ in first] == [(role, subject) for role, subject, _ in DEMO_USERS]
     assert all(initial for _, _, initial in first)
     officer = _accounts(app).get("com-wujiaochang-1")
     assert officer.officer_id == "com-wujiaochang-1" and officer.must_change_password
-    assert [initial for _, _, initial in demo_accounts(_settings(app))] == [None] * len(DEMO_USERS)
+    assert [initial for _, _, initial in demo_accounts(settings_of(app))] == [None] * len(DEMO_USERS)
     assert _sign_in(_client(app), "sup-wujiaochang", first[4][2]).headers["Location"] == "/account/password"

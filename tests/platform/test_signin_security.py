@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,40 +21,9 @@ from flask import Flask
 
 from shared.auth import decode_token, issue_token
 from shared.auth_store import AuthStore
-from shared.config import Settings
-from tests.harness import prepare
-from tests.signin import PASSWORD, ensure_account
+from tests.signin import PASSWORD, ensure_account, settings_of
 
 CLIENT = "203.0.113.7"  # one client address per test app, so counts never mix with another test's
-
-
-def _create(service: str, settings: Settings) -> Flask:
-    import importlib
-
-    app = importlib.import_module(f"{service}_service.app").create(settings)
-    app.testing = True
-    return app
-
-
-@pytest.fixture
-def make_app(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Flask]]:
-    """``make_app(service)``: a new web-process app on ``env`` (a second call is a second worker)."""
-    settings = prepare(env, monkeypatch, ("intake", "routing", "sla"))
-    made: list[Flask] = []
-
-    def make(service: str = "intake") -> Flask:
-        app = _create(service, settings)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.extensions["yangpu_auth"].close()
-        app.extensions["yangpu"]["context"].engine.dispose()
-
-
-def _settings(app: Flask) -> Settings:
-    return app.extensions["yangpu"]["context"].settings
 
 
 def _client(app: Flask, address: str = CLIENT) -> Any:
@@ -77,7 +45,7 @@ def _sign_in(client: Any, password: str = PASSWORD, next_: str | None = None, us
 
 
 def _token(app: Flask, role: str = "admin", subject: str = "root", street: str | None = None) -> str:
-    return issue_token(role, subject, street, secret=_settings(app).jwt_secret)
+    return issue_token(role, subject, street, secret=settings_of(app).jwt_secret)
 
 
 def browser_target(location: str, base: str = "http://localhost/signin") -> urllib.parse.SplitResult:
@@ -105,7 +73,7 @@ SAFE_NEXT = ["/grid", "/officer?view=mine&lang=en", "/demands/D-1#timeline", "/s
 def test_sign_in_never_sends_the_browser_to_another_host(make_app, next_):
     app = make_app("intake")
     client = _client(app)
-    allowed = {"localhost", *(urllib.parse.urlsplit(u).hostname for u in _settings(app).service_urls.values())}
+    allowed = {"localhost", *(urllib.parse.urlsplit(u).hostname for u in settings_of(app).service_urls.values())}
     response = _sign_in(client, next_=next_)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     target = browser_target(response.headers["Location"])
@@ -176,7 +144,7 @@ def test_a_revoked_token_is_refused_by_every_worker_of_every_service_within_a_se
     officer = _token(apps[0], "officer", "com-yanji-1")
     for api in clients:
         assert _api_status(api, officer) == 403  # valid, and each worker has read the deny list
-    jti = decode_token(officer, _settings(apps[0]).jwt_secret).token_id
+    jti = decode_token(officer, settings_of(apps[0]).jwt_secret).token_id
     response = _revoke(clients[0], _token(apps[0]), {"jti": jti})
     assert response.status_code == 201, response.get_json()
     revoked_at = time.monotonic()
@@ -216,7 +184,7 @@ def test_entries_expire_with_their_token_and_are_purged(make_app):
     entries = store.entries()
     assert "gone" not in entries  # purged by the next revocation
     assert abs(entries["soon"] - soon) <= 1
-    longest = time.time() + _settings(app).jwt_max_ttl_seconds
+    longest = time.time() + settings_of(app).jwt_max_ttl_seconds
     assert longest <= entries["late"] <= longest + 60 and longest <= entries["default"] <= longest + 60
 
 
