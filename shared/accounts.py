@@ -414,7 +414,7 @@ def _show(account: Account) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Admins' account work from a shell; prints a generated one-time password once, never stores it."""
     from shared.auth_store import ensure_schema, open_engine
-    from shared.config import ConfigError, Settings
+    from shared.config import Settings
 
     parser = argparse.ArgumentParser(prog="python -m shared.accounts", description="Manage sign-in accounts.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -434,12 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             one.add_argument("--password-stdin", action="store_true")
     sub.add_parser("list", help="every account and its state")
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-        settings.check_production_ready()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.for_command()
     engine = open_engine(settings.auth_database_url)
     ensure_schema(engine)
     store = Accounts(engine, idle_seconds=settings.session_idle_seconds, max_seconds=settings.jwt_max_ttl_seconds,

@@ -206,7 +206,7 @@ def check_officer_street(roster_path: Path, officer_id: str, street: str) -> str
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``issue`` prints a token (and only the token) so scripts can capture it with $(...)."""
-    from shared.config import ConfigError, Settings
+    from shared.config import Settings
 
     parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Issue bearer tokens for the suite.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,12 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     issue.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default JWT_TTL_SECONDS)")
     args = parser.parse_args(argv)
 
-    try:
-        settings = Settings.from_env()
-        settings.check_production_ready()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.for_command()
     ttl = settings.jwt_ttl_seconds if args.ttl is None else args.ttl
     if args.role == "officer" and args.street is not None:
         problem = check_officer_street(settings.roster_path, args.subject, args.street)

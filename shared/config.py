@@ -7,6 +7,7 @@ nothing needs installing. Production sets ``YANGPU_MODE=production`` plus Postgr
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,17 @@ class Settings:
             raise ConfigError("JWT_SECRET must be set to a private value in production mode")
         if len(secret.encode()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 bytes in production mode")
+
+    @classmethod
+    def for_command(cls) -> Settings:
+        """The settings of a command-line tool: a configuration error ends it with its message and status 2."""
+        try:
+            settings = cls.from_env()
+            settings.check_production_ready()
+        except ConfigError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return settings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
