@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -148,3 +149,31 @@ def signed_in(browser: Any, running: RunningSuite, role: str, viewport: dict[str
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+OFFLINE_READY = """() => navigator.serviceWorker.getRegistrations().then(regs => caches.keys().then(names =>
+    Promise.all(names.map(n => caches.open(n).then(c => c.keys()))).then(all => ({
+        controlled: navigator.serviceWorker.controller !== null, caches: names,
+        registrations: regs.map(r => [r.scope, !!r.installing, !!r.waiting, !!r.active]),
+        cached: all.flat().map(r => new URL(r.url).pathname)}))))"""
+
+
+@pytest.fixture
+def phone(browser: Any, running: RunningSuite) -> Iterator[tuple[Any, Any]]:
+    """A phone signed in as the grid worker, on the form, with its service worker installed and in control."""
+    context, page = signed_in(browser, running, "grid_worker", PHONE, lang="zh_Hans_CN")
+    page.goto(running.url("intake", "/grid?lang=zh_Hans_CN"))
+    state = {}
+    for _ in range(100):  # the worker installs (shell and both pages cached) and takes control
+        state = page.evaluate(OFFLINE_READY)
+        if state["controlled"] and {"/grid", "/grid/mine"} <= set(state["cached"]):
+            break
+        if any(active for *_, active in state["registrations"]) and not state["controlled"]:
+            page.reload()  # loaded while the worker was still installing: the next load is in its hands
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the service worker did not get ready: {state}")
+    try:
+        yield context, page
+    finally:
+        context.close()

@@ -11,50 +11,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from intake_service.http.pages import body_from_form
 from intake_service.http.schemas import DemandIn
 from shared.config import PROJECT_ROOT
 from shared.validation import flatten_errors, phone_problem, text_problem, uscc_problem, uscc_with_check
-from tests.e2e.conftest import PHONE, USERS, RunningSuite, signed_in
+from tests.e2e.conftest import USERS, RunningSuite
 from tests.e2e.test_accessibility import check
 from tests.helpers import enterprise
 
 DOCS_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 QUEUE = f"yangpu.drafts.{USERS['grid_worker'][0]}"
 COUNT_QUEUE = f"JSON.parse(localStorage.getItem('{QUEUE}') || '[]').length"
-OFFLINE_READY = """() => navigator.serviceWorker.getRegistrations().then(regs => caches.keys().then(names =>
-    Promise.all(names.map(n => caches.open(n).then(c => c.keys()))).then(all => ({
-        controlled: navigator.serviceWorker.controller !== null, caches: names,
-        registrations: regs.map(r => [r.scope, !!r.installing, !!r.waiting, !!r.active]),
-        cached: all.flat().map(r => new URL(r.url).pathname)}))))"""
-
-
-@pytest.fixture
-def phone(browser: Any, running: RunningSuite) -> Iterator[tuple[Any, Any]]:
-    """A phone signed in as the grid worker, on the form, with its service worker installed and in control."""
-    context, page = signed_in(browser, running, "grid_worker", PHONE, lang="zh_Hans_CN")
-    page.goto(running.url("intake", "/grid?lang=zh_Hans_CN"))
-    state = {}
-    for _ in range(100):  # the worker installs (shell and both pages cached) and takes control
-        state = page.evaluate(OFFLINE_READY)
-        if state["controlled"] and {"/grid", "/grid/mine"} <= set(state["cached"]):
-            break
-        if any(active for *_, active in state["registrations"]) and not state["controlled"]:
-            page.reload()  # loaded while the worker was still installing: the next load is in its hands
-        time.sleep(0.2)
-    else:
-        pytest.fail(f"the service worker did not get ready: {state}")
-    try:
-        yield context, page
-    finally:
-        context.close()
-
-
 def shoot(page: Any, name: str) -> None:
     """A screenshot of the screen as the worker sees it, for docs/pages.md."""
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
