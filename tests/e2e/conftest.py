@@ -146,6 +146,13 @@ def signed_in(browser: Any, running: RunningSuite, role: str, viewport: dict[str
     return context, page
 
 
+def titled(running: RunningSuite, title: str) -> list[dict[str, Any]]:
+    """The demands intake stored with this title (a supervisor of the street reads them)."""
+    status, body = running.api("intake", "/api/v1/demands?limit=100", "supervisor")
+    assert status == 200, body
+    return [d for d in body["items"] if d["title"] == title]
+
+
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

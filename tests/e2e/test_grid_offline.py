@@ -17,7 +17,7 @@ from intake_service.http.pages import body_from_form
 from intake_service.http.schemas import DemandIn
 from shared.config import PROJECT_ROOT
 from shared.validation import flatten_errors, phone_problem, text_problem, uscc_problem, uscc_with_check
-from tests.e2e.conftest import USERS, RunningSuite
+from tests.e2e.conftest import USERS, RunningSuite, titled
 from tests.e2e.test_accessibility import check
 from tests.helpers import enterprise
 
@@ -41,10 +41,11 @@ def fill(page: Any, title: str, uscc: str | None = None, name: str | None = None
     page.fill("[name=description]", "企业反映电子发票系统无法登录，需要税务专员协助。")
 
 
-def titled(running: RunningSuite, title: str) -> list[dict[str, Any]]:
-    status, body = running.api("intake", "/api/v1/demands?limit=100", "supervisor")
-    assert status == 200, body
-    return [d for d in body["items"] if d["title"] == title]
+def file_demand(page: Any, title: str) -> None:
+    """Fill the form, press 提交 and wait for the result screen."""
+    fill(page, title)
+    page.click("#demand-form button[type=submit]")
+    page.wait_for_selector("#result.ok:not([hidden])")
 
 
 def in_view(page: Any, selector: str) -> bool:
@@ -145,9 +146,7 @@ def test_one_round_of_errors_focus_on_the_first_and_nothing_sent(phone: tuple[An
 def test_the_result_screen_is_in_view_and_keeps_the_enterprise(phone: tuple[Any, Any], running: RunningSuite) -> None:
     _, page = phone
     title = f"结果页 {uuid.uuid4().hex[:6]}"
-    fill(page, title)
-    page.click("#demand-form button[type=submit]")
-    page.wait_for_selector("#result.ok:not([hidden])")
+    file_demand(page, title)
     assert "已提交" in page.inner_text("#result h2")
     assert in_view(page, "#result h2") and page.evaluate("document.activeElement.id") == "result-h"
     demand = titled(running, title)[0]
@@ -249,9 +248,7 @@ def test_a_refused_draft_is_fixed_in_place_and_survives_a_reload(phone: tuple[An
 def test_the_demand_page_names_the_officer_and_the_deadline(phone: tuple[Any, Any], running: RunningSuite) -> None:
     _, page = phone
     title = f"承办人 {uuid.uuid4().hex[:6]}"
-    fill(page, title)
-    page.click("#demand-form button[type=submit]")
-    page.wait_for_selector("#result.ok:not([hidden])")
+    file_demand(page, title)
     page.wait_for_function("() => !document.querySelector('#result [data-part=officer]').textContent.includes('分派')",
                            timeout=30_000)
     page.click("#result [data-part=view]")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.e2e.conftest import DESKTOP, PHONE, RunningSuite, screenshot, signed_in
+from tests.e2e.conftest import DESKTOP, PHONE, RunningSuite, screenshot, signed_in, titled
 from tests.helpers import enterprise
 
 
@@ -35,12 +35,6 @@ def fill_demand(page: Any, title: str) -> None:
     page.check("[name=complexity][value=simple]")
     page.fill("[name=title]", title)
     page.fill("[name=description]", "企业反映电子发票系统无法登录，需要税务专员协助。")
-
-
-def titled(running: RunningSuite, title: str) -> list[dict[str, Any]]:
-    status, page = running.api("intake", "/api/v1/demands?limit=100", "supervisor")
-    assert status == 200, page
-    return [d for d in page["items"] if d["title"] == title]
 
 
 def test_a_demand_from_the_phone_to_the_supervisor(browser: Any, running: RunningSuite) -> None:

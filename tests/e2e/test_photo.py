@@ -15,8 +15,8 @@ from PIL import Image
 
 from shared.accounts import Accounts
 from shared.auth_store import open_engine
-from tests.e2e.conftest import DESKTOP, RunningSuite
-from tests.e2e.test_grid_offline import fill, titled
+from tests.e2e.conftest import DESKTOP, RunningSuite, titled
+from tests.e2e.test_grid_offline import fill
 from tests.signin import PASSWORD, ensure_account
 
 
