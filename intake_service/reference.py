@@ -39,11 +39,12 @@ def seed(session: Session, settings: Settings) -> int:
 
 
 def load_roster(path: Path) -> Mapping[str, RosterOfficer]:
-    """Each officer's kind, streets and name from the roster file (routing validates the file; intake only
+    """Each officer's kind, streets, name and phone from the roster file (routing validates the file; intake only
     reads it)."""
     entries = yaml.safe_load(path.read_text(encoding="utf-8")).get("officers") or []
     return {entry["id"]: RosterOfficer(entry["kind"], frozenset(entry.get("streets") or ()),
-                                       str(entry.get("name") or "")) for entry in entries}
+                                       str(entry.get("name") or ""), str(entry.get("phone") or ""))
+            for entry in entries}
 
 
 def load_resolution_targets(path: Path, seconds_per_working_day: int) -> dict[str, float]:

@@ -27,6 +27,7 @@ class Officer(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))  # office phone, for the enterprise and grid workers
     kind: Mapped[str] = mapped_column(String(32))
     streets: Mapped[list] = mapped_column(JSON, default=list)
     department: Mapped[str | None] = mapped_column(String(64))

@@ -21,7 +21,7 @@ from routing_service.model import Officer
 from routing_service.repository import apply_roster_entry, new_officer
 from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
-from shared.fields import Text, count
+from shared.fields import Phone, Text, count
 from shared.validation import flatten_errors
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
@@ -60,6 +60,8 @@ class OfficerFields(Schema):
     """Everything about an officer an admin may set (the id excepted)."""
 
     name = Text(required=True, validate=validate.Length(min=1, max=100))
+    phone = Phone(load_default=None, allow_none=True,
+                  metadata={"description": "Office phone the enterprise and grid workers may call"})
     kind = fields.String(required=True, validate=validate.OneOf(KINDS, error="unknown kind {input!r}; use {choices}"))
     streets = fields.List(fields.String(validate=STREET_CODES), required=True,
                           validate=validate.Length(min=1, max=len(STREETS) + 1, error="at least one street (or \"*\")"))

@@ -47,7 +47,7 @@ from routing_service.model import Assignment, EarlyClock, Officer
 
 # The state filter as a literal, so PostgreSQL matches it to the partial index on unassigned demands.
 IS_UNASSIGNED = Assignment.state == literal(UNASSIGNED, literal_execute=True)
-ROSTER_FIELDS = ("name", "kind", "streets", "department", "skills", "capacity", "duty")
+ROSTER_FIELDS = ("name", "phone", "kind", "streets", "department", "skills", "capacity", "duty")
 
 
 # --- rows <-> the rules' values ----------------------------------------------------------------------
@@ -69,7 +69,8 @@ def facts(a: Assignment) -> DemandFacts:
 
 def roster_entry(officer: Officer) -> dict[str, Any]:
     """The editable fields of a stored officer, in the roster's shape."""
-    return {"id": officer.id, "name": officer.name, "kind": officer.kind, "streets": list(officer.streets),
+    return {"id": officer.id, "name": officer.name, "phone": officer.phone, "kind": officer.kind,
+            "streets": list(officer.streets),
             "department": officer.department, "skills": list(officer.skills), "capacity": officer.capacity,
             "duty": dict(officer.duty)}
 

@@ -73,6 +73,7 @@ class RosterOfficer:
     kind: str
     streets: frozenset[str]
     name: str = ""
+    phone: str = ""
 
 
 @dataclass(frozen=True)

@@ -298,14 +298,17 @@ def promised_by(settings: Settings, demand: Demand) -> datetime | None:
 
 
 def _who_and_when(demand: Demand) -> dict[str, str | None]:
-    """The officer's name (once routing assigned it) and the promised deadline, as the pages show them."""
-    officer = None
+    """The officer's name and office phone (once routing assigned it) and the promised deadline, as the pages
+    show them."""
+    officer = phone = None
     if demand.assignee_id:
         officer = _officer_names().get(demand.assignee_id, demand.assignee_id)
+        found = ctx().roster.get(demand.assignee_id)
+        phone = found.phone if found and found.phone else None
     elif demand.department:
         officer = department_name(demand.department)
     deadline = promised_by(ctx().settings, demand)
-    return {"officer": officer, "deadline": when(deadline) if deadline else None}
+    return {"officer": officer, "officer_phone": phone, "deadline": when(deadline) if deadline else None}
 
 
 # --- the installable offline app ---------------------------------------------------------------------

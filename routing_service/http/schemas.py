@@ -130,6 +130,7 @@ ACTION_SCHEMAS: dict[str, type[Schema]] = {
 class OfficerOut(Schema):
     id = fields.String()
     name = fields.String()
+    phone = fields.String(allow_none=True, metadata={"description": "Office phone, canonical form"})
     kind = fields.String()
     streets = fields.List(fields.String())
     department = fields.String(allow_none=True)

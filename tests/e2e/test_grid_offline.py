@@ -255,6 +255,7 @@ def test_the_demand_page_names_the_officer_and_the_deadline(phone: tuple[Any, An
     page.wait_for_selector(".facts")
     facts = page.inner_text(".facts")
     assert "承办人" in facts and "com-" not in facts and "承诺办结时间" in facts
+    assert "021-6508" in facts  # the officer's office phone, from the roster
     assert "13812345678" in page.inner_text("main")  # the worker typed it: not masked for them
     assert page.inner_text(".status-words")
     assert check(page, "grid-demand") == [] and small_targets(page) == []

@@ -117,3 +117,12 @@ def test_admin_switches_duty_and_capacity(routing):
     assert bad.status_code == 422 and "capacity" in bad.get_json()["errors"]
     assert routing.client.put("/api/v1/officers/nobody/capacity", json={"capacity": 1},
                               headers=admin).status_code == 404
+
+
+def test_an_officers_office_phone_is_kept_in_its_canonical_form_and_checked(routing):
+    admin = routing.auth("admin", "admin-1")
+    changed = routing.client.patch(f"/api/v1/officers/{OFFICER_1}", json={"phone": "(021) 6508-0001"}, headers=admin)
+    assert changed.status_code == 200 and changed.get_json()["phone"] == "021-65080001", changed.get_json()
+    refused = routing.client.patch(f"/api/v1/officers/{OFFICER_1}", json={"phone": "not a phone"}, headers=admin)
+    assert refused.status_code == 422 and "phone" in refused.get_json()["errors"]
+    assert routing.client.get(f"/api/v1/officers/{OFFICER_1}", headers=admin).get_json()["phone"] == "021-65080001"
