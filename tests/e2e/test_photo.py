@@ -15,7 +15,7 @@ from PIL import Image
 
 from shared.accounts import Accounts
 from shared.auth_store import open_engine
-from tests.e2e.conftest import DESKTOP, RunningSuite, titled
+from tests.e2e.conftest import DESKTOP, STREET, RunningSuite, titled
 from tests.e2e.test_grid_offline import fill
 from tests.signin import PASSWORD, ensure_account
 
@@ -32,7 +32,8 @@ def _account_for(running: RunningSuite, officer_id: str) -> str:
     """A password account for whichever officer routing chose."""
     store = open_engine(running.settings.auth_database_url)
     try:
-        return ensure_account(Accounts(store, roster_path=running.settings.roster_path), "officer", officer_id)
+        return ensure_account(Accounts(store, roster_path=running.settings.roster_path), "officer", officer_id,
+                              STREET)
     finally:
         store.dispose()
 
@@ -46,11 +47,12 @@ def test_a_photo_filed_from_the_phone_reaches_the_officer_without_its_location(
                                                  "buffer": _photo_with_gps()}])
     page.click("#demand-form button[type=submit]")
     page.wait_for_selector("#result.ok:not([hidden])")
+    page.wait_for_selector("#attach-status.ok", state="attached")  # 照片已附加到诉求 (the form is behind the result)
     demand = running.wait(lambda: titled(running, title), what="the demand stored")[0]
-    listing = running.wait(lambda: (r := running.api("intake", f"/api/v1/demands/{demand['id']}/attachments",
-                                                     "supervisor"))[0] == 200 and r[1], what="the photo attached")
-    items = listing if isinstance(listing, list) else listing.get("items", [])
-    assert len(items) == 1, listing
+    listed = f"/api/v1/demands/{demand['id']}/attachments"
+    items = running.wait(lambda: (r := running.api("intake", listed, "supervisor"))[0] == 200 and r[1]["items"],
+                         what="the photo attached")
+    assert len(items) == 1, items
 
     # The officer it went to sees a link on routing's demand page, and their browser opens the photo.
     holder = running.wait(lambda: (r := running.api("routing", f"/api/v1/demands/{demand['id']}/assignment",
