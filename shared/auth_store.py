@@ -25,25 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from limits.errors import ConfigurationError
 from limits.storage import Storage
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    case,
-    delete,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import Connection, Engine, case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -58,48 +43,48 @@ REFRESH_SECONDS = 0.5
 PURGE_EVERY_SECONDS = 60.0
 STORAGE_SCHEME = "yangpu-auth"
 
-metadata = MetaData()
-revoked_tokens = Table(
+metadata = sa.MetaData()
+revoked_tokens = sa.Table(
     "revoked_tokens", metadata,
-    Column("jti", String(200), primary_key=True),
+    sa.Column("jti", sa.String(200), primary_key=True),
     # epoch seconds: the token's own exp (or the longest a token can live); the row is purged after it
-    Column("expires_at", BigInteger, nullable=False, index=True),
-    Column("revoked_at", BigInteger, nullable=False),
-    Column("revoked_by", String(200), nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("revoked_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_by", sa.String(200), nullable=False),
 )
-rate_limits = Table(
+rate_limits = sa.Table(
     "rate_limits", metadata,
-    Column("key", String(255), primary_key=True),
-    Column("hits", Integer, nullable=False),
-    Column("expires_at", Float, nullable=False, index=True),  # epoch seconds: the window's end
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),  # epoch seconds: the window's end
 )
 # Password accounts (shared.accounts): one row per person, never deleted (disabled instead).
-accounts = Table(
+accounts = sa.Table(
     "accounts", metadata,
-    Column("username", String(64), primary_key=True),
-    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
-    Column("role", String(32), nullable=False),
-    Column("street", String(64), nullable=True),
-    Column("email", String(254), nullable=False),
-    Column("officer_id", String(100), nullable=True),  # the roster id an officer acts as (their token subject)
-    Column("must_change_password", Boolean, nullable=False),
-    Column("failed_count", Integer, nullable=False),  # wrong passwords since the last success or lock
-    Column("locked_until", BigInteger, nullable=True),  # epoch seconds
-    Column("disabled", Boolean, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id, PHC string
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("street", sa.String(64), nullable=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("officer_id", sa.String(100), nullable=True),  # the roster id an officer acts as (their token subject)
+    sa.Column("must_change_password", sa.Boolean, nullable=False),
+    sa.Column("failed_count", sa.Integer, nullable=False),  # wrong passwords since the last success or lock
+    sa.Column("locked_until", sa.BigInteger, nullable=True),  # epoch seconds
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
 # Page sessions: only the SHA-256 of the random id in the cookie is stored, so a copy of this table opens none.
-sessions = Table(
+sessions = sa.Table(
     "sessions", metadata,
-    Column("id_hash", String(64), primary_key=True),
-    Column("username", String(64), nullable=False, index=True),
-    Column("subject", String(200), nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("street", String(64), nullable=True),
-    Column("created_at", BigInteger, nullable=False),
-    Column("last_seen", BigInteger, nullable=False),
-    Column("expires_at", BigInteger, nullable=False, index=True),  # absolute end (JWT_MAX_TTL_SECONDS)
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("street", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),  # absolute end (JWT_MAX_TTL_SECONDS)
 )
 
 
@@ -127,7 +112,7 @@ def ensure_schema(engine: Engine) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
-def _upsert(conn: Connection, table: Table, values: dict[str, Any], update: dict[str, Any],
+def _upsert(conn: Connection, table: sa.Table, values: dict[str, Any], update: dict[str, Any],
             returning: Any = None) -> Any:
     """INSERT ... ON CONFLICT (primary key) DO UPDATE, one atomic statement on SQLite and PostgreSQL."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
