@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from intake_service.bootstrap import Context, bootstrap
-from intake_service.http import api, open311, pages
+from intake_service.http import api, enterprise, helpdesk, hotline, open311, pages
 from shared import logs
 from shared.config import Settings
 from shared.webkit.app import create_app
@@ -20,4 +20,5 @@ def create(settings: Settings | None = None, *, ctx: Context | None = None) -> F
     one with the worker)."""
     ctx = ctx or bootstrap(settings)
     logs.configure("intake-web", ctx.settings.log_level)
-    return install_pages(create_app(ctx, [api.blp, open311.blp], DESCRIPTION), pages.bp)
+    return install_pages(create_app(ctx, [api.blp, open311.blp], DESCRIPTION), pages.bp, helpdesk.bp, hotline.bp,
+                         enterprise.bp)

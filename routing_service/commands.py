@@ -223,11 +223,11 @@ def _perform(session: Session, demand_id: str, action: str, body: dict[str, Any]
 
 
 def _check(principal: Principal, a: Assignment, action: str) -> None:
-    if action == "feedback" and not may_act(principal, a.street, a.officer_id, action):
+    if action == "feedback" and not may_act(principal, a, action):
         raise RoutingRefused("forbidden", f"the enterprise's satisfaction is recorded by whoever speaks for it (a "
                                           f"grid worker of {a.street}, a hotline or help-desk agent), never by "
                                           f"the officer holding the demand")
-    if not may_act(principal, a.street, a.officer_id, action):
+    if not may_act(principal, a, action):
         holder = "nobody (it is in the street's unassigned queue)" if a.officer_id is None else "another officer"
         raise RoutingRefused("forbidden", f"only the holder of the demand or a supervisor of {a.street} may "
                                           f"{action} it; it is held by {holder}")

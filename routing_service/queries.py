@@ -95,7 +95,7 @@ def demand_page(ctx: Context, principal: Principal, demand_id: str) -> dict[str,
         if a is None or not may_read(session, principal, a):
             return None
         actions = [x for x in allowed_actions(a.state)
-                   if may_act(principal, a.street, a.officer_id, x) and not (x == "escalate" and a.escalated)]
+                   if may_act(principal, a, x) and not (x == "escalate" and a.escalated)]
         names = _officer_names(session)
         colleagues = [{"id": o.id, "name": names.get(o.id, o.id), "kind": o.kind, "department": o.department,
                        "available": o.has_room}

@@ -43,7 +43,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from shared.auth import ROLES, Principal, _check_role_street, check_officer_street, roster_streets
+from shared.auth import ACCOUNT_ROLES, Principal, _check_role_street, check_officer_street, roster_streets
 from shared.auth_store import SqlRateLimitStorage, StoreUnavailable, accounts, sessions
 
 LOCK_AFTER = 5  # wrong passwords in a row that lock an account
@@ -175,8 +175,8 @@ class Accounts:
             errors["username"] = ["3-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"]
         if len(email) > 254 or not re.match(EMAIL, email):
             errors["email"] = ["not an e-mail address"]
-        if role not in ROLES:
-            errors["role"] = [f"one of {', '.join(ROLES)}"]
+        if role not in ACCOUNT_ROLES:
+            errors["role"] = [f"one of {', '.join(ACCOUNT_ROLES)}"]
         elif problem := _check_role_street(role, street):
             errors["street"] = [problem]
         if role == "officer" and not officer_id:
@@ -420,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create", help="create an account and print its one-time password")
     create.add_argument("--username", required=True)
-    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--role", required=True, choices=ACCOUNT_ROLES)
     create.add_argument("--street", default=None)
     create.add_argument("--email", required=True)
     create.add_argument("--officer-id", default=None, help="an officer's roster id (deploy/roster.yaml)")

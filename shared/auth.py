@@ -27,7 +27,10 @@ import jwt
 
 from shared.contracts.reference import STREETS
 
-ROLES = ("grid_worker", "hotline_agent", "helpdesk_agent", "officer", "supervisor", "admin")
+ROLES = ("grid_worker", "hotline_agent", "helpdesk_agent", "officer", "supervisor", "admin", "enterprise")
+# People sign in with accounts; ``enterprise`` is never an account: it is the enterprise answering through
+# the private link of one demand (its tokens' subject is that demand's id, minted by intake for minutes).
+ACCOUNT_ROLES = tuple(role for role in ROLES if role != "enterprise")
 # Grid workers and supervisors act for one street; officers reach streets through the roster,
 # so their street claim is optional. The other roles are district-wide and carry no street.
 STREET_REQUIRED_ROLES = frozenset({"grid_worker", "supervisor"})

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from shared.contracts.reference import department_for
@@ -210,16 +210,29 @@ def escalation_target(street: str, officers: Mapping[str, OfficerState]) -> str 
     return supervisors[0].id if supervisors else None
 
 
-# Who speaks for the enterprise when its verdict (满意度) is recorded: the grid worker of its street, or the
-# 12345 hotline and help-desk agents who call it back. Never the officer whose work is being judged.
-ENTERPRISE_VOICES = frozenset({"grid_worker", "hotline_agent", "helpdesk_agent"})
+# Who speaks for the enterprise when its verdict (满意度) is recorded: the grid worker of its street, the
+# 12345 hotline and help-desk agents who call it back, or the enterprise itself through its private link (a
+# principal of role ``enterprise`` whose subject is the demand's id). Never the officer whose work is judged.
+ENTERPRISE_VOICES = frozenset({"grid_worker", "hotline_agent", "helpdesk_agent", "enterprise"})
+# The online help desk gives an online demand its first answer (the 1-minute promise), whoever holds it.
+FIRST_RESPONDERS = {"online_helpdesk": "helpdesk_agent"}
+OFFICER_ROLES = ("officer", "supervisor")
 # The roles each action's endpoint lets in (``may_act`` then decides on the demand itself).
 ACTION_ROLES: dict[str, tuple[str, ...]] = {
+    "acknowledge": (*OFFICER_ROLES, *sorted(set(FIRST_RESPONDERS.values()))),
     "transfer": ("officer", "supervisor", "admin"),
     "feedback": tuple(sorted(ENTERPRISE_VOICES)),
 }
-OFFICER_ROLES = ("officer", "supervisor")
 STREET_OFFICER_KINDS = frozenset({"chief_service_officer", "street_commissioner", "supervisor"})
+
+
+class DemandRef(Protocol):
+    """What ``may_act`` needs to know of a demand (routing's assignment row has it)."""
+
+    demand_id: str
+    street: str
+    channel: str
+    officer_id: str | None
 
 
 def action_roles(action: str) -> tuple[str, ...]:
@@ -227,18 +240,24 @@ def action_roles(action: str) -> tuple[str, ...]:
     return ACTION_ROLES.get(action, OFFICER_ROLES)
 
 
-def may_act(principal: Principal, street: str, holder: str | None, action: str | None = None) -> bool:
-    """Whether ``principal`` may perform ``action`` on a demand of ``street`` held by ``holder``.
+def may_act(principal: Principal, demand: DemandRef, action: str | None = None) -> bool:
+    """Whether ``principal`` may perform ``action`` on ``demand``.
 
     Officers' work (acknowledge ... close): the holder, or a supervisor of the street. Transfer also an admin,
-    anywhere. Feedback only someone speaking for the enterprise (a grid worker of its street, an agent) and
-    never the holder, so nobody rates their own work.
+    anywhere. Acknowledge also the channel's first responder (a help-desk agent for an online demand).
+    Feedback only someone speaking for the enterprise (a grid worker of its street, an agent, the enterprise
+    through its link to this demand) and never the holder, so nobody rates their own work.
     """
+    street, holder = demand.street, demand.officer_id
     if action == "feedback":
         if principal.subject == holder or principal.role not in ENTERPRISE_VOICES:
             return False
+        if principal.role == "enterprise":
+            return principal.subject == demand.demand_id
         return principal.role != "grid_worker" or principal.street == street
     if action == "transfer" and principal.role == "admin":
+        return True
+    if action == "acknowledge" and FIRST_RESPONDERS.get(demand.channel) == principal.role:
         return True
     if principal.role == "supervisor" and principal.street == street:
         return True

@@ -20,7 +20,16 @@ from flask_smorest import Api, abort
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.accounts import USERNAME, Account, AccountRefused, Accounts
-from shared.auth import DEFAULT_MAX_TTL_SECONDS, ISSUER, LEEWAY_SECONDS, ROLES, AuthError, Principal, decode_token
+from shared.auth import (
+    ACCOUNT_ROLES,
+    DEFAULT_MAX_TTL_SECONDS,
+    ISSUER,
+    LEEWAY_SECONDS,
+    ROLES,
+    AuthError,
+    Principal,
+    decode_token,
+)
 from shared.auth_store import AuthStore, StoreUnavailable
 from shared.config import Settings
 from shared.contracts.reference import STREETS
@@ -193,7 +202,8 @@ class AccountIn(ma.Schema):
     username = ma.fields.String(required=True, validate=ma.validate.Regexp(USERNAME, error="3-64 of a-z, 0-9, '.', "
                                                                            "'_', '-', starting with a letter or digit"),
                                 metadata={"description": "Sign-in name (lower case)"})
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES), metadata={"description": "The role"})
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ACCOUNT_ROLES),
+                            metadata={"description": "The role"})
     street = ma.fields.String(load_default=None, validate=ma.validate.OneOf(sorted(STREETS)),
                               metadata={"description": "Street code: required for grid workers and supervisors"})
     email = ma.fields.String(required=True, validate=[ma.validate.Length(3, 254),

@@ -40,6 +40,9 @@ USERS = {
     "grid_worker": ("grid-wujiaochang-01", STREET),
     "officer": ("com-wujiaochang-1", STREET),  # on duty around the clock, every category (deploy/roster.yaml)
     "supervisor": ("sup-wujiaochang", STREET),
+    "helpdesk_agent": ("hd-01", None),
+    "hotline_agent": ("hl-01", None),
+    "admin": ("admin-01", None),
 }
 
 

@@ -89,7 +89,8 @@ LOCALES = {"zh_Hans_CN": "中文", "en": "English"}
 TRANSLATIONS = PROJECT_ROOT / "shared" / "webkit" / "translations"
 # Where each role's work starts: (service, path).
 ROLE_HOME = {"grid_worker": ("intake", "/grid"), "officer": ("routing", "/officer"),
-             "supervisor": ("routing", "/supervisor")}
+             "supervisor": ("routing", "/supervisor"), "helpdesk_agent": ("intake", "/helpdesk"),
+             "hotline_agent": ("intake", "/hotline"), "admin": ("routing", "/admin")}
 # Pages load only what they serve themselves: no inline script, nothing from elsewhere. Forms may lead
 # (through a redirect, e.g. after sign-in) to the suite's other services.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -276,3 +276,15 @@ def test_unknown_demand_is_404(routing):
 def test_an_action_without_fields_needs_no_body(routing, held):
     resp = routing.client.post(f"/api/v1/demands/{held}/acknowledge", headers=routing.officer_auth())
     assert resp.status_code == 200, resp.get_json()
+
+
+@pytest.mark.parametrize("channel, expected", [("online_helpdesk", 200), ("grid", 403), ("hotline_12345", 403)])
+def test_the_help_desk_gives_an_online_demand_its_first_answer_and_nothing_else(routing, channel, expected):
+    demand_id = routing.submit(channel=channel)
+    agent = routing.auth("helpdesk_agent", "hd-1")
+    _refused(routing, demand_id, 403, "escalate", headers=agent)  # its first answer only
+    if expected == 200:
+        assert _ok(routing.act(demand_id, "acknowledge", headers=agent))["state"] == "acknowledged"
+        assert _one_event(routing, "acknowledge")["actor_id"] == "hd-1"
+    else:
+        _refused(routing, demand_id, expected, "acknowledge", headers=agent)
