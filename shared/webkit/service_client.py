@@ -23,21 +23,35 @@ SERVICE_TIMEOUT_S = 3.0
 
 
 class ServiceUnavailable(Exception):
-    """Another service did not answer, or refused; pages show what they have and say so."""
+    """Another service did not answer, or refused; pages show what they have and say so. ``status`` is the
+    HTTP status of a refusal (e.g. 409), None when the service did not answer at all."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-def call_service(service: str, path: str, params: dict[str, Any] | None = None) -> Any:
-    """GET another service's JSON API as the signed-in user (services never read each other's tables);
-    raises ServiceUnavailable on any failure."""
+def call_service(service: str, path: str, params: dict[str, Any] | None = None, *,
+                 body: dict[str, Any] | None = None) -> Any:
+    """GET another service's JSON API as the signed-in user (services never read each other's tables), or
+    POST ``body`` as JSON when one is given (an action the other service checks for that user); raises
+    ServiceUnavailable on any failure."""
     token = service_token()
     if not token:
         raise ServiceUnavailable("not signed in")
     settings: Settings = current_app.extensions["yangpu"]["context"].settings
     query = f"?{urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})}" if params else ""
-    req = urllib.request.Request(f"{settings.internal_urls[service]}{path}{query}",
-                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"{settings.internal_urls[service]}{path}{query}", data=data, headers=headers,
+                                 method="POST" if body is not None else "GET")
     try:
         with urllib.request.urlopen(req, timeout=SERVICE_TIMEOUT_S) as resp:  # noqa: S310 - our own services
             return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        raise ServiceUnavailable(f"{service} {path}: {exc}", exc.code) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ServiceUnavailable(f"{service} {path}: {exc}") from None
