@@ -232,7 +232,7 @@ def attachment(demand_id: str, attachment_id: str) -> Any:
 
 
 @bp.get("/grid/enterprises")
-@require_page("grid_worker")
+@require_page("grid_worker", "helpdesk_agent", "hotline_agent")  # the agents' forms look up too
 def find_enterprises() -> Response:
     """Registry matches for a USCC prefix or part of a name, the worker's street first."""
     q = request.args.get("q", "").strip()
