@@ -9,7 +9,6 @@ breaches from sla.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
@@ -19,7 +18,6 @@ from marshmallow import ValidationError
 from routing_service import commands, queries
 from routing_service.domain import RoutingRefused
 from routing_service.http.schemas import ACTION_SCHEMAS
-from shared.calendar import SHANGHAI
 from shared.contracts.reference import DEPARTMENTS
 from shared.validation import flatten_errors
 from shared.webkit.app import context
@@ -31,9 +29,6 @@ from shared.webkit.service_client import ServiceUnavailable, call_service
 bp = page_blueprint("officer", __name__, template_folder="../templates")
 
 QUEUE_PAGE = {"limit": 100, "offset": 0}
-# Grafana dashboards by uid (deploy/grafana/dashboards); the SLA overview filters by its `street` variable.
-DASHBOARDS = (("yangpu-sla-overview", "?var-street={street}", lazy_gettext("SLA overview")),
-              ("yangpu-pipeline", "", lazy_gettext("Event pipeline")))
 NOT_YOURS = lazy_gettext("There is no such demand, or it is not yours to see.")
 # What a refused action says on the page, by the refusal's kind (its own message is for the API's callers).
 REFUSED = {
@@ -96,34 +91,3 @@ def act(demand_id: str, action: str) -> Any:
         message = str(REFUSED.get(refusal.kind, gettext("Some fields need fixing.")))
         return demand(demand_id, localize_all(refusal.errors), message, status_of(refusal))
     return redirect(url_for("officer.demand", demand_id=demand_id, done=action, _anchor="result"))
-
-
-@bp.get("/supervisor")
-@require_page("supervisor")
-def supervisor() -> str:
-    """The street at a glance: unassigned and escalated demands, breaches, compliance, dashboards."""
-    return render_template("routing/supervisor.html", **_street())
-
-
-@bp.get("/supervisor/panel")
-@require_page("supervisor")
-def supervisor_panel() -> str:
-    return render_template("routing/_supervisor_panel.html", **_street())
-
-
-def _street() -> dict[str, Any]:
-    street = g.principal.street
-    ctx = context()
-    overview = queries.street_overview(ctx, street, QUEUE_PAGE)
-    month_start = datetime.now(SHANGHAI).date().replace(day=1)
-    figures: dict[str, Any] = {}
-    try:
-        figures["all"] = call_service("sla", "/api/v1/sla/summary")
-        figures["month"] = call_service("sla", "/api/v1/sla/summary",
-                                        {"from": month_start.isoformat()})
-        breaches = call_service("sla", "/api/v1/sla/breaches", {"limit": 20})["items"]
-    except (ServiceUnavailable, KeyError):
-        figures, breaches = {}, None
-    grafana = ctx.settings.grafana_url.rstrip("/")
-    dashboards = [(f"{grafana}/d/{uid}{query.format(street=street)}", name) for uid, query, name in DASHBOARDS]
-    return {"street": street, **overview, "figures": figures, "breaches": breaches, "dashboards": dashboards}
