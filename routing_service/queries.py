@@ -62,8 +62,10 @@ def assignment_view(session: Session, a: Assignment) -> dict[str, Any]:
 
 
 def may_read(session: Session, principal: Principal, a: Assignment) -> bool:
-    """Admins; supervisors of the street; the holder, and officers who held it before (transfer history)."""
-    if principal.role == "admin" or (principal.role == "supervisor" and principal.street == a.street):
+    """Admins and hotline agents (who answer "where is my demand?" for the district, as intake lets them read
+    every demand); supervisors of the street; the holder, and officers who held it before (transfer history)."""
+    if principal.role in ("admin", "hotline_agent") or (principal.role == "supervisor"
+                                                        and principal.street == a.street):
         return True
     if principal.subject in (a.officer_id, a.escalated_to):
         return True

@@ -29,7 +29,7 @@ blp = ApiBlueprint("routing", __name__, url_prefix="/api/v1", description="Assig
 
 
 @blp.route("/demands/<demand_id>/assignment", methods=["GET"])
-@require("officer", "supervisor", "admin")
+@require("officer", "supervisor", "admin", "hotline_agent")  # the hotline tells a caller the demand's deadlines
 @blp.response(200, AssignmentOut)
 @blp.doc(security=BEARER)
 def get_assignment(demand_id: str) -> dict[str, Any]:
