@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, case, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, case, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake_service import repository
@@ -33,7 +34,7 @@ from intake_service.domain.policy import (
 from intake_service.model import Attachment, Demand, Enterprise, TimelineEntry
 from intake_service.repository import INTAKE_SOURCE
 from shared.db import UTCDateTime, unit_of_work
-from shared.validation import mask_phone, moment_problem
+from shared.validation import mask_phone, moment_problem, normalize_phone
 
 if TYPE_CHECKING:
     from intake_service.bootstrap import Context
@@ -225,3 +226,64 @@ def requests(ctx: Context, caller: Caller, limit: int, *, ids: Collection[str] |
             selection = selection.where(Demand.status.not_in(OPEN311_CLOSED))
     with unit_of_work(ctx.sessions) as session:
         return list(session.scalars(selection.limit(limit)))
+
+
+# --- the 12345 hotline desk ------------------------------------------------------------------------------
+
+_NUMBER_RE = re.compile(r"^[0-9a-f]{8}$")
+
+
+def _phone_matches(text: str) -> ColumnElement[bool] | None:
+    """Demands whose contact phone is ``text`` (canonical, with or without an extension); None if it is no phone."""
+    try:
+        canonical = normalize_phone(text)
+    except (ValueError, IndexError):  # IndexError: a lone trunk prefix, as shared.fields.Phone guards too
+        return None
+    return or_(Demand.contact_phone == canonical, Demand.contact_phone.startswith(f"{canonical}-", autoescape=True))
+
+
+def enterprises_by_phone(ctx: Context, phone: str, limit: int) -> list[dict[str, Any]]:
+    """The enterprises whose earlier demands gave this contact phone, most recent first: a 12345 caller is found
+    by the number they call from (the registry has no phones)."""
+    matches = _phone_matches(phone)
+    if matches is None:
+        return []
+    query = (select(Demand.enterprise_uscc, Demand.enterprise_name, Demand.street, Demand.key_enterprise,
+                    Demand.contact_name).where(matches).order_by(Demand.received_at.desc()).limit(limit * 5))
+    found: dict[str, dict[str, Any]] = {}
+    with unit_of_work(ctx.sessions) as session:
+        for row in session.execute(query):
+            found.setdefault(row.enterprise_uscc, {"uscc": row.enterprise_uscc, "name": row.enterprise_name,
+                                                   "street": row.street, "key_enterprise": row.key_enterprise,
+                                                   "contact_name": row.contact_name})
+    return list(found.values())[:limit]
+
+
+def hotline_search(ctx: Context, caller: Caller, text: str, limit: int) -> list[dict[str, Any]]:
+    """The answer to "where is my demand?": the demands the caller may read whose number (its id's first 8 characters), credit
+    code (prefix), contact phone or enterprise name (part) match ``text``, newest first, as summaries."""
+    text = text.strip()
+    if not text:
+        return []
+    conditions: list[ColumnElement[bool]] = [Demand.enterprise_name.contains(text, autoescape=True),
+                                             Demand.enterprise_uscc.startswith(text.upper(), autoescape=True)]
+    compact = text.replace("-", "").lower()
+    if _NUMBER_RE.match(compact):
+        conditions.append(Demand.id.startswith(compact))
+    if is_demand_id(text.lower()):
+        conditions.append(Demand.id == text.lower())
+    phone = _phone_matches(text)
+    if phone is not None:
+        conditions.append(phone)
+    query = visible_demands(caller).where(or_(*conditions)).limit(limit)
+    with unit_of_work(ctx.sessions) as session:
+        return [summary_view(caller, d) for d in session.scalars(query)]
+
+
+def awaiting_callback(ctx: Context, caller: Caller, limit: int) -> list[dict[str, Any]]:
+    """Resolved demands whose enterprise has not been asked yet (no satisfaction recorded): the 回访 calls to
+    make, longest waiting first."""
+    query = (visible_demands(caller).where(Demand.status == "resolved", Demand.satisfaction.is_(None))
+             .order_by(None).order_by(Demand.updated_at, Demand.id).limit(limit))
+    with unit_of_work(ctx.sessions) as session:
+        return [summary_view(caller, d) for d in session.scalars(query)]
