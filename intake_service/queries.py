@@ -260,8 +260,8 @@ def enterprises_by_phone(ctx: Context, phone: str, limit: int) -> list[dict[str,
 
 
 def hotline_search(ctx: Context, caller: Caller, text: str, limit: int) -> list[dict[str, Any]]:
-    """The answer to "where is my demand?": the demands the caller may read whose number (its id's first 8 characters), credit
-    code (prefix), contact phone or enterprise name (part) match ``text``, newest first, as summaries."""
+    """The answer to "where is my demand?": the demands the caller may read whose number (its id's first 8
+    characters), credit code (prefix), contact phone or enterprise name (part) match ``text``, newest first."""
     text = text.strip()
     if not text:
         return []
