@@ -77,7 +77,7 @@ class Settings:
     calendar_overrides_path: Path = PROJECT_ROOT / "deploy" / "calendar_overrides.yaml"
     service_hours: str = "09:00-17:00"  # Asia/Shanghai wall clock; business time runs only inside them
     log_level: str = "INFO"
-    grafana_url: str = "http://127.0.0.1:3000"  # where the supervisor's page links its dashboards
+    grafana_url: str = ""  # where the supervisor's page links its dashboards (none linked when empty)
     # A demand still `submitted` in intake this long after it was received gets its event re-published.
     unrouted_resend_after_s: int = 60
 
@@ -172,7 +172,7 @@ class Settings:
             ),
             service_hours=env.get("SERVICE_HOURS", "09:00-17:00"),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            grafana_url=env.get("GRAFANA_URL", "http://127.0.0.1:3000"),
+            grafana_url=env.get("GRAFANA_URL", "").strip(),
             unrouted_resend_after_s=_positive(env, "UNROUTED_RESEND_AFTER_S", 60),
         )
 

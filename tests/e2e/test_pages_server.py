@@ -197,7 +197,7 @@ def test_the_supervisor_page_shows_the_street_even_when_sla_does_not_answer(suit
 
 def _extracted() -> set[tuple[str | None, str]]:
     keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
-    method_map = [("shared/webkit/pages/**.py", "python"), ("*_service/http/pages.py", "python"),
+    method_map = [("shared/webkit/pages/**.py", "python"), ("*_service/http/*pages.py", "python"),
                   ("shared/webkit/templates/**.html", "jinja2"), ("*_service/templates/**.html", "jinja2")]
     found = set()
     for _file, _line, message, _comments, context in extract_from_dir(str(PROJECT_ROOT), method_map,
@@ -224,7 +224,7 @@ def test_category_names_agree_with_the_reference_data(suite: Harness) -> None:
 
 
 def test_dashboard_links_point_at_provisioned_dashboards() -> None:
-    from routing_service.http.pages import DASHBOARDS
+    from routing_service.http.supervisor_pages import DASHBOARDS
 
     provisioned = {json.loads(f.read_text(encoding="utf-8"))["uid"]
                    for f in (PROJECT_ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")}
