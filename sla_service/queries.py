@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shared.auth import Principal
@@ -25,7 +25,7 @@ from shared.validation import moment_problem
 from sla_service import repository
 from sla_service.domain import SlaRefused
 from sla_service.domain.access import report_streets, scoped_street
-from sla_service.domain.compliance import rates
+from sla_service.domain.compliance import CLOCK_OUTCOME, RATE_CLOCK, rates
 from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
 
 if TYPE_CHECKING:
@@ -60,11 +60,20 @@ def demand_clocks(ctx: Context, principal: Principal, demand_id: str) -> dict[st
         "policy": {"channel": demand.channel, "complexity": demand.complexity,
                    "warning_fraction": ctx.policy.warning_fraction,
                    "seconds_per_working_day": ctx.policy.seconds_per_working_day},
-        "clocks": [{"kind": r.kind, "status": r.status, "started_at": r.started_at, "target_at": r.target_at,
-                    "stopped_at": r.stopped_at,
-                    "business_seconds_used": repository.to_clock(r).used_at(now, ctx.calendar),
-                    "business_seconds_target": r.business_seconds_target} for r in rows],
+        "clocks": [_clock_out(r, repository.to_clock(r).used_at(now, ctx.calendar)) for r in rows],
     }
+
+
+def _clock_out(r: ClockRow, used: float) -> dict[str, Any]:
+    """A clock with what pages show: business time left (negative once past) and the working-time deadline
+    as text parts in Asia/Shanghai (a page words it in its language, with the weekday)."""
+    target = r.target_at.astimezone(SHANGHAI) if r.target_at else None
+    return {"kind": r.kind, "status": r.status, "started_at": r.started_at, "target_at": r.target_at,
+            "stopped_at": r.stopped_at, "business_seconds_used": used,
+            "business_seconds_target": r.business_seconds_target,
+            "business_seconds_left": r.business_seconds_target - used,
+            "deadline": {"date": target.date().isoformat(), "time": f"{target:%H:%M}",
+                         "weekday": target.isoweekday()} if target else None}
 
 
 # ------------------------------------------------------------------ summaries
@@ -135,6 +144,72 @@ def compliance(ctx: Context, street: str | None) -> tuple[date, dict[str, dict[s
         figures = {name: summarize(session, Filters(street=street, first_day=first, last_day=last))
                    for name, first, last in periods}
     return today, figures
+
+
+# ------------------------------------------------------------------ the demands behind a rate
+
+
+def rate_demands(ctx: Context, principal: Principal, filters: Filters, rate: str, outcome: str | None = None,
+                 limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """The demands a rate of :func:`summary` counts with the same filters: ``met`` (its numerator) and
+    ``missed`` (the rest of its denominator), missed first, then newest report first. ``met`` and
+    ``met`` + ``missed`` equal the summary's numerator and denominator, so a drill-down never disagrees."""
+    street = scoped_street(principal, filters.street)
+    d = TimedDemand
+    clock_kind = RATE_CLOCK.get(rate)
+    if clock_kind is None:  # the resolution rate counts closed demands: outcome "resolved", or any other
+        entities: tuple[Any, ...] = (d,)
+        met = and_(d.closed_at.is_not(None), d.outcome == "resolved")
+        missed = and_(d.closed_at.is_not(None), or_(d.outcome.is_(None), d.outcome != "resolved"))
+    else:
+        entities = (d, ClockRow)
+        met, missed = (ClockRow.status == CLOCK_OUTCOME[name] for name in ("met", "missed"))
+    conditions = [d.street == street] if street is not None else []
+    for column, value in ((d.channel, filters.channel), (d.category, filters.category)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.first_day is not None:
+        conditions.append(d.report_day >= filters.first_day)
+    if filters.last_day is not None:
+        conditions.append(d.report_day <= filters.last_day)
+
+    def counted(*columns: Any) -> Any:
+        stmt = select(*columns).select_from(d)
+        if clock_kind is not None:
+            stmt = stmt.join(ClockRow, and_(ClockRow.demand_id == d.demand_id, ClockRow.kind == clock_kind))
+        return stmt.where(*conditions)
+
+    def how_many(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), literal(0))
+
+    chosen = {"met": met, "missed": missed, None: or_(met, missed)}[outcome]
+    with unit_of_work(ctx.sessions) as session:
+        met_count, missed_count = (int(n) for n in session.execute(counted(how_many(met), how_many(missed))).one())
+        rows = session.execute(counted(*entities).where(chosen)
+                               .order_by(case((missed, 0), else_=1), d.reported_at.desc(), d.demand_id.desc())
+                               .limit(limit).offset(offset)).all()
+    total = {"met": met_count, "missed": missed_count, None: met_count + missed_count}[outcome]
+    return {
+        "rate": rate, "outcome": outcome,
+        "filters": {"street": street, "channel": filters.channel, "category": filters.category,
+                    "from": _iso(filters.first_day), "to": _iso(filters.last_day)},
+        "met": met_count, "missed": missed_count,
+        "items": [_rate_item(row[0], row[1] if len(row) > 1 else None) for row in rows],
+        "next_offset": offset + limit if offset + limit < total else None,
+    }
+
+
+def _rate_item(demand: TimedDemand, clock: ClockRow | None) -> dict[str, Any]:
+    if clock is None:
+        counted_as = "met" if demand.outcome == "resolved" else "missed"
+        return {"demand_id": demand.demand_id, "street": demand.street, "channel": demand.channel,
+                "category": demand.category, "key_enterprise": demand.key_enterprise,
+                "reported_at": demand.reported_at, "counted_as": counted_as, "deadline_passed_at": None,
+                "ended_at": demand.closed_at, "resolution_outcome": demand.outcome}
+    return {"demand_id": demand.demand_id, "street": demand.street, "channel": demand.channel,
+            "category": demand.category, "key_enterprise": demand.key_enterprise,
+            "reported_at": demand.reported_at, "counted_as": "met" if clock.status == "met" else "missed",
+            "deadline_passed_at": clock.breached_at, "ended_at": clock.stopped_at, "resolution_outcome": None}
 
 
 # ------------------------------------------------------------------ breaches, a page at a time

@@ -26,6 +26,13 @@ from shared.calendar import SHANGHAI
 # Share of demands that must meet each promise (district plan: 90 % resolved); reported by the summary.
 COMPLIANCE_TARGET = 0.9
 
+# The three rates, and for each what a demand in its numerator ("met") or only its denominator ("missed") is.
+RATES = ("first_response_compliance", "on_time_resolution_rate", "resolution_rate")
+OUTCOMES = ("missed", "met")
+# The clock a rate counts (the resolution rate counts closures instead, see the module's definitions).
+RATE_CLOCK = {"first_response_compliance": "first_response", "on_time_resolution_rate": "resolution"}
+CLOCK_OUTCOME = {"met": "met", "missed": "breached"}  # a counted clock's status for each outcome
+
 # What each demand counts for, in the order of a contribution vector (and of the daily-count columns).
 COUNTS = ("demands", "first_response_met", "first_response_breached", "resolution_met",
           "resolution_breached", "closed", "closed_resolved")

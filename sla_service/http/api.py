@@ -27,7 +27,16 @@ from shared.webkit.inputs import ApiBlueprint
 from sla_service import queries
 from sla_service.bootstrap import Context
 from sla_service.domain.compliance import COMPLIANCE_TARGET
-from sla_service.http.schemas import BreachPage, BreachQuery, DemandClocksOut, ReportQuery, SummaryOut, SummaryQuery
+from sla_service.http.schemas import (
+    BreachPage,
+    BreachQuery,
+    DemandClocksOut,
+    RateDemandPage,
+    RateDemandsQuery,
+    ReportQuery,
+    SummaryOut,
+    SummaryQuery,
+)
 
 blp = ApiBlueprint("sla", __name__, url_prefix="/api/v1/sla", description="SLA clocks, breaches and compliance")
 
@@ -85,6 +94,22 @@ def breaches(query: dict[str, Any]) -> dict[str, Any]:
                             cursor=query.get("cursor"))
 
 
+@blp.route("/demands", methods=["GET"])
+@require("supervisor", "admin")
+@blp.arguments(RateDemandsQuery, location="query", unknown=RAISE)
+@blp.response(200, RateDemandPage)
+@answers(blp, {403: f"Not a supervisor or admin. {OTHER_STREET}", 422: "Invalid rate, outcome or filters."})
+def rate_demands(query: dict[str, Any]) -> dict[str, Any]:
+    """The demands behind one rate of the summary, missed first, a page at a time (`offset`, `limit`).
+
+    Same filters as `/summary`: with them, `met` is the rate's numerator and `met` + `missed` its
+    denominator. `first_response_compliance` and `on_time_resolution_rate` list the demands whose clock was
+    met or breached; `resolution_rate` the closed demands (met: outcome `resolved`).
+    """
+    return queries.rate_demands(_ctx(), current_principal(), _filters(query), query["rate"], query.get("outcome"),
+                                limit=query["limit"], offset=query["offset"])
+
+
 REPORT_COLUMNS = (
     "month", "street", "street_name", "demands",
     "first_response_met", "first_response_counted", "first_response_compliance",
@@ -103,7 +128,11 @@ def report(query: dict[str, Any]) -> Response:
     One row per street (a supervisor gets theirs only; an admin every street and a district `total` row),
     counting the demands reported in the month (Asia/Shanghai). Rates are empty when nothing was counted.
     """
-    month = query["month"]
+    return report_csv(query["month"])
+
+
+def report_csv(month: str) -> Response:
+    """The monthly report of ``month`` for the current principal as a CSV download (the API and the page)."""
     rows = queries.monthly_report(_ctx(), current_principal(), month)
     out = io.StringIO()
     out.write("\ufeff")

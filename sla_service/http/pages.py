@@ -1,4 +1,5 @@
-"""The supervisor's compliance page: the street's figures for today, this month and all time.
+"""The supervisor's compliance page (the street's figures for today, this month and all time) and the
+monthly CSV for the signed-in user.
 
 The figures are sla's own (:func:`sla_service.queries.compliance`, the same as ``/api/v1/sla/summary``);
 a supervisor sees their street, an administrator picks one (or the whole district).
@@ -9,13 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from flask import g, render_template, request
+from flask import Response, g, render_template, request
+from flask_babel import gettext
+from marshmallow import ValidationError
 
+from shared.calendar import SHANGHAI
 from shared.contracts.reference import STREETS
 from shared.webkit.app import context
-from shared.webkit.pages import page_blueprint, require_page
+from shared.webkit.pages import error_page, page_blueprint, require_page
 from sla_service import queries
 from sla_service.bootstrap import Context
+from sla_service.http.api import report_csv
+from sla_service.http.schemas import ReportQuery
 
 bp = page_blueprint("compliance", __name__, template_folder=str(Path(__file__).resolve().parents[1] / "templates"))
 
@@ -30,3 +36,16 @@ def compliance() -> str:
     today, figures = queries.compliance(cast(Context, context()), street)
     return render_template("sla/compliance.html", street=street, figures=figures, today=today,
                            streets=sorted(STREETS) if principal.role == "admin" else [])
+
+
+@bp.get("/compliance/report.csv")
+@require_page("supervisor", "admin")
+def report() -> Response:
+    """The monthly CSV of ``/api/v1/sla/report.csv`` for the signed-in user: a browser's download link
+    cannot send the API's bearer header, so the page session stands in for it (same rows, same rules)."""
+    month = request.args.get("month") or cast(Context, context()).now().astimezone(SHANGHAI).strftime("%Y-%m")
+    try:
+        ReportQuery().load({"month": month})
+    except ValidationError:
+        return error_page(422, gettext("That month cannot be reported: use YYYY-MM."))
+    return report_csv(month)

@@ -10,6 +10,13 @@ from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
 from shared.fields import DemandFactsOut, Token, count, day, month
 from sla_service.domain.clock import STATUSES
+from sla_service.domain.compliance import OUTCOMES, RATES
+
+
+class DeadlineOut(Schema):
+    date = fields.String(metadata={"description": "YYYY-MM-DD in Asia/Shanghai"})
+    time = fields.String(metadata={"description": "HH:MM in Asia/Shanghai"})
+    weekday = fields.Integer(metadata={"description": "ISO weekday: 1 = Monday ... 7 = Sunday"})
 
 
 class ClockOut(Schema):
@@ -21,6 +28,11 @@ class ClockOut(Schema):
     stopped_at = fields.AwareDateTime(allow_none=True)
     business_seconds_used = fields.Float(metadata={"description": "Business time used so far (live while running)"})
     business_seconds_target = fields.Integer()
+    business_seconds_left = fields.Float(metadata={
+        "description": "Business time left (target minus used; negative once past). One working day is "
+                       "policy.seconds_per_working_day business seconds"})
+    deadline = fields.Nested(DeadlineOut, allow_none=True, metadata={
+        "description": "target_at as the working-time deadline's text parts; null while paused or once met"})
 
 
 class PolicyOut(Schema):
@@ -93,6 +105,41 @@ class BreachOut(DemandFactsOut):
 class BreachPage(Schema):
     items = fields.List(fields.Nested(BreachOut))
     next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})
+
+
+class RateDemandsQuery(_Query):
+    """The demands a rate counts, among those reported on the days ``from``..``to``."""
+
+    rate = fields.String(required=True, validate=validate.OneOf(RATES), metadata={
+        "description": "Which rate of the summary: its demands are those counted in its denominator"})
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES), metadata={
+        "description": "`met`: the numerator's demands; `missed`: the rest of the denominator; both if left out"})
+    limit = count(1, 200, load_default=50)
+    offset = count(0, 100_000, load_default=0)
+
+
+class RateDemandOut(DemandFactsOut):
+    key_enterprise = fields.Boolean()
+    reported_at = fields.AwareDateTime()
+    counted_as = fields.String(validate=validate.OneOf(OUTCOMES), metadata={
+        "description": "`met` (in the numerator) or `missed` (in the denominator only)"})
+    deadline_passed_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "The deadline the clock missed (null when met, and for the resolution rate)"})
+    ended_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the clock stopped (null while a breached clock still runs), or when the demand "
+                       "was closed (resolution rate)"})
+    resolution_outcome = fields.String(allow_none=True, metadata={
+        "description": "The outcome it was closed with (resolution rate only)"})
+
+
+class RateDemandPage(Schema):
+    rate = fields.String()
+    outcome = fields.String(allow_none=True)
+    filters = fields.Dict(metadata={"description": "The filters applied (a supervisor's street filled in)"})
+    met = fields.Integer(metadata={"description": "How many were met: the summary's numerator"})
+    missed = fields.Integer(metadata={"description": "How many were missed: met + missed is the denominator"})
+    items = fields.List(fields.Nested(RateDemandOut), metadata={"description": "missed first, then newest first"})
+    next_offset = fields.Integer(allow_none=True, metadata={"description": "null on the last page"})
 
 
 class ReportQuery(Schema):
