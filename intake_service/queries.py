@@ -16,7 +16,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, case, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake_service import repository
@@ -27,11 +27,14 @@ from intake_service.domain.policy import (
     STREET_BOUND_READERS,
     Caller,
     is_demand_id,
+    link_alive,
+    link_expires_at,
     may_read,
     read_scope,
     sees_phone,
+    token_digest,
 )
-from intake_service.model import Attachment, Demand, Enterprise, TimelineEntry
+from intake_service.model import Attachment, Demand, Enterprise, EnterpriseLink, TimelineEntry
 from intake_service.repository import INTAKE_SOURCE
 from shared.db import UTCDateTime, unit_of_work
 from shared.validation import mask_phone, moment_problem, normalize_phone
@@ -287,3 +290,50 @@ def awaiting_callback(ctx: Context, caller: Caller, limit: int) -> list[dict[str
              .order_by(None).order_by(Demand.updated_at, Demand.id).limit(limit))
     with unit_of_work(ctx.sessions) as session:
         return [summary_view(caller, d) for d in session.scalars(query)]
+
+
+# Intake's statuses of a demand nobody has answered yet (before routing's ``acknowledged``); a transfer
+# before the first answer leaves it unanswered, so the timeline decides for ``transferred``.
+UNANSWERED_STATUSES = ("submitted", "unassigned", "assigned", "transferred")
+
+
+def unanswered_online(ctx: Context, caller: Caller, limit: int) -> list[dict[str, Any]]:
+    """The online help desk's live list: online demands not yet acknowledged, oldest report first (the
+    1-minute first answer runs from ``reported_at``), as summaries with their description and report time."""
+    answered = (select(TimelineEntry.id)
+                .where(TimelineEntry.demand_id == Demand.id, TimelineEntry.kind == "acknowledged").exists())
+    query = (visible_demands(caller).order_by(None)
+             .where(Demand.channel == "online_helpdesk", Demand.status.in_(UNANSWERED_STATUSES), ~answered)
+             .order_by(Demand.reported_at, Demand.id).limit(limit))
+    with unit_of_work(ctx.sessions) as session:
+        return [{**summary_view(caller, d), "description": d.description} for d in session.scalars(query)]
+
+
+# --- the enterprise's private link -------------------------------------------------------------------
+
+
+def closed_at(session: Session, demand_id: str) -> datetime | None:
+    """When the demand was closed (its last ``closed`` event), or None while it is open."""
+    return session.scalar(select(func.max(TimelineEntry.at)).where(TimelineEntry.demand_id == demand_id,
+                                                                   TimelineEntry.kind == "closed"))
+
+
+def link_issued(ctx: Context, demand_id: str) -> tuple[datetime, datetime | None] | None:
+    """When the demand's enterprise link was last issued and when it expires, or None if it never was (the
+    caller's right to read the demand is checked before: this says nothing secret)."""
+    with unit_of_work(ctx.sessions) as session:
+        link = session.get(EnterpriseLink, demand_id)
+        return None if link is None else (link.issued_at, link_expires_at(closed_at(session, demand_id)))
+
+
+def linked_demand(ctx: Context, token: str, now: datetime) -> tuple[Demand, list[TimelineEntry]] | None:
+    """The demand a private link opens, with its timeline; None for a token nobody issued, one replaced by a
+    newer link, or one whose demand was closed more than 30 days ago (all alike to the visitor)."""
+    with unit_of_work(ctx.sessions) as session:
+        link = session.scalar(select(EnterpriseLink).where(EnterpriseLink.token_sha256 == token_digest(token)))
+        if link is None or not link_alive(closed_at(session, link.demand_id), now):
+            return None
+        demand = session.get(Demand, link.demand_id)
+        timeline = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == link.demand_id)
+                                        .order_by(TimelineEntry.at, TimelineEntry.id)))
+    return (demand, timeline) if demand is not None else None
