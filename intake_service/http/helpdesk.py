@@ -153,12 +153,16 @@ def seconds_words(left: float) -> str:
 @require_page("helpdesk_agent")
 def desk() -> str:
     """The live list of online demands waiting for their first answer."""
-    return _desk_page(None, None)
+    return _desk_page(None)
 
 
-def _desk_page(message: str | None, problem: str | None) -> str:
+def _desk_page(problem: str | None) -> str:
     filed = request.args.get("filed")
-    return render_template("intake/helpdesk.html", rows=_rows(), poll_seconds=POLL_SECONDS, message=message,
+    settings = ctx().settings
+    _calendar, target, fraction = _first_answer_rules(settings.sla_policy_path, settings.calendar_overrides_path,
+                                                      settings.service_hours)
+    return render_template("intake/helpdesk.html", rows=_rows(), poll_seconds=POLL_SECONDS,
+                           target=target, warning_fraction=fraction,
                            problem=problem, filed=number(filed) if filed and is_demand_id(filed) else None,
                            server_now=_ms(ctx().now()))
 
@@ -199,7 +203,7 @@ def acknowledge(demand_id: str) -> Any:
         return jsonify(code=str(status), message=message, errors={}), status
     if status == 200:
         return redirect(url_for("helpdesk.desk", answered=demand_id))
-    return _desk_page(None, message), status
+    return _desk_page(message), status
 
 
 # --- logging an online demand ----------------------------------------------------------------------------

@@ -48,9 +48,11 @@
     if (audio.state === "suspended") { audio.resume(); }
   }
 
-  function showSound(button) {
+  /* A toggle button: its label stays, aria-pressed and its look tell the state; the status line says it. */
+  function showSound(button, say) {
     button.setAttribute("aria-pressed", soundOn ? "true" : "false");
-    button.textContent = soundOn ? msg("sound-on") : msg("sound-off");
+    button.classList.toggle("primary", soundOn);
+    if (say) { document.getElementById("helpdesk-status").textContent = msg(soundOn ? "sound-on" : "sound-off"); }
   }
 
   function setupSound() {
@@ -62,7 +64,7 @@
       soundOn = !soundOn;
       try { window.localStorage.setItem(SOUND_KEY, soundOn ? "on" : "off"); } catch (e) { /* private mode */ }
       if (soundOn) { openAudio(); beep(); }
-      showSound(button);
+      showSound(button, true);
     });
     /* Kept on from an earlier visit: the browser lets the sound start at the agent's first gesture here. */
     function firstGesture() {
