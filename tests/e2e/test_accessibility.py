@@ -38,6 +38,8 @@ def pages(demand: str) -> list[tuple[str, str, str, str | None]]:
         ("hotline-search", "intake", "/hotline/search", "hotline_agent"),
         ("hotline-demand", "intake", f"/hotline/demands/{demand}", "hotline_agent"),
         ("hotline-callbacks", "intake", "/hotline/callbacks", "hotline_agent"),
+        ("helpdesk", "intake", "/helpdesk", "helpdesk_agent"),
+        ("helpdesk-new", "intake", "/helpdesk/new", "helpdesk_agent"),
         ("officer-queue", "routing", "/officer", "officer"),
         ("officer-demand", "routing", f"/officer/demands/{demand}", "officer"),
         ("supervisor", "routing", "/supervisor", "supervisor"),
