@@ -62,6 +62,7 @@ from routing_service.repository import (
     streets_served,
     waiting,
 )
+from shared.audit import Journal, changes
 from shared.auth import Principal
 from shared.contracts.events import CloudEvent
 from shared.db import unit_of_work
@@ -365,6 +366,9 @@ _APPLY = {
 
 
 # --- the roster (admins) -------------------------------------------------------------------------------
+# Every change is audited (shared.audit, in the identity store) by the command itself, so the API and the
+# admin's pages cannot differ: the row is written before routing's transaction commits, so a change whose
+# audit cannot be written is not made.
 
 
 def _check_officer(entry: dict[str, Any]) -> None:
@@ -373,7 +377,12 @@ def _check_officer(entry: dict[str, Any]) -> None:
         raise RoutingRefused("invalid", "some fields are invalid; see errors", problems)
 
 
-def create_officer(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+def _audited(officer: Officer) -> dict[str, Any]:
+    """What the audit keeps of an officer: the roster fields and the duty switch."""
+    return {**roster_entry(officer), "on_duty": officer.on_duty}
+
+
+def create_officer(ctx: Context, body: dict[str, Any], *, by: str, journal: Journal) -> dict[str, Any]:
     """Add an officer (on duty, no open demands) from the API's validated fields; returns its view."""
     _check_officer(body)
     data = normalise(body)
@@ -384,21 +393,27 @@ def create_officer(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         apply_roster_entry(officer, data)
         session.add(officer)
         session.flush()
+        journal.record(by, "officer.create", officer.id, None, _audited(officer))
         return queries.officer_view(officer)
 
 
-def _edit_officer(ctx: Context, officer_id: str, change: Callable[[Officer], None]) -> dict[str, Any]:
-    """Apply ``change`` to the officer's locked row; returns the officer's view after it."""
+def _edit_officer(ctx: Context, officer_id: str, change: Callable[[Officer], None], action: str, by: str,
+                  journal: Journal) -> dict[str, Any]:
+    """Apply ``change`` to the officer's locked row and audit it; returns the officer's view after it."""
     with unit_of_work(ctx.sessions) as session:
         officer = lock_officer(session, officer_id)
         if officer is None:
             raise RoutingRefused("not_found", f"no officer {officer_id!r} in the roster")
+        before = _audited(officer)
         change(officer)
         session.flush()
+        old, new = changes(before, _audited(officer))
+        journal.record(by, action, officer.id, old, new)
         return queries.officer_view(officer)
 
 
-def update_officer(ctx: Context, officer_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def update_officer(ctx: Context, officer_id: str, body: dict[str, Any], *, by: str,
+                   journal: Journal) -> dict[str, Any]:
     """Change any of an officer's fields; the result is validated as a whole, and the YAML roster no longer
     overwrites the officer."""
 
@@ -407,23 +422,23 @@ def update_officer(ctx: Context, officer_id: str, body: dict[str, Any]) -> dict[
         apply_roster_entry(officer, normalise(body))
         officer.edited_at = datetime.now(UTC)
 
-    return _edit_officer(ctx, officer_id, change)
+    return _edit_officer(ctx, officer_id, change, "officer.update", by, journal)
 
 
-def set_on_duty(ctx: Context, officer_id: str, on_duty: bool) -> dict[str, Any]:
+def set_on_duty(ctx: Context, officer_id: str, on_duty: bool, *, by: str, journal: Journal) -> dict[str, Any]:
     """The admin's switch: off (leave, sickness) gives the officer no more demands; what they hold stays."""
 
     def change(officer: Officer) -> None:
         officer.on_duty = on_duty
 
-    return _edit_officer(ctx, officer_id, change)
+    return _edit_officer(ctx, officer_id, change, "officer.on_duty" if on_duty else "officer.off_duty", by, journal)
 
 
-def set_capacity(ctx: Context, officer_id: str, capacity: int) -> dict[str, Any]:
+def set_capacity(ctx: Context, officer_id: str, capacity: int, *, by: str, journal: Journal) -> dict[str, Any]:
     """How many open demands the officer may hold; lowering it below their load takes nothing away."""
 
     def change(officer: Officer) -> None:
         officer.capacity = capacity
         officer.edited_at = datetime.now(UTC)
 
-    return _edit_officer(ctx, officer_id, change)
+    return _edit_officer(ctx, officer_id, change, "officer.capacity", by, journal)

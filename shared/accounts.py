@@ -27,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
 import re
 import secrets
@@ -35,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from shared import audit
 from shared.auth import ACCOUNT_ROLES, Principal, _check_role_street, check_officer_street, roster_streets
 from shared.auth_store import SqlRateLimitStorage, StoreUnavailable, accounts, sessions
 
@@ -147,6 +150,19 @@ def session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def _audited(row: Row[Any] | None) -> dict[str, Any]:
+    """What the audit keeps of an account (never its password hash); a lock as an ISO time."""
+    if row is None:
+        return {}
+    locked = row.locked_until
+    return {"role": row.role, "street": row.street, "email": row.email, "officer_id": row.officer_id,
+            "must_change_password": bool(row.must_change_password), "disabled": bool(row.disabled),
+            "locked_until": datetime.fromtimestamp(locked, UTC).isoformat() if locked else None}
+
+
+_UNSET: Any = object()  # "leave this field as it is" (None is a value: no street, no roster id)
+
+
 def _account(row: Row[Any]) -> Account:
     return Account(username=row.username, role=row.role, street=row.street, email=row.email,
                    officer_id=row.officer_id, must_change_password=bool(row.must_change_password),
@@ -167,7 +183,7 @@ class Accounts:
         self._purged_at = float("-inf")
         self._lock = threading.Lock()
 
-    # --- what an admin does ---------------------------------------------------------------------------
+    # --- what an admin does (each appends an audit row in its own transaction; ``by`` is who) ----------
 
     def _check(self, username: str, role: str, street: str | None, email: str, officer_id: str | None) -> None:
         errors: dict[str, list[str]] = {}
@@ -193,7 +209,8 @@ class Accounts:
             raise AccountRefused("some fields are invalid; see errors", errors)
 
     def create(self, username: str, role: str, email: str, street: str | None = None, officer_id: str | None = None,
-               password: str | None = None, must_change_password: bool = True) -> tuple[Account, str | None]:
+               password: str | None = None, must_change_password: bool = True,
+               by: str = audit.SYSTEM) -> tuple[Account, str | None]:
         """A new account; without ``password`` a one-time one is generated and returned (else None)."""
         username = username.strip().lower()
         self._check(username, role, street, email, officer_id)
@@ -209,6 +226,8 @@ class Accounts:
                     username=username, password_hash=self.hasher.hash(chosen), role=role, street=street, email=email,
                     officer_id=officer_id, must_change_password=must_change_password, failed_count=0,
                     locked_until=None, disabled=False, created_at=now, updated_at=now))
+                created = conn.execute(select(accounts).where(accounts.c.username == username)).first()
+                audit.record(conn, by, "account.create", username, None, _audited(created), at=now)
         except IntegrityError:
             raise AccountRefused(f"an account {username!r} exists already", {"username": ["taken"]},
                                  "conflict") from None
@@ -229,18 +248,27 @@ class Accounts:
         with self.engine.connect() as conn:
             return [_account(r) for r in conn.execute(select(accounts).order_by(accounts.c.username))]
 
-    def _change(self, username: str, end_sessions: bool, **values: Any) -> Account:
+    def _change(self, username: str, end_sessions: bool, audited: tuple[str, str] | None = None,
+                **values: Any) -> Account:
+        """Write ``values``; with ``audited`` = (actor, action), the change's audit row in the same transaction."""
         username = username.strip().lower()
+        now = int(self.clock())
+        one = select(accounts).where(accounts.c.username == username)
         with self.engine.begin() as conn:
+            before = conn.execute(one.with_for_update()).first() if audited else None
             done = conn.execute(update(accounts).where(accounts.c.username == username)
-                                .values(updated_at=int(self.clock()), **values))
+                                .values(updated_at=now, **values))
             if not done.rowcount:
                 raise AccountRefused(f"no account {username!r}", kind="not_found")
             if end_sessions:
                 conn.execute(delete(sessions).where(sessions.c.username == username))
+            if audited:
+                old, new = audit.changes(_audited(before), _audited(conn.execute(one).first()))
+                audit.record(conn, audited[0], audited[1], username, old, new, at=now)
         return self.get_or_refuse(username)
 
-    def reset_password(self, username: str, password: str | None = None) -> tuple[Account, str | None]:
+    def reset_password(self, username: str, password: str | None = None,
+                       by: str = audit.SYSTEM) -> tuple[Account, str | None]:
         """A new one-time password (generated when not given): must be changed at the next sign-in. Unlocks
         the account and ends its sessions."""
         account = self.get_or_refuse(username)
@@ -249,18 +277,32 @@ class Accounts:
         assert chosen is not None
         if problem := password_problem(chosen, account.username):
             raise AccountRefused(problem, {"password": [problem]})
-        return self._change(account.username, True, password_hash=self.hasher.hash(chosen), must_change_password=True,
+        return self._change(account.username, True, (by, "account.reset_password"),
+                            password_hash=self.hasher.hash(chosen), must_change_password=True,
                             failed_count=0, locked_until=None), generated
 
-    def unlock(self, username: str) -> Account:
-        return self._change(username, False, failed_count=0, locked_until=None)
+    def unlock(self, username: str, by: str = audit.SYSTEM) -> Account:
+        return self._change(username, False, (by, "account.unlock"), failed_count=0, locked_until=None)
 
-    def disable(self, username: str) -> Account:
+    def disable(self, username: str, by: str = audit.SYSTEM) -> Account:
         """The account cannot sign in any more and its sessions end at once."""
-        return self._change(username, True, disabled=True)
+        return self._change(username, True, (by, "account.disable"), disabled=True)
 
-    def enable(self, username: str) -> Account:
-        return self._change(username, False, disabled=False, failed_count=0, locked_until=None)
+    def enable(self, username: str, by: str = audit.SYSTEM) -> Account:
+        return self._change(username, False, (by, "account.enable"), disabled=False, failed_count=0,
+                            locked_until=None)
+
+    def update(self, username: str, *, role: str = _UNSET, street: str | None = _UNSET,
+               officer_id: str | None = _UNSET, email: str = _UNSET, by: str = audit.SYSTEM) -> Account:
+        """Change an account's role, street, roster link or e-mail (checked as a whole, like a new account).
+        Its sessions end, since a session carries the role and street it was opened with."""
+        account = self.get_or_refuse(username)
+        merged = {"role": account.role if role is _UNSET else role,
+                  "street": account.street if street is _UNSET else (street or None),
+                  "officer_id": account.officer_id if officer_id is _UNSET else (officer_id or None),
+                  "email": account.email if email is _UNSET else email.strip()}
+        self._check(account.username, merged["role"], merged["street"], merged["email"], merged["officer_id"])
+        return self._change(account.username, True, (by, "account.update"), **merged)
 
     # --- signing in -----------------------------------------------------------------------------------
 
@@ -440,18 +482,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = Accounts(engine, idle_seconds=settings.session_idle_seconds, max_seconds=settings.jwt_max_ttl_seconds,
                      roster_path=settings.roster_path)
     given = sys.stdin.readline().rstrip("\n") if getattr(args, "password_stdin", False) else None
+    by = f"cli:{getpass.getuser()}"  # the audit's actor: whoever ran the command on the server
     try:
         if args.command == "create":
             account, generated = store.create(args.username, args.role, args.email, args.street, args.officer_id,
-                                              password=given)
+                                              password=given, by=by)
         elif args.command == "reset":
-            account, generated = store.reset_password(args.username, given)
+            account, generated = store.reset_password(args.username, given, by=by)
         elif args.command == "list":
             for account in store.list():
                 print(_show(account))
             return 0
         else:
-            account, generated = getattr(store, args.command)(args.username), None
+            account, generated = getattr(store, args.command)(args.username, by=by), None
     except AccountRefused as exc:
         details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items())
         print(f"refused: {exc.message}{' (' + details + ')' if details else ''}", file=sys.stderr)

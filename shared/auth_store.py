@@ -13,6 +13,7 @@ yet (a column added to ``accounts`` later will need one).
   ``limits`` library has no SQL storage): every worker counts in the same rows and a restart forgets nothing.
 * ``accounts`` and ``sessions``: password accounts and the page sessions opened with them
   (:mod:`shared.accounts`).
+* ``audit_log``: every admin change (accounts, roster, tokens), append-only (:mod:`shared.audit`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from sqlalchemy import Connection, Engine, case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from shared.auth import LEEWAY_SECONDS
+from shared.auth import LEEWAY_SECONDS, decode_token, issue_token
 from shared.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,31 @@ accounts = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+# The admins' audit (shared.audit): one row per admin change, appended and never updated or deleted. On
+# PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE; on SQLite one refuses UPDATE and DELETE.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False, index=True),  # epoch seconds
+    sa.Column("actor", sa.String(200), nullable=False),  # the admin's subject (username), or "system"/"cli:..."
+    sa.Column("action", sa.String(64), nullable=False),  # e.g. account.create, officer.off_duty, token.revoke
+    sa.Column("target", sa.String(200), nullable=False),  # a username, an officer id, a token's jti
+    sa.Column("before", sa.JSON, nullable=True),  # the changed fields before (None: it did not exist)
+    sa.Column("after", sa.JSON, nullable=True),  # ... and after; never a password, a hash or a token
+)
+sa.event.listen(audit_log, "after_create", sa.DDL("""
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION USING MESSAGE = 'audit_log is append-only: ' || TG_OP || ' refused'; END $$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+""").execute_if(dialect="postgresql"))
+for _operation in ("UPDATE", "DELETE"):
+    sa.event.listen(audit_log, "after_create", sa.DDL(
+        f"CREATE TRIGGER audit_log_no_{_operation.lower()} BEFORE {_operation} ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: {_operation} refused'); END"
+    ).execute_if(dialect="sqlite"))
 # Page sessions: only the SHA-256 of the random id in the cookie is stored, so a copy of this table opens none.
 sessions = sa.Table(
     "sessions", metadata,
@@ -86,6 +113,10 @@ sessions = sa.Table(
     sa.Column("last_seen", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),  # absolute end (JWT_MAX_TTL_SECONDS)
 )
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 class StoreUnavailable(RuntimeError):
@@ -145,7 +176,9 @@ class AuthStore:
 
     def revoke(self, jti: str, expires_at: int, by: str) -> None:
         """Deny ``jti`` until ``expires_at`` (epoch s; a later date for the same jti wins) and purge what
-        has expired. This worker refuses the token at once, the others at their next refresh."""
+        has expired. This worker refuses the token at once, the others at their next refresh. Audited."""
+        from shared import audit  # it imports this module
+
         now = int(self.clock())
         try:
             with self.engine.begin() as conn:
@@ -153,11 +186,31 @@ class AuthStore:
                              else_=revoked_tokens.c.expires_at)
                 _upsert(conn, revoked_tokens, {"jti": jti, "expires_at": int(expires_at), "revoked_at": now,
                                                "revoked_by": by[:200]}, {"expires_at": later})
+                audit.record(conn, by, "token.revoke", jti, None, {"revoked_until": _iso(expires_at)}, at=now)
                 self._purge(conn, now)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"the identity store cannot be written: {exc.__class__.__name__}") from exc
         with self._lock:
             self._revoked = self._revoked | {jti}
+
+    def issue(self, role: str, subject: str, street: str | None, ttl_seconds: int, *, secret: str,
+              max_ttl_seconds: int, by: str) -> tuple[str, str, int]:
+        """A bearer token for an integration: (token, its jti, its exp). The token is returned once and kept
+        nowhere; its jti, role, subject and end are audited (so it can be found and revoked). ValueError
+        for a role/street pairing or a lifetime the services would refuse."""
+        from shared import audit  # it imports this module
+
+        now = int(self.clock())
+        token = issue_token(role, subject, street, secret=secret, ttl_seconds=ttl_seconds, now=now,
+                            max_ttl_seconds=max_ttl_seconds)
+        jti = decode_token(token, secret, max_ttl_seconds=max_ttl_seconds).token_id or ""
+        try:
+            audit.record(self.engine, by, "token.issue", jti, None,
+                         {"role": role, "subject": subject, "street": street, "expires_at": _iso(now + ttl_seconds)},
+                         at=now)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"the identity store cannot be written: {exc.__class__.__name__}") from exc
+        return token, jti, now + ttl_seconds
 
     def is_revoked(self, jti: str | None) -> bool:
         """Whether ``jti`` is on the deny list (re-read at most every ``refresh_seconds``)."""
@@ -270,5 +323,5 @@ class SqlRateLimitStorage(Storage):
             conn.execute(delete(rate_limits).where(rate_limits.c.key == self._key(key)))
 
 
-__all__ = ["AuthStore", "SqlRateLimitStorage", "StoreUnavailable", "accounts", "ensure_schema", "metadata",
-           "open_engine", "sessions"]
+__all__ = ["AuthStore", "SqlRateLimitStorage", "StoreUnavailable", "accounts", "audit_log", "ensure_schema",
+           "metadata", "open_engine", "sessions"]

@@ -3,6 +3,7 @@
 Everything here is for the ``admin`` role. Input is validated like the YAML roster (one schema, in
 :mod:`routing_service.reference`): unknown street, department or category codes are 422 with field paths.
 More room (on duty again, a higher capacity) is offered to the unassigned queues by the worker's timer.
+Every change is audited by its command (:mod:`shared.audit`), here and on the admin's roster page alike.
 """
 
 from __future__ import annotations
@@ -10,15 +11,29 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
+from flask_smorest import abort
 
 from routing_service import commands, queries
 from routing_service.http.schemas import CapacityIn, OfficerListArgs, OfficerOut, OfficerPatch
 from routing_service.reference import OfficerIn
+from shared.audit import Journal
 from shared.webkit.app import BEARER, context
-from shared.webkit.auth import require
+from shared.webkit.auth import auth_store, current_principal, require
 from shared.webkit.inputs import ApiBlueprint
 
 blp = ApiBlueprint("officers", __name__, url_prefix="/api/v1", description="The officer roster (admins)")
+
+
+def journal() -> Journal:
+    """The audit in the identity store this app opened (the roster commands write to it)."""
+    store = auth_store()
+    if store is None:
+        abort(503, message="this app has no identity store")
+    return Journal(store.engine)
+
+
+def _who() -> dict[str, Any]:
+    return {"by": current_principal().subject, "journal": journal()}
 
 
 @blp.route("/officers", methods=["GET"])
@@ -47,7 +62,7 @@ def get_officer(officer_id: str) -> dict[str, Any]:
 @blp.doc(security=BEARER)
 def create_officer(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Add an officer (on duty, no open demands)."""
-    out = commands.create_officer(context(), body)
+    out = commands.create_officer(context(), body, **_who())
     return out, 201, {"Location": url_for("officers.get_officer", officer_id=out["id"])}
 
 
@@ -58,14 +73,14 @@ def create_officer(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
 @blp.doc(security=BEARER)
 def update_officer(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     """Change any of an officer's fields; the result is validated as a whole."""
-    return commands.update_officer(context(), officer_id, body)
+    return commands.update_officer(context(), officer_id, body, **_who())
 
 
 def _duty_switch(on_duty: bool, summary: str) -> None:
     """``POST /officers/<id>/on-duty`` and ``/off-duty``: the admin's switch, one view each."""
 
     def view(officer_id: str) -> dict[str, Any]:
-        return commands.set_on_duty(context(), officer_id, on_duty)
+        return commands.set_on_duty(context(), officer_id, on_duty, **_who())
 
     view.__name__ = "put_on_duty" if on_duty else "take_off_duty"
     view.__doc__ = summary
@@ -85,4 +100,4 @@ _duty_switch(True, "Give the officer demands again (within their duty hours, for
 def set_capacity(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     """Change how many open demands the officer may hold. Lowering it below their load takes nothing away;
     they just get no more until they are under it."""
-    return commands.set_capacity(context(), officer_id, body["capacity"])
+    return commands.set_capacity(context(), officer_id, body["capacity"], **_who())

@@ -1,7 +1,316 @@
-"""The admin's desk: accounts, the roster, integration tokens and the audit of every admin change."""
+"""The admin's desk: accounts, the roster, integration tokens and the audit of every admin change.
+
+The pages do nothing the APIs cannot: accounts go through :class:`shared.accounts.Accounts` (as
+``/auth/accounts`` does), the roster through routing's own commands (as ``/api/v1/officers`` does), tokens
+through the identity store (as ``/auth/revocations`` does), and each of those writes its own audit row
+(:mod:`shared.audit`), so a change is audited whichever door it came through. A one-time password or a token is
+shown once, in the answer to the form that made it, and kept nowhere.
+"""
 
 from __future__ import annotations
 
-from shared.webkit.pages import page_blueprint
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from routing_service import commands, queries
+from routing_service.domain import RoutingRefused
+from routing_service.http.admin_api import journal
+from routing_service.http.schemas import CapacityIn
+from shared import audit
+from shared.accounts import Account, AccountRefused, Accounts
+from shared.auth import ACCOUNT_ROLES, LEEWAY_SECONDS, STREET_REQUIRED_ROLES
+from shared.auth_store import StoreUnavailable
+from shared.contracts.reference import STREETS
+from shared.webkit.app import context
+from shared.webkit.auth import accounts_of, auth_store
+from shared.webkit.pages import error_page, page_blueprint, require_page
 
 bp = page_blueprint("admin", __name__, template_folder="../templates")
+
+AUDIT_PAGE = 50
+ACCOUNT_ACTIONS = ("unlock", "disable", "enable", "reset")
+TOKEN_TTL_DEFAULT = 3600
+# What a refused account field says on the page (Accounts speaks English to the API's callers).
+ACCOUNT_FIELD = {
+    "username": lazy_gettext("3 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit."),
+    "email": lazy_gettext("Enter an e-mail address."),
+    "role": lazy_gettext("Choose one of the options."),
+    "street": lazy_gettext("Grid workers and supervisors need a street; agents and administrators have none."),
+    "officer_id": lazy_gettext("An officer's account names an officer of the roster; other roles name none."),
+}
+TAKEN = lazy_gettext("This username is taken.")
+STORE_DOWN = lazy_gettext("The identity store cannot be reached. Try again shortly.")
+DONE = {
+    "unlock": lazy_gettext("Unlocked: %(who)s."), "disable": lazy_gettext("Disabled: %(who)s (signed out everywhere)."),
+    "enable": lazy_gettext("Enabled: %(who)s."), "edit": lazy_gettext("Saved: %(who)s (signed out everywhere)."),
+    "on_duty": lazy_gettext("On duty: %(who)s."), "off_duty": lazy_gettext("Off duty: %(who)s."),
+    "capacity": lazy_gettext("Capacity saved: %(who)s."), "revoke": lazy_gettext("Revoked: %(who)s."),
+}
+
+
+def _accounts() -> Accounts:
+    found = accounts_of()
+    if found is None:
+        raise StoreUnavailable("this app has no identity store")
+    return found
+
+
+def _done() -> str | None:
+    """The confirmation after a redirect (?done=<action>&who=<name>)."""
+    found = DONE.get(request.args.get("done", ""))
+    return str(found) % {"who": request.args.get("who", "")[:200]} if found else None
+
+
+def _me() -> str:
+    return str(g.principal.subject)
+
+
+@bp.get("/admin")
+@require_page("admin")
+def home() -> str:
+    """Where the admin's work starts: a card per desk."""
+    return render_template("routing/admin.html")
+
+
+# --- accounts -----------------------------------------------------------------------------------------
+
+
+def _state(account: Account) -> str:
+    """The one word the list shows: disabled, locked, must change its password, or active."""
+    if account.disabled:
+        return "disabled"
+    if account.locked(time.time()):
+        return "locked"
+    return "must_change" if account.must_change_password else "active"
+
+
+def _accounts_page(errors: dict[str, str] | None = None, message: str | None = None, once: dict[str, str] | None = None,
+                   status: int = 200, editing: str | None = None) -> Any:
+    try:
+        found = _accounts().list()
+    except (StoreUnavailable, SQLAlchemyError):
+        return error_page(503, str(STORE_DOWN))
+    officers = queries.officers(context())
+    return render_template(
+        "routing/admin_accounts.html", accounts=[(a, _state(a)) for a in found], roles=ACCOUNT_ROLES,
+        streets=sorted(STREETS), officers=officers, errors=errors or {}, message=message, once=once,
+        done=_done(), form=request.form, editing=editing, street_roles=sorted(STREET_REQUIRED_ROLES)), status
+
+
+def _form_account() -> dict[str, Any]:
+    values = {name: request.form.get(name, "").strip() for name in ("username", "role", "street", "email",
+                                                                  "officer_id")}
+    return {**values, "username": values["username"].lower(), "street": values["street"] or None,
+            "officer_id": values["officer_id"] or None}
+
+
+def _field_errors(exc: AccountRefused) -> dict[str, str]:
+    if exc.kind == "conflict":
+        return {"username": str(TAKEN)}
+    return {name: str(ACCOUNT_FIELD.get(name, gettext("Some fields need fixing."))) for name in exc.errors}
+
+
+@bp.get("/admin/accounts")
+@require_page("admin")
+def accounts() -> Any:
+    """Every account with its state; a form to create one."""
+    return _accounts_page()
+
+
+@bp.post("/admin/accounts")
+@require_page("admin")
+def create_account() -> Any:
+    """Create an account; its one-time password is shown on this answer only."""
+    body = _form_account()
+    try:
+        account, generated = _accounts().create(body["username"], body["role"], body["email"], body["street"],
+                                                body["officer_id"], by=_me())
+    except AccountRefused as exc:
+        return _accounts_page(_field_errors(exc), gettext("Some fields need fixing."), status=422)
+    except (StoreUnavailable, SQLAlchemyError):
+        return error_page(503, str(STORE_DOWN))
+    return _accounts_page(once={"username": account.username, "password": generated or ""}, status=201)
+
+
+@bp.post("/admin/accounts/<username>/edit")
+@require_page("admin")
+def edit_account(username: str) -> Any:
+    """Change the role, street, roster link or e-mail; the account's sessions end (they carry the old role)."""
+    body = _form_account()
+    try:
+        account = _accounts().update(username, role=body["role"], street=body["street"],
+                                     officer_id=body["officer_id"], email=body["email"], by=_me())
+    except AccountRefused as exc:
+        if exc.kind == "not_found":
+            return error_page(404, gettext("There is no such page."))
+        return _accounts_page(_field_errors(exc), gettext("Some fields need fixing."), status=422, editing=username)
+    except (StoreUnavailable, SQLAlchemyError):
+        return error_page(503, str(STORE_DOWN))
+    return redirect(url_for("admin.accounts", done="edit", who=account.username))
+
+
+@bp.post("/admin/accounts/<username>/<action>")
+@require_page("admin")
+def account_action(username: str, action: str) -> Any:
+    """Unlock, disable, enable, or reset the password (a new one-time password, shown once)."""
+    if action not in ACCOUNT_ACTIONS:
+        return error_page(404, gettext("There is no such page."))
+    try:
+        if action == "reset":
+            account, generated = _accounts().reset_password(username, by=_me())
+            return _accounts_page(once={"username": account.username, "password": generated or "", "reset": "1"})
+        account = getattr(_accounts(), action)(username, by=_me())
+    except AccountRefused:
+        return error_page(404, gettext("There is no such page."))
+    except (StoreUnavailable, SQLAlchemyError):
+        return error_page(503, str(STORE_DOWN))
+    return redirect(url_for("admin.accounts", done=action, who=account.username))
+
+
+# --- the roster ---------------------------------------------------------------------------------------
+
+
+def _roster_page(errors: dict[str, dict[str, str]] | None = None, message: str | None = None,
+                 status: int = 200) -> Any:
+    return render_template("routing/admin_roster.html", officers=queries.officers(context()), errors=errors or {},
+                           message=message, done=_done()), status
+
+
+@bp.get("/admin/roster")
+@require_page("admin")
+def roster() -> Any:
+    """The officers: kind, streets, skills, capacity and load, the duty switch and hours."""
+    return _roster_page()
+
+
+def _roster_change(officer_id: str, run: Any, done: str) -> Any:
+    try:
+        out = run()
+    except RoutingRefused as refusal:
+        if refusal.kind == "not_found":
+            return error_page(404, gettext("There is no such page."))
+        return _roster_page({officer_id: {"capacity": gettext("Some fields need fixing.")}},
+                            gettext("Some fields need fixing."), 422)
+    except (StoreUnavailable, SQLAlchemyError):
+        return error_page(503, str(STORE_DOWN))
+    return redirect(url_for("admin.roster", done=done, who=out["name"], _anchor=f"officer-{officer_id}"))
+
+
+@bp.post("/admin/roster/<officer_id>/capacity")
+@require_page("admin")
+def set_capacity(officer_id: str) -> Any:
+    """How many open demands the officer may hold (the same command as ``PUT /api/v1/officers/<id>/capacity``)."""
+    given = request.form.get("capacity", "").strip()
+    try:  # the API's schema takes a JSON integer; a form sends digits
+        body = CapacityIn().load({"capacity": int(given) if given.isdigit() else given})
+    except ValidationError:
+        return _roster_page({officer_id: {"capacity": gettext("Enter a whole number from 0 to 100000.")}},
+                            gettext("Some fields need fixing."), 422)
+    return _roster_change(officer_id, lambda: commands.set_capacity(
+        context(), officer_id, body["capacity"], by=_me(), journal=journal()), "capacity")
+
+
+@bp.post("/admin/roster/<officer_id>/duty")
+@require_page("admin")
+def set_duty(officer_id: str) -> Any:
+    """The duty switch (the same command as ``POST /api/v1/officers/<id>/on-duty`` and ``/off-duty``)."""
+    on_duty = request.form.get("on_duty") == "1"
+    return _roster_change(officer_id, lambda: commands.set_on_duty(
+        context(), officer_id, on_duty, by=_me(), journal=journal()), "on_duty" if on_duty else "off_duty")
+
+
+# --- integration tokens ---------------------------------------------------------------------------------
+
+
+def _tokens_page(errors: dict[str, str] | None = None, message: str | None = None, once: dict[str, Any] | None = None,
+                 status: int = 200) -> Any:
+    max_ttl = int(current_app.config["JWT_MAX_TTL_SECONDS"])
+    issued = journal().latest(10, action="token.issue")
+    return render_template("routing/admin_tokens.html", roles=ACCOUNT_ROLES, streets=sorted(STREETS),
+                           max_ttl=max_ttl, default_ttl=min(TOKEN_TTL_DEFAULT, max_ttl), errors=errors or {},
+                           message=message, once=once, done=_done(), form=request.form, issued=issued), status
+
+
+@bp.get("/admin/tokens")
+@require_page("admin")
+def tokens() -> Any:
+    """Issue a bearer token for an integration (shown once) or revoke one by its id."""
+    return _tokens_page()
+
+
+@bp.post("/admin/tokens")
+@require_page("admin")
+def issue_token() -> Any:
+    """A token for an integration: role, subject, street, lifetime at most JWT_MAX_TTL_SECONDS."""
+    max_ttl = int(current_app.config["JWT_MAX_TTL_SECONDS"])
+    role, subject = request.form.get("role", ""), request.form.get("subject", "").strip()
+    street = request.form.get("street", "").strip() or None
+    errors: dict[str, str] = {}
+    if role not in ACCOUNT_ROLES:
+        errors["role"] = gettext("Choose one of the options.")
+    if not subject or len(subject) > 200 or any(ch.isspace() for ch in subject):
+        errors["subject"] = gettext("Enter the integration's name: 1 to 200 characters, no spaces.")
+    try:
+        ttl = int(request.form.get("ttl_seconds", ""))
+        if not 60 <= ttl <= max_ttl:
+            raise ValueError
+    except ValueError:
+        errors["ttl_seconds"] = gettext("Enter a lifetime from 60 to %(max)s seconds.", max=max_ttl)
+    store = auth_store()
+    if store is None:
+        return error_page(503, str(STORE_DOWN))
+    if not errors:
+        try:
+            token, jti, expires_at = store.issue(role, subject, street, ttl, secret=current_app.config["JWT_SECRET"],
+                                                 max_ttl_seconds=max_ttl, by=_me())
+        except ValueError:
+            errors["street"] = str(ACCOUNT_FIELD["street"])
+        except StoreUnavailable:
+            return error_page(503, str(STORE_DOWN))
+        else:
+            return _tokens_page(once={"token": token, "jti": jti, "subject": subject, "role": role,
+                                      "expires_at": datetime.fromtimestamp(expires_at, UTC)}, status=201)
+    return _tokens_page(errors, gettext("Some fields need fixing."), status=422)
+
+
+@bp.post("/admin/tokens/revoke")
+@require_page("admin")
+def revoke_token() -> Any:
+    """Revoke a token by its id (jti): refused by every service within a second."""
+    jti = request.form.get("jti", "").strip()
+    if not jti or len(jti) > 200 or any(ch.isspace() for ch in jti):
+        return _tokens_page({"jti": gettext("Enter the token's id (jti).")}, gettext("Some fields need fixing."), 422)
+    store = auth_store()
+    if store is None:
+        return error_page(503, str(STORE_DOWN))
+    longest = int(time.time()) + int(current_app.config["JWT_MAX_TTL_SECONDS"]) + LEEWAY_SECONDS
+    try:
+        store.revoke(jti, longest, by=_me())
+    except StoreUnavailable:
+        return error_page(503, str(STORE_DOWN))
+    return redirect(url_for("admin.tokens", done="revoke", who=jti))
+
+
+# --- the audit ------------------------------------------------------------------------------------------
+
+
+@bp.get("/admin/audit")
+@require_page("admin")
+def audit_page() -> Any:
+    """The latest admin changes, newest first, :data:`AUDIT_PAGE` at a time (``?before=<id>`` for older)."""
+    before = request.args.get("before", "")
+    before_id = int(before) if before.isdigit() else None
+    try:
+        entries = audit.latest(journal().engine, AUDIT_PAGE + 1, before_id)
+    except SQLAlchemyError:
+        return error_page(503, str(STORE_DOWN))
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    return render_template("routing/admin_audit.html", entries=entries,
+                           older=entries[-1].id if more and entries else None, paged=before_id is not None)

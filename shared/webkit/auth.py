@@ -288,7 +288,7 @@ def create_account(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Create an account; its password is one-time (changed at the first sign-in), generated unless given."""
     account, generated = _run(lambda: _accounts().create(
         body["username"], body["role"], body["email"], body.get("street"), body.get("officer_id"),
-        password=body.get("password")))
+        password=body.get("password"), by=current_principal().subject))
     return _out(account, generated), 201
 
 
@@ -296,7 +296,7 @@ def _one(action: str, why: str) -> Callable[[str], dict[str, Any]]:
     """An admin's action on one account by its username (unlock, disable, enable)."""
 
     def view(username: str) -> dict[str, Any]:
-        return _out(_run(lambda: getattr(_accounts(), action)(username)))
+        return _out(_run(lambda: getattr(_accounts(), action)(username, by=current_principal().subject)))
 
     view.__name__ = f"{action}_account"
     view.__doc__ = why
@@ -321,5 +321,6 @@ _one("enable", "Allow a disabled account to sign in again.")
 def reset_password(body: dict[str, Any], username: str) -> dict[str, Any]:
     """A new one-time password (generated unless given) to change at the next sign-in; unlocks the account
     and ends its sessions."""
-    account, generated = _run(lambda: _accounts().reset_password(username, body.get("password")))
+    account, generated = _run(lambda: _accounts().reset_password(username, body.get("password"),
+                                                                 by=current_principal().subject))
     return _out(account, generated)
