@@ -10,10 +10,14 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from shared import audit
-from shared.accounts import Accounts
+from shared.accounts import AccountRefused, Accounts
 from shared.auth import decode_token
+from shared.auth_store import ensure_schema, open_engine
+from shared.config import Settings
 from shared.webkit.pages import SESSION_COOKIE
 from tests.routing.conftest import OFFICER_1, Routing
 from tests.signin import session_for
@@ -59,8 +63,9 @@ def test_only_admins_open_the_desk_and_forms_need_their_csrf_token(routing: Rout
 
 def test_creating_an_account_shows_its_one_time_password_once_and_audits_it(routing: Routing, admin: Any) -> None:
     token = _csrf(admin)
-    made = admin.post("/admin/accounts?lang=en", data={"csrf_token": token, "username": "Zhou.Min", "role": "grid_worker",
-                                                       "street": "wujiaochang", "email": "zhou.min@example.cn"})
+    made = admin.post("/admin/accounts?lang=en", data={
+        "csrf_token": token, "username": "Zhou.Min", "role": "grid_worker", "street": "wujiaochang",
+        "email": "zhou.min@example.cn"})
     page = made.get_data(as_text=True)
     assert made.status_code == 201, page
     password = re.search(r'id="one-time-password"[^>]*>([^<]+)<', page)[1]
@@ -91,8 +96,8 @@ def test_refused_account_fields_come_back_in_words_and_nothing_is_made(routing: 
 
 def test_reset_unlock_disable_enable_and_edit_are_audited_with_before_and_after(routing: Routing, admin: Any) -> None:
     accounts = _accounts(routing)
-    accounts.create("li.lei", "grid_worker", "li.lei@example.cn", "wujiaochang", password="correct-horse-battery-staple",
-                    must_change_password=False)
+    accounts.create("li.lei", "grid_worker", "li.lei@example.cn", "wujiaochang",
+                    password="correct-horse-battery-staple", must_change_password=False)
     token = _csrf(admin)
     reset = admin.post("/admin/accounts/li.lei/reset?lang=en", data={"csrf_token": token})
     password = re.search(r'id="one-time-password"[^>]*>([^<]+)<', reset.get_data(as_text=True))[1]
@@ -198,3 +203,40 @@ def test_the_audit_page_is_paged_newest_first(routing: Routing, admin: Any) -> N
 def test_audit_rows_never_hold_a_secret(routing: Routing) -> None:
     with pytest.raises(ValueError, match="never holds a secret"):
         audit.record(_accounts(routing).engine, ADMIN, "account.create", "x", None, {"password": "hunter2hunter2"})
+
+
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("production", marks=pytest.mark.production)])
+def test_the_audit_table_refuses_update_and_delete_in_the_database(request: pytest.FixtureRequest,
+                                                                   backend: str) -> None:
+    """Append-only for real: not only does no code path change a row, the database itself refuses (a trigger on
+    PostgreSQL, the identity store's production database, and on SQLite)."""
+    env = request.getfixturevalue(backend)  # production: the real PostgreSQL (fails in CI when it is missing)
+    engine = open_engine(env.get("AUTH_DATABASE_URL") or Settings.from_env(env).auth_database_url)
+    try:
+        ensure_schema(engine)
+        ensure_schema(engine)  # idempotent: a second web process starting
+        audit.record(engine, ADMIN, "officer.off_duty", OFFICER_1, {"on_duty": True}, {"on_duty": False})
+        statements = ["UPDATE audit_log SET actor = 'someone-else'", "DELETE FROM audit_log"]
+        if engine.dialect.name == "postgresql":
+            statements.append("TRUNCATE audit_log")
+        for statement in statements:
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(statement))
+        [entry] = audit.latest(engine)
+        assert (entry.actor, entry.after) == (ADMIN, {"on_duty": False})
+    finally:
+        engine.dispose()
+
+
+def test_an_account_update_is_checked_as_a_whole_and_ends_its_sessions(routing: Routing) -> None:
+    accounts = _accounts(routing)
+    account, _ = accounts.create("he.ping", "officer", "he@example.cn", None, OFFICER_1,
+                                 password="correct-horse-battery-staple", must_change_password=False)
+    session_id = accounts.open_session(account)
+    with pytest.raises(AccountRefused) as refused:
+        accounts.update("he.ping", role="hotline_agent", by=ADMIN)  # still naming a roster id
+    assert "officer_id" in refused.value.errors and accounts.resolve(session_id) is not None
+    changed = accounts.update("he.ping", role="hotline_agent", officer_id=None, by=ADMIN)
+    assert (changed.role, changed.officer_id, changed.subject) == ("hotline_agent", None, "he.ping")
+    assert accounts.resolve(session_id) is None  # the session carried the old role
+    assert _audit(routing, target="he.ping")[0].after == {"role": "hotline_agent", "officer_id": None}
