@@ -48,6 +48,8 @@ class Assignment(DemandFacts, Base):
 
     title: Mapped[str] = mapped_column(String(120))
     enterprise_uscc: Mapped[str] = mapped_column(String(18))
+    # From demand.submitted (migration 0004): the officers' lists show and search it; null on older rows.
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
     chief_officer_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(32))
@@ -75,6 +77,9 @@ class Assignment(DemandFacts, Base):
     __table_args__ = (
         # GET /queue: one officer's open demands, most urgent first (PostgreSQL sorts NULLs last in ASC).
         Index("ix_assignments_queue", "officer_id", "is_open", "next_due", "demand_id"),
+        # The officer's resolved (awaiting feedback) and closed lists, most recent first; search stays within
+        # one officer's rows, so it scans this index's range, never the table.
+        Index("ix_assignments_officer_state", "officer_id", "state", "updated_at"),
         # The street's unassigned queue and the retry timer: small partial indexes.
         Index("ix_assignments_unassigned", "street", "next_due",
               postgresql_where=text("state = 'unassigned'"), sqlite_where=text("state = 'unassigned'")),

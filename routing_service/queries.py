@@ -6,19 +6,20 @@ too (a refusal is a :class:`RoutingRefused`), so the API and the pages cannot di
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from routing_service.domain import RoutingRefused
 from routing_service.domain.policy import EVERY_STREET, Duty, may_act, transfer_targets
-from routing_service.domain.states import allowed_actions
+from routing_service.domain.states import AWAITING_MATERIALS, CLOSED, FEEDBACK_RECEIVED, RESOLVED, allowed_actions
 from routing_service.model import Assignment, Officer, Transfer
 from routing_service.reference import DutySchema
 from routing_service.repository import IS_UNASSIGNED, clock_views, roster_entry, roster_snapshot
 from shared.auth import Principal
+from shared.calendar import SHANGHAI
 from shared.contracts.reference import STREETS
 from shared.db import unit_of_work
 
@@ -26,11 +27,17 @@ if TYPE_CHECKING:
     from routing_service.bootstrap import Context
 
 URGENCY = (Assignment.next_due.asc().nulls_last(), Assignment.demand_id)
+RECENT = (Assignment.updated_at.desc(), Assignment.demand_id)
 QUEUE_KINDS = ("unassigned", "escalated")
+# The officer's lists (tabs): 待办 open work most urgent first; 办结待回访 resolved, awaiting the enterprise's
+# feedback (or with it in, awaiting 结案); 已结案 closed, most recent first.
+OFFICER_TABS = ("open", "resolved", "closed")
+_TAB_STATES = {"resolved": (RESOLVED, FEEDBACK_RECEIVED), "closed": (CLOSED,)}
 _QUEUE_COLUMNS = (Assignment.demand_id, Assignment.state, Assignment.street, Assignment.channel, Assignment.category,
                   Assignment.complexity, Assignment.title, Assignment.key_enterprise, Assignment.officer_id,
                   Assignment.escalated, Assignment.reported_at, Assignment.assigned_at, Assignment.next_due,
-                  Assignment.sla)
+                  Assignment.sla, Assignment.enterprise_name, Assignment.enterprise_uscc, Assignment.updated_at,
+                  Assignment.outcome, Assignment.satisfaction)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -116,14 +123,17 @@ def _item(row: Any, now: datetime) -> dict[str, Any]:
             "category": row.category, "complexity": row.complexity, "title": row.title,
             "key_enterprise": row.key_enterprise, "officer_id": row.officer_id, "escalated": row.escalated,
             "reported_at": _iso(row.reported_at), "assigned_at": _iso(row.assigned_at), "next_due": _iso(row.next_due),
-            "clocks": _clocks(row.sla, now)}
+            "clocks": _clocks(row.sla, now), "enterprise_name": row.enterprise_name,
+            "enterprise_uscc": row.enterprise_uscc, "updated_at": _iso(row.updated_at), "outcome": row.outcome,
+            "satisfaction": row.satisfaction}
 
 
-def _page(session: Session, where: ColumnElement[bool], page: dict[str, Any]) -> dict[str, Any]:
-    """One page (``limit``, ``offset``) of a queue, most urgent first, and how many the queue holds."""
+def _page(session: Session, where: ColumnElement[bool], page: dict[str, Any],
+          order: tuple[Any, ...] = URGENCY) -> dict[str, Any]:
+    """One page (``limit``, ``offset``) of a queue, most urgent first (or ``order``), and how many it holds."""
     now = datetime.now(UTC)
     total = session.scalar(select(func.count()).select_from(Assignment).where(where))
-    rows = session.execute(select(*_QUEUE_COLUMNS).where(where).order_by(*URGENCY)
+    rows = session.execute(select(*_QUEUE_COLUMNS).where(where).order_by(*order)
                            .limit(page["limit"]).offset(page["offset"]))
     return {"total": total, "items": [_item(row, now) for row in rows]}
 
@@ -134,10 +144,56 @@ def _street_where(street: str, kind: str) -> ColumnElement[bool]:
     return and_(Assignment.street == street, Assignment.escalated, Assignment.is_open)
 
 
-def my_queue(ctx: Context, subject: str, page: dict[str, Any]) -> dict[str, Any]:
-    """The caller's open demands, most urgent deadline first, with the time left on each clock."""
+def _officer_where(subject: str, args: dict[str, Any], now: datetime) -> ColumnElement[bool]:
+    """An officer's own demands in one tab, narrowed by the search and filters. Every condition starts from
+    ``officer_id`` so the queue index (open) or the officer-state index (resolved, closed) bounds the read; the
+    search (enterprise name, credit code, title: a substring, any case) filters within that range."""
+    tab = args.get("tab", "open")
+    conditions: list[ColumnElement[bool]] = [Assignment.officer_id == subject]
+    if tab == "open":
+        conditions.append(Assignment.is_open == true())
+    else:
+        conditions.append(Assignment.state.in_(_TAB_STATES[tab]))
+    if args.get("status"):
+        conditions.append(Assignment.state == args["status"])
+    if args.get("channel"):
+        conditions.append(Assignment.channel == args["channel"])
+    if args.get("due_today"):
+        tomorrow = datetime.combine(now.astimezone(SHANGHAI).date() + timedelta(days=1), time(), tzinfo=SHANGHAI)
+        conditions.append(Assignment.next_due < tomorrow)  # due today, or overdue already
+    q = (args.get("q") or "").strip()
+    if q:
+        conditions.append(or_(func.lower(Assignment.enterprise_name).contains(q.lower(), autoescape=True),
+                              Assignment.enterprise_uscc.contains(q.upper(), autoescape=True),
+                              func.lower(Assignment.title).contains(q.lower(), autoescape=True)))
+    return and_(*conditions)
+
+
+def my_queue(ctx: Context, subject: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The caller's demands in one tab (``open`` by default: most urgent deadline first, with the time left on
+    each clock; ``resolved`` and ``closed``: most recent first), searched and filtered; the page and
+    ``GET /api/v1/queue`` both read it."""
+    order = URGENCY if args.get("tab", "open") == "open" else RECENT
     with unit_of_work(ctx.sessions) as session:
-        return _page(session, and_(Assignment.officer_id == subject, Assignment.is_open == true()), page)
+        return _page(session, _officer_where(subject, args, datetime.now(UTC)), args, order)
+
+
+def settled(clocks: list[dict[str, Any]], state: str) -> list[dict[str, Any]]:
+    """The clocks as the demand's state already implies: right after an action routing knows the state at once,
+    while sla's word on the clocks follows by event (acknowledged: first response met; awaiting materials:
+    resolution paused; resolved or later: resolution met)."""
+    out = []
+    for c in clocks:
+        c = dict(c)
+        if c["kind"] == "first_response" and state not in ("unassigned", "assigned") and c["status"] == "running":
+            c["status"] = "met"
+        elif c["kind"] == "resolution" and c["status"] in ("running", "paused"):
+            if state in (RESOLVED, FEEDBACK_RECEIVED, CLOSED):
+                c["status"] = "met"
+            elif state == AWAITING_MATERIALS and c["status"] == "running":
+                c["status"], c["target_at"] = "paused", None
+        out.append(c)
+    return out
 
 
 def street_queue(ctx: Context, principal: Principal, street: str, kind: str, page: dict[str, Any]) -> dict[str, Any]:
@@ -189,3 +245,60 @@ def officer(ctx: Context, officer_id: str) -> dict[str, Any]:
         if found is None:
             raise RoutingRefused("not_found", f"no officer {officer_id!r} in the roster")
         return officer_view(found)
+
+
+# --- the supervisor's street ------------------------------------------------------------------------
+
+STREET_WORK = ("open", "due_today", "overdue", "awaiting_materials")  # the columns of the work-by-officer table
+
+
+def _work_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
+    """Among open demands: each column's condition (due today: the nearest deadline is later today, Shanghai)."""
+    tomorrow = datetime.combine(now.astimezone(SHANGHAI).date() + timedelta(days=1), time(), tzinfo=SHANGHAI)
+    return {"open": true(), "due_today": and_(Assignment.next_due >= now, Assignment.next_due < tomorrow),
+            "overdue": Assignment.next_due < now, "awaiting_materials": Assignment.state == AWAITING_MATERIALS}
+
+
+def street_work(ctx: Context, street: str) -> list[dict[str, Any]]:
+    """The street's open demands per holding officer (names, busiest first): open, due today, overdue, awaiting
+    the enterprise's materials. The unassigned ones are the supervisor's own list, not a row here."""
+    conditions = _work_conditions(datetime.now(UTC))
+    counts = [func.coalesce(func.sum(case((cond, 1), else_=0)), 0) for cond in conditions.values()]
+    with unit_of_work(ctx.sessions) as session:
+        rows = session.execute(
+            select(Assignment.officer_id, *counts)
+            .where(Assignment.street == street, Assignment.is_open == true(), Assignment.officer_id.is_not(None))
+            .group_by(Assignment.officer_id)).all()
+        names = _officer_names(session)
+    work = [{"officer_id": row[0], "name": names.get(row[0], row[0]),
+             **{key: int(n) for key, n in zip(conditions, row[1:], strict=True)}} for row in rows]
+    return sorted(work, key=lambda w: (-w["overdue"], -w["open"], w["name"]))
+
+
+def officer_street_work(ctx: Context, street: str, officer_id: str, show: str,
+                        page: dict[str, Any]) -> dict[str, Any]:
+    """One row's demands of :func:`street_work`: what ``officer_id`` holds open in ``street``, narrowed to the
+    column ``show`` (one of :data:`STREET_WORK`), most urgent first; with the officer's name."""
+    where = and_(Assignment.street == street, Assignment.is_open == true(), Assignment.officer_id == officer_id,
+                 _work_conditions(datetime.now(UTC))[show])
+    with unit_of_work(ctx.sessions) as session:
+        found = _page(session, where, page)
+        names = _officer_names(session)
+    return {**found, "names": names, "officer_name": names.get(officer_id)}
+
+
+def demand_facts(ctx: Context, street: str, demand_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Title, holder (id and name) and enterprise name of a few demands of ``street``, by id: what the
+    supervisor's breach and escalation cards and drill-down lists show beside sla's figures. The enterprise
+    name is ``None`` where routing does not know it (demands routed before it kept the name)."""
+    if not demand_ids:
+        return {}
+    enterprise = getattr(Assignment, "enterprise_name", None)
+    columns = [Assignment.demand_id, Assignment.title, Assignment.officer_id, Assignment.state]
+    with unit_of_work(ctx.sessions) as session:
+        rows = session.execute(select(*columns, *([enterprise] if enterprise is not None else []))
+                               .where(Assignment.street == street, Assignment.demand_id.in_(demand_ids))).all()
+        names = _officer_names(session)
+    return {row.demand_id: {"title": row.title, "officer_id": row.officer_id, "state": row.state,
+                            "officer_name": names.get(row.officer_id) if row.officer_id else None,
+                            "enterprise_name": row[4] if len(row) > 4 else None} for row in rows}

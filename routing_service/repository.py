@@ -189,6 +189,7 @@ def open_assignment(session: Session, data: dict[str, Any], relevance: Relevance
     a = Assignment(
         demand_id=data["demand_id"], street=data["street"], channel=data["channel"], category=data["category"],
         complexity=data["complexity"], title=data["title"], enterprise_uscc=enterprise["uscc"],
+        enterprise_name=enterprise.get("name"),
         key_enterprise=enterprise["key_enterprise"], chief_officer_id=enterprise.get("chief_officer_id"),
         state=UNASSIGNED, is_open=True, rule=RULE_UNASSIGNED, reported_at=data["reported_at"], updated_at=now,
         sla={}, escalated=False, auto_escalated=False, reopen_count=0,

@@ -17,7 +17,7 @@ from routing_service.domain.policy import action_roles
 from routing_service.http.schemas import (
     ACTION_SCHEMAS,
     AssignmentOut,
-    PageArgs,
+    QueueArgs,
     QueueOut,
     StreetQueueArgs,
 )
@@ -42,11 +42,13 @@ def get_assignment(demand_id: str) -> dict[str, Any]:
 
 @blp.route("/queue", methods=["GET"])
 @require("officer", "supervisor")
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(QueueArgs, location="query")
 @blp.response(200, QueueOut)
 @blp.doc(security=BEARER)
 def my_queue(args: dict[str, Any]) -> Response:
-    """The caller's open demands, most urgent deadline first, with the time left on each clock."""
+    """The caller's demands: open ones most urgent first with the time left on each clock (``tab=open``, the
+    default), resolved ones awaiting feedback or the close (``tab=resolved``), closed ones (``tab=closed``);
+    ``q`` searches the enterprise's name, credit code and title; ``status``, ``channel``, ``due_today`` filter."""
     return jsonify(queries.my_queue(context(), current_principal().subject, args))
 
 

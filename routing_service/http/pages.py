@@ -17,8 +17,10 @@ from marshmallow import ValidationError
 
 from routing_service import commands, queries
 from routing_service.domain import RoutingRefused
-from routing_service.http.schemas import ACTION_SCHEMAS
+from routing_service.domain.states import STATES
+from routing_service.http.schemas import ACTION_SCHEMAS, QueueArgs
 from shared.contracts.reference import DEPARTMENTS
+from shared.contracts.vocabulary import CHANNELS
 from shared.validation import flatten_errors
 from shared.webkit.app import context
 from shared.webkit.errors import status_of
@@ -29,6 +31,10 @@ from shared.webkit.service_client import ServiceUnavailable, call_service
 bp = page_blueprint("officer", __name__, template_folder="../templates")
 
 QUEUE_PAGE = {"limit": 100, "offset": 0}
+# The choices each action's form offers with a "Choose…" placeholder (or radios, none checked).
+CHOICES = {"resolve": ("outcome",), "transfer": ("to_officer", "to_department"), "feedback": ("satisfaction",)}
+TABS = (("open", lazy_gettext("To do")), ("resolved", lazy_gettext("Resolved, awaiting feedback")),
+        ("closed", lazy_gettext("Closed")))
 NOT_YOURS = lazy_gettext("There is no such demand, or it is not yours to see.")
 # What a refused action says on the page, by the refusal's kind (its own message is for the API's callers).
 REFUSED = {
@@ -42,8 +48,9 @@ REFUSED = {
 @bp.get("/officer")
 @require_page("officer", "supervisor")
 def queue() -> str:
-    """The signed-in officer's open demands, most urgent first; the list refreshes itself."""
-    return render_template("routing/queue.html", **_queue())
+    """The signed-in officer's lists (to do, resolved awaiting feedback, closed), searched and filtered; the
+    list refreshes itself."""
+    return render_template("routing/queue.html", **_queue(), tabs=TABS, states=STATES, channels=CHANNELS)
 
 
 @bp.get("/officer/list")
@@ -53,14 +60,37 @@ def queue_list() -> str:
 
 
 def _queue() -> dict[str, Any]:
-    return {"page": queries.my_queue(context(), g.principal.subject, QUEUE_PAGE)}
+    """The list for the query string's tab, search and filters (the API's arguments, one schema); arguments
+    that fail it are named on the page and the officer's to-do list is shown."""
+    fields = QueueArgs().fields
+    chosen = {k: v.strip() for k, v in request.args.items() if k in fields and k not in QUEUE_PAGE and v.strip()}
+    problems: dict[str, list[str]] = {}
+    try:
+        args = QueueArgs().load({**chosen, **QUEUE_PAGE})
+    except ValidationError as exc:
+        problems = localize_all(flatten_errors(exc.messages))
+        chosen = {}
+        args = QueueArgs().load(QUEUE_PAGE)
+    return {"page": queries.my_queue(context(), g.principal.subject, args), "args": args, "chosen": chosen,
+            "problems": problems, "filtered": any(k != "tab" for k in chosen)}
+
+
+def _clocks(demand_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    """The demand's clocks as sla has them now (live business time), else routing's projection; either way as
+    the state routing knows already implies (sla hears of an action by event, a moment later)."""
+    try:
+        answer = call_service("sla", f"/api/v1/sla/demands/{demand_id}")
+        clocks, fraction = answer["clocks"], answer["policy"]["warning_fraction"]
+    except (ServiceUnavailable, KeyError):
+        clocks, fraction = view["clocks"], 0.8
+    return {"clocks": queries.settled(clocks, view["state"]), "warning_fraction": fraction}
 
 
 @bp.get("/officer/demands/<demand_id>")
 @require_page("officer", "supervisor")
 def demand(demand_id: str, errors: dict[str, list[str]] | None = None, message: str | None = None,
            status: int = 200) -> Any:
-    """One demand: routing's view, intake's details and timeline, and the actions valid right now."""
+    """One demand: routing's view, intake's details and timeline, its clocks, and the actions valid right now."""
     page = queries.demand_page(context(), g.principal, demand_id)
     if page is None:
         return error_page(404, str(NOT_YOURS))
@@ -69,9 +99,20 @@ def demand(demand_id: str, errors: dict[str, list[str]] | None = None, message: 
     except ServiceUnavailable:
         details = None
     return render_template(
-        "routing/demand.html", **page, details=details, departments=sorted(DEPARTMENTS), errors=errors or {},
-        message=message, done=request.args.get("done"), form=request.form,
+        "routing/demand.html", **page, **_clocks(demand_id, page["a"]), details=details,
+        departments=sorted(DEPARTMENTS), errors=errors or {}, message=message, done=request.args.get("done"),
+        form=request.form,
     ), status
+
+
+@bp.get("/officer/demands/<demand_id>/clocks")
+@require_page("officer", "supervisor")
+def demand_clocks(demand_id: str) -> Any:
+    """The demand page's clocks, polled while it is open."""
+    page = queries.demand_page(context(), g.principal, demand_id)
+    if page is None:
+        return error_page(404, str(NOT_YOURS))
+    return render_template("routing/_clocks.html", **_clocks(demand_id, page["a"]))
 
 
 @bp.post("/officer/demands/<demand_id>/<action>")
@@ -82,7 +123,12 @@ def act(demand_id: str, action: str) -> Any:
     if schema is None:
         return error_page(404, gettext("There is no such page."))
     body = {name: request.form[name].strip() for name in schema().fields if request.form.get(name, "").strip()}
+    # Nothing is pre-selected: a choice the form shows but left on its placeholder (or no radio picked) is named.
+    unchosen = {name: [gettext("Choose one.")] for name in CHOICES.get(action, ())
+                if name in _shown() and name not in body}
     try:
+        if unchosen:
+            raise ValidationError(unchosen)
         commands.act(context(), demand_id, action, schema().load(body), g.principal)
     except ValidationError as exc:
         return demand(demand_id, localize_all(flatten_errors(exc.messages)), gettext("Some fields need fixing."),
@@ -91,3 +137,8 @@ def act(demand_id: str, action: str) -> Any:
         message = str(REFUSED.get(refusal.kind, gettext("Some fields need fixing.")))
         return demand(demand_id, localize_all(refusal.errors), message, status_of(refusal))
     return redirect(url_for("officer.demand", demand_id=demand_id, done=action, _anchor="result"))
+
+
+def _shown() -> set[str]:
+    """The fields the submitted form carried: its selects always, its radio groups by a hidden marker."""
+    return set(request.form) | set(request.form.getlist("choices"))

@@ -7,10 +7,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from routing_service.domain.policy import KINDS
-from routing_service.queries import QUEUE_KINDS
+from routing_service.domain.states import STATES
+from routing_service.queries import OFFICER_TABS, QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
 from shared.contracts.reference import DEPARTMENTS, STREETS
-from shared.contracts.vocabulary import OUTCOMES, SATISFACTIONS
+from shared.contracts.vocabulary import CHANNELS, OUTCOMES, SATISFACTIONS
 from shared.fields import DemandFactsOut, Text, Token, count
 
 # --- assignments and queues --------------------------------------------------------------------------
@@ -64,6 +65,12 @@ class QueueItem(DemandFactsOut):
     assigned_at = fields.AwareDateTime(allow_none=True)
     next_due = fields.AwareDateTime(allow_none=True, metadata={"description": "The nearest deadline in play"})
     clocks = fields.List(fields.Nested(ClockOut))
+    enterprise_name = fields.String(allow_none=True, metadata={
+        "description": "As the demand was submitted; null for demands routed before routing kept it"})
+    enterprise_uscc = fields.String(metadata={"description": "Unified social credit code"})
+    updated_at = fields.AwareDateTime(metadata={"description": "The last action or assignment"})
+    outcome = fields.String(allow_none=True)
+    satisfaction = fields.String(allow_none=True, metadata={"description": "The enterprise's feedback, once in"})
 
 
 class QueueOut(Schema):
@@ -74,6 +81,21 @@ class QueueOut(Schema):
 class PageArgs(Schema):
     limit = count(1, 500, load_default=50)
     offset = count(0, 1_000_000, load_default=0)
+
+
+class QueueArgs(PageArgs):
+    """The officer's lists (the page's tabs, search and filters are the same arguments)."""
+
+    tab = fields.String(load_default="open", validate=validate.OneOf(OFFICER_TABS), metadata={
+        "description": "open: work in hand, most urgent first; resolved: awaiting the enterprise's feedback "
+                       "(or, with it in, the close); closed: most recent first"})
+    q = Text(validate=validate.Length(max=100), metadata={
+        "description": "Part of the enterprise's name, its credit code or the title (any case); your own "
+                       "demands only"})
+    status = fields.String(validate=validate.OneOf(STATES), metadata={"description": "Only demands in this state"})
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    due_today = fields.Boolean(load_default=False, metadata={
+        "description": "Only demands whose nearest deadline falls today (Asia/Shanghai) or has passed"})
 
 
 class StreetQueueArgs(PageArgs):
@@ -88,8 +110,8 @@ class NoBody(Schema):
 
 
 class MaterialsRequestIn(Schema):
-    note = Text(load_default="", validate=validate.Length(max=2000),
-                         metadata={"description": "What the enterprise should provide"})
+    note = Text(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "What the enterprise should bring or send (required: the enterprise is told it)"})
 
 
 class TransferIn(Schema):
@@ -104,7 +126,7 @@ class TransferIn(Schema):
 
 
 class ResolveIn(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))  # no default: the officer chooses
     note = Text(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -115,6 +137,8 @@ class EscalateIn(Schema):
 class FeedbackIn(Schema):
     satisfaction = fields.String(required=True,
                                  validate=validate.OneOf(SATISFACTIONS))
+    comment = Text(load_default=None, validate=validate.Length(max=1000),
+                   metadata={"description": "The enterprise's own words, if any"})
 
 
 # The body each action takes (the API's and the officer's page's forms).

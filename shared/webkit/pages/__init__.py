@@ -66,6 +66,7 @@ from shared.auth import Principal, issue_token
 from shared.auth_store import STORAGE_SCHEME, StoreUnavailable
 from shared.config import PROJECT_ROOT, Settings
 from shared.webkit.auth import accounts_of, auth_store
+from shared.webkit.pages.clocks import clock_face
 from shared.webkit.pages.labels import department_name, label, street_name
 
 __all__ = [
@@ -166,6 +167,7 @@ def init_pages(app: Flask) -> None:
                                  html_lang=html_lang, current_locale=lambda: str(get_locale()),
                                  lang_switch_url=lang_switch_url)
     app.jinja_env.filters.update(when=when, iso=iso)
+    app.jinja_env.globals["clock_face"] = clock_face  # the clock(c) macro: business-time countdowns
     app.register_blueprint(_shared)
     _limit_signin(app)
 

@@ -40,10 +40,56 @@
     return dayText + " " + hms;
   }
 
-  /* Each [data-seconds-left] clock counts down from what the server computed when it rendered, so the
-     device's own clock being wrong does not matter; colour and words follow the urgency. */
+  /* Business time as the server words it (shared/webkit/pages/clocks.py amount()): working days to a tenth
+     (rounded down) from one day up, h:mm under a day, mm:ss under an hour, seconds for a seconds-long target. */
+  function formatAmount(seconds, perDay, secondsOnly, el) {
+    var s = Math.abs(seconds);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var unit, n;
+    if (secondsOnly) {
+      unit = "s"; n = String(Math.floor(s));
+    } else if (s >= perDay) {
+      var tenths = Math.floor(s * 10 / perDay);
+      n = tenths % 10 === 0 ? String(tenths / 10) : Math.floor(tenths / 10) + "." + (tenths % 10);
+      unit = n === "1" ? "day" : "days";
+    } else {
+      var whole = Math.floor(s);
+      if (whole >= 3600) { unit = "hm"; n = Math.floor(whole / 3600) + ":" + pad(Math.floor((whole % 3600) / 60)); }
+      else { unit = "ms"; n = pad(Math.floor(whole / 60)) + ":" + pad(whole % 60); }
+    }
+    return el.getAttribute("data-unit-" + unit).replace("{n}", n);
+  }
+
+  /* Each clock counts down from what the server computed when it rendered (the device's own clock does not
+     matter), and only while business time runs: the server says whether it runs now (data-working) and for
+     how many seconds that holds (data-window-seconds); outside it the value stays, marked as paused. Polled
+     regions bring fresh values. Colour and words follow the urgency in business time. */
   function tick() {
     var lang = document.documentElement.lang || "zh-Hans-CN";
+    document.querySelectorAll("[data-business-left]").forEach(function (el) {
+      if (!el.hasAttribute("data-base")) { el.setAttribute("data-base", String(Date.now())); }
+      var elapsed = (Date.now() - parseFloat(el.getAttribute("data-base"))) / 1000;
+      var windowSeconds = parseFloat(el.getAttribute("data-window-seconds") || "0");
+      var working = el.getAttribute("data-working") === "1";
+      var ran = working ? Math.min(elapsed, windowSeconds) : Math.max(0, elapsed - windowSeconds);
+      var runsNow = working ? elapsed < windowSeconds : elapsed >= windowSeconds;
+      var left = parseFloat(el.getAttribute("data-business-left")) - ran;
+      var soon = parseFloat(el.getAttribute("data-soon-seconds") || "0");
+      var urgency = left < 0 ? "overdue" : (left < soon ? "soon" : "ok");
+      var out = el.querySelector(".left");
+      var word = el.querySelector(".urgency-word");
+      var note = el.querySelector(".paused-note");
+      if (out) {
+        out.textContent = el.getAttribute(left < 0 ? "data-overdue-label" : "data-left-label").replace("{t}",
+          formatAmount(left, parseFloat(el.getAttribute("data-seconds-per-day")),
+                       el.getAttribute("data-seconds-only") === "1", el));
+      }
+      if (word) { word.textContent = el.getAttribute("data-word-" + urgency); }
+      if (note) { note.hidden = runsNow; }
+      el.classList.remove("urgency-ok", "urgency-soon", "urgency-overdue");
+      el.classList.add("urgency-" + urgency);
+    });
+    /* Wall-clock countdowns ([data-seconds-left]) of pages that render their own. */
     document.querySelectorAll("[data-seconds-left]").forEach(function (el) {
       if (!el.hasAttribute("data-base")) { el.setAttribute("data-base", String(Date.now())); }
       var base = parseFloat(el.getAttribute("data-base"));
@@ -84,7 +130,9 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     tick();
-    if (document.querySelector("[data-seconds-left]")) { window.setInterval(tick, 1000); }
+    if (document.querySelector("[data-seconds-left], [data-business-left], [data-poll-url]")) {
+      window.setInterval(tick, 1000);
+    }
     document.querySelectorAll("[data-poll-url]").forEach(poll);
     /* Nobody is signed in on the sign-in page: no copy of anyone's pages stays on this browser. */
     if (location.pathname === "/signin" && window.caches) {

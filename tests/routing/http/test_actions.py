@@ -188,8 +188,9 @@ def _refused(routing, demand_id: str, status: int, *args, **kwargs) -> dict:
 
 
 INVALID = [
-    ([], "materials-received", {}), ([], "request-materials", {}), ([], "feedback", {"satisfaction": "satisfied"}),
-    ([], "close", {}), (ACKED, "acknowledge", {}), (AWAITING, "request-materials", {}),
+    ([], "materials-received", {}), ([], "request-materials", {"note": "营业执照"}),
+    ([], "feedback", {"satisfaction": "satisfied"}),
+    ([], "close", {}), (ACKED, "acknowledge", {}), (AWAITING, "request-materials", {"note": "营业执照"}),
     (RESOLVED, "resolve", RESOLVE), (RESOLVED, "transfer", {"to_officer": OFFICER_2, "reason": "x"}),
     (RESOLVED, "escalate", {"reason": "x"}), (RATED, "feedback", {"satisfaction": "unsatisfied"}),
     (CLOSED, "close", {}), (CLOSED, "acknowledge", {}),
