@@ -77,7 +77,9 @@ def test_creating_an_account_shows_its_one_time_password_once_and_audits_it(rout
     assert entry.after["role"] == "grid_worker" and entry.after["street"] == "wujiaochang"
     assert password not in str(entry.after) and "password_hash" not in entry.after
     shown = admin.get("/admin/audit?lang=en").get_data(as_text=True)
-    assert "Account created: zhou.min" in shown and "grid_worker" in shown and f"by {ADMIN}" in shown
+    assert "Account created: zhou.min" in shown and f"by {ADMIN}" in shown
+    assert re.search(r'<strong>Role</strong>:\s*<span class="before">\(none\)</span>\s*'
+                     r'→ <span class="after">Grid worker</span>', shown)  # before empty, after in words
 
 
 def test_refused_account_fields_come_back_in_words_and_nothing_is_made(routing: Routing, admin: Any) -> None:
