@@ -113,3 +113,6 @@ def test_the_monthly_csv_downloads_with_the_page_session(scenario, sla):
     api = get(sla, "/api/v1/sla/report.csv", sla.auth("supervisor", "sup-dh", DH), month="2026-03")
     assert resp.get_data() == api.get_data() and [r["street"] for r in rows] == [DH]
     assert client.get("/compliance/report.csv?month=2026-13").status_code == 422
+    page = client.get("/compliance?lang=en").get_data(as_text=True)
+    assert "/supervisor/rates/resolution_rate?period=month" in page and "/compliance/report.csv?month=" in page
+    assert "finished demands ended" in page  # the rates in words here too
