@@ -13,7 +13,7 @@ from intake_service.http import hotline
 from intake_service.model import Demand
 from shared.webkit.pages import SESSION_COOKIE
 from shared.webkit.service_client import ServiceUnavailable
-from tests.helpers import enterprise
+from tests.helpers import demand_body, enterprise
 from tests.signin import session_for
 
 AGENT = ("hotline_agent", "hl-01", None)
@@ -210,3 +210,18 @@ def test_a_refused_follow_up_is_told_in_words(desk: Any, monkeypatch: pytest.Mon
     assert response.status_code == (status or 503)
     page = response.get_data(as_text=True)
     assert words in page and 'value="unsatisfied" required checked' in page  # the answer stays chosen
+
+
+def test_routing_lets_a_hotline_agent_read_any_demands_clocks(suite: Any) -> None:
+    """The desk's deadlines come from routing's assignment, which admits hotline agents for every demand."""
+    resp = suite.clients["intake"].post("/api/v1/demands", json=demand_body(street="dinghai"),
+                                        headers=suite.auth("grid_worker", "grid-dinghai-01", "dinghai"))
+    assert resp.status_code == 201, resp.get_json()
+    path = f"/api/v1/demands/{resp.get_json()['id']}/assignment"
+    routing = suite.clients["routing"]
+    view = suite.until(lambda: (r := routing.get(path, headers=suite.auth(*AGENT))).status_code == 200
+                       and r.get_json()["clocks"] and r.get_json())  # once sla's clocks reached routing
+    assert "resolution" in {c["kind"] for c in view["clocks"]}
+    for role, subject, street in (("grid_worker", "grid-dinghai-01", "dinghai"),
+                                  ("supervisor", "sup-wujiaochang", "wujiaochang")):
+        assert routing.get(path, headers=suite.auth(role, subject, street)).status_code == 403, role
