@@ -120,8 +120,10 @@
       clock.removeAttribute("role");
       var word = clock.querySelector(".urgency-word");
       var out = clock.querySelector(".left");
+      var meta = clock.querySelector(".meta");
       if (word) { word.textContent = msg("answered"); }
       if (out) { out.textContent = ""; }
+      if (meta) { meta.hidden = true; }
     }
     var button = row.querySelector(".hd-answer button");
     if (button) { button.disabled = true; button.textContent = msg("answered"); }
