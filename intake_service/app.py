@@ -20,5 +20,5 @@ def create(settings: Settings | None = None, *, ctx: Context | None = None) -> F
     one with the worker)."""
     ctx = ctx or bootstrap(settings)
     logs.configure("intake-web", ctx.settings.log_level)
-    return install_pages(create_app(ctx, [api.blp, open311.blp], DESCRIPTION), pages.bp, helpdesk.bp, hotline.bp,
-                         enterprise.bp)
+    apis = [api.blp, enterprise.api_blp, open311.blp]
+    return install_pages(create_app(ctx, apis, DESCRIPTION), pages.bp, helpdesk.bp, hotline.bp, enterprise.bp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,19 +26,24 @@ from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.attachments import MAX_PER_DEMAND, clean, may_attach
 from intake_service.domain.policy import (
     EVENT_KINDS,
+    TOKEN_BYTES,
     Caller,
     apply_event,
     enterprise_name,
     enterprise_warnings,
     is_demand_id,
+    link_expires_at,
     logging_refusal,
+    may_issue_link,
     may_read,
     request_fingerprint,
     resend_gap,
     timeline_details,
+    token_digest,
 )
 from intake_service.metrics import DEMANDS_LOGGED, RESENDS, UNROUTED_DEMANDS
-from intake_service.model import Attachment, Demand, TimelineEntry
+from intake_service.model import Attachment, Demand, EnterpriseLink, TimelineEntry
+from intake_service.queries import closed_at
 from shared.db import unit_of_work
 
 if TYPE_CHECKING:
@@ -204,3 +210,33 @@ def resend_unrouted(sessions: sessionmaker[Session], after_s: int, now: datetime
     RESENDS.inc(len(due))
     UNROUTED_DEMANDS.set(unrouted)
     return len(due)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A newly issued enterprise link: its token (shown once, never stored) and when it stops working."""
+
+    token: str
+    expires_at: datetime | None
+
+
+def issue_enterprise_link(ctx: Context, caller: Caller, demand_id: str, now: datetime) -> IssuedLink:
+    """Give the demand's enterprise a private link, replacing (and so revoking) any earlier one; refused like
+    a read (not_found, forbidden) or when the caller's role hands out no links (forbidden)."""
+    if not is_demand_id(demand_id):
+        raise IntakeRefused("not_found", "no such demand: demand ids are UUIDs")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with unit_of_work(ctx.sessions) as session:
+        demand = session.get(Demand, demand_id)
+        if demand is None:
+            raise IntakeRefused("not_found", f"no demand {demand_id}")
+        if not may_issue_link(caller, demand.street, demand.assignee_id, demand.chief_officer_id, demand.created_by):
+            raise IntakeRefused("forbidden", "you may not give this demand's enterprise a link to it")
+        link = session.get(EnterpriseLink, demand_id, with_for_update=True)
+        if link is None:
+            session.add(EnterpriseLink(demand_id=demand_id, token_sha256=token_digest(token), issued_by=caller.subject,
+                                       issued_at=now))
+        else:
+            link.token_sha256, link.issued_by, link.issued_at = token_digest(token), caller.subject, now
+        expires = link_expires_at(closed_at(session, demand_id))
+    return IssuedLink(token, expires)

@@ -1,4 +1,5 @@
-"""Intake's own tables: demands as reported, their timeline, their attachments and the enterprise registry."""
+"""Intake's own tables: demands as reported, their timeline, their attachments, the enterprise's private links and
+the enterprise registry."""
 
 from __future__ import annotations
 
@@ -126,6 +127,18 @@ class Attachment(Base):
         UniqueConstraint("demand_id", "position", name="uq_attachments_position"),
         CheckConstraint("position BETWEEN 1 AND 5", name="ck_attachments_position"),
     )
+
+
+class EnterpriseLink(Base):
+    """The enterprise's private link to one demand: only the SHA-256 of its random token is kept, so the link
+    can be shown once when issued and never read back; issuing again replaces it (the old one stops working)."""
+
+    __tablename__ = "enterprise_links"
+
+    demand_id: Mapped[str] = mapped_column(ForeignKey("demands.id"), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Enterprise(Base):

@@ -337,7 +337,7 @@ def _feedback(session: Session, a: Assignment, body: dict[str, Any], principal: 
     work is theirs by rule and cannot be refused — the one way an officer's load may exceed capacity.
     """
     a.satisfaction = body["satisfaction"]
-    _simple(session, a, "feedback", principal, now, satisfaction=body["satisfaction"])
+    _simple(session, a, "feedback", principal, now, satisfaction=body["satisfaction"], comment=body.get("comment"))
     if body["satisfaction"] == "unsatisfied":
         a.state = next_state(a.state, REOPEN)
         a.reopen_count += 1

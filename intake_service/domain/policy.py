@@ -247,11 +247,23 @@ class DemandState:
     sla_status: str
 
 
+# Reasons routing writes itself (in English), kept as codes so each reader's page says them in their language
+# (shared.webkit.pages.labels, group "reason"); a reason a person typed is kept as typed.
+REASON_CODES = {"the resolution deadline was breached": "resolution_breached",
+                "the enterprise was not satisfied": "enterprise_unsatisfied"}
+
+
 def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """The JSON-ready details a timeline entry keeps for an event of ``kind``."""
     details = {key: _jsonable(data.get(key)) for key in _DETAILS[kind]}
     if kind.startswith("sla_"):
         details["clock"] = details.pop("kind")  # first_response | resolution; "kind" is the entry's own
+    if kind == "feedback_received" and data.get("comment"):
+        details["comment"] = data["comment"]  # the enterprise's own words, when it gave some
+    code = REASON_CODES.get(details.get("reason") or "")
+    if code:
+        del details["reason"]
+        details["reason_code"] = code
     return details
 
 
@@ -285,6 +297,38 @@ def apply_event(state: DemandState, kind: str, data: dict[str, Any]) -> DemandSt
     elif kind == "sla_breached":
         changes = {"sla_status": "breached"}
     return DemandState(**{**state.__dict__, **changes})
+
+
+# --- the enterprise's private link ----------------------------------------------------------------------
+
+# Who may give an enterprise the link to its demand (besides being allowed to read the demand): the people who
+# speak with it. Admins administer the system; they do not hand out links.
+LINK_ISSUERS = frozenset({"grid_worker", "officer", "supervisor", "hotline_agent", "helpdesk_agent"})
+# The link keeps working this long after the demand is closed, then it is as if it never existed.
+LINK_LIFE_AFTER_CLOSING = timedelta(days=30)
+TOKEN_BYTES = 18  # 144 random bits, 24 URL-safe characters
+
+
+def may_issue_link(caller: Caller, street: str, assignee_id: str | None, chief_officer_id: str | None,
+                   created_by: str) -> bool:
+    """Whether ``caller`` may issue (or re-issue) the enterprise's link to a demand."""
+    return caller.role in LINK_ISSUERS and may_read(caller, street, assignee_id, chief_officer_id, created_by)
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a link's token: its SHA-256, so a copy of the database opens no link."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_expires_at(closed_at: datetime | None) -> datetime | None:
+    """When a link stops working: 30 days after the demand was closed; None while it is open."""
+    return None if closed_at is None else closed_at + LINK_LIFE_AFTER_CLOSING
+
+
+def link_alive(closed_at: datetime | None, now: datetime) -> bool:
+    """Whether a link of a demand closed at ``closed_at`` (None: still open) still opens at ``now``."""
+    expires = link_expires_at(closed_at)
+    return expires is None or now < expires
 
 
 def open311_status(status: str) -> str:

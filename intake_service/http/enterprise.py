@@ -1,7 +1,271 @@
-"""The enterprise's own view of one demand, through a private link (no sign-in)."""
+"""The enterprise's own view of one demand, through a private link (no sign-in).
+
+Whoever speaks with the enterprise (its grid worker, the officer, an agent) issues the link from
+``/demands/<id>/enterprise-link`` (a page with the QR code) or ``POST /api/v1/demands/<id>/enterprise-link``
+(for another service's page). The link, ``/e/<token>``, carries 144 random bits; intake keeps only their
+SHA-256 (:class:`intake_service.model.EnterpriseLink`), so it is shown once and never read back, and issuing
+again replaces it. It opens the demand's status, deadline, officer, timeline and the materials asked for, in
+plain words and without staff ids or the reporter's phone, until 30 days after the demand is closed; an
+unknown, replaced or expired link gets the same 404. After 办结 it asks for the enterprise's rating, which
+intake passes to routing as the ``enterprise`` role speaking for this one demand (routing's ``may_act``).
+"""
 
 from __future__ import annotations
 
-from shared.webkit.pages import page_blueprint
+from datetime import UTC, datetime
+from typing import Any
+
+import segno
+from flask import Flask, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from marshmallow import Schema, ValidationError, fields, validate
+
+from intake_service import commands, queries
+from intake_service.domain import IntakeRefused
+from intake_service.domain.policy import LINK_ISSUERS
+from intake_service.http import caller, ctx
+from intake_service.http.pages import number, promised_by, status_words
+from intake_service.model import Demand, TimelineEntry
+from shared.auth import issue_token
+from shared.auth_store import STORAGE_SCHEME
+from shared.contracts.vocabulary import SATISFACTIONS
+from shared.fields import Text
+from shared.validation import flatten_errors
+from shared.webkit.app import answers
+from shared.webkit.auth import auth_store, require
+from shared.webkit.errors import status_of
+from shared.webkit.inputs import ApiBlueprint
+from shared.webkit.pages import SERVICE_TOKEN_SECONDS, page_blueprint, require_page, service_url, when
+from shared.webkit.pages.errors import localize_all
+from shared.webkit.pages.labels import department_name, label
+from shared.webkit.service_client import ServiceUnavailable, call_service
 
 bp = page_blueprint("enterprise", __name__, template_folder="../templates")
+api_blp = ApiBlueprint("enterprise_links", __name__, url_prefix="/api/v1",
+                       description="The enterprise's private link to its demand")
+
+# Per client address: opening the link (and switching its language), and sending a rating.
+VIEW_LIMIT = "30 per minute"
+FEEDBACK_LIMIT = "5 per minute"
+COMMENT_MAX = 1000
+# What the enterprise's timeline tells; escalations and SLA alerts are the district's own business.
+PLAIN_KINDS = ("submitted", "assigned", "acknowledged", "materials_requested", "materials_received",
+               "transferred", "resolved", "feedback_received", "reopened", "closed")
+
+
+class FeedbackForm(Schema):
+    """The rating form: one of the three words (nothing chosen in advance), and a comment if the enterprise
+    wants to say more."""
+
+    satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTIONS))
+    comment = Text(load_default="", validate=validate.Length(max=COMMENT_MAX))
+
+
+class LinkOut(Schema):
+    url = fields.String(metadata={"description": "The link to give the enterprise (shown once: only its hash is "
+                                                 "kept; asking again issues a new one and the old stops working)"})
+    page = fields.String(metadata={"description": "Intake's page that shows the link as a QR code"})
+    issued_at = fields.AwareDateTime(metadata={"description": "When this link was issued"})
+    expires_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "30 days after the demand was closed; null while it is open"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _issue(demand_id: str) -> tuple[commands.IssuedLink, str, datetime]:
+    now = _now()
+    issued = commands.issue_enterprise_link(ctx(), caller(), demand_id, now)
+    return issued, service_url("intake", url_for("enterprise.view", token=issued.token)), now
+
+
+# --- issuing the link (staff) ---------------------------------------------------------------------------
+
+
+@api_blp.route("/demands/<demand_id>/enterprise-link", methods=["POST"])
+@require(*sorted(LINK_ISSUERS))
+@api_blp.response(201, LinkOut(), description="A new link for the enterprise; any earlier one stops working.")
+@answers(api_blp, {403: "The role hands out no links, or may not read this demand.", 404: "No such demand."})
+def issue_link(demand_id: str) -> dict[str, Any]:
+    """Issue the enterprise's private link to its demand.
+
+    Grid workers, officers, supervisors and hotline and help-desk agents who may read the demand. The answer
+    is the only time the link is seen (intake keeps its SHA-256); calling again issues a new one and the
+    earlier link stops working. It opens the demand's progress without a sign-in until 30 days after the
+    demand is closed.
+    """
+    issued, url, now = _issue(demand_id)
+    return {"url": url, "page": service_url("intake", url_for("enterprise.link_page", demand_id=demand_id)),
+            "issued_at": now, "expires_at": issued.expires_at}
+
+
+@bp.route("/demands/<demand_id>/enterprise-link", methods=["GET", "POST"])
+@require_page(*sorted(LINK_ISSUERS))
+def link_page(demand_id: str) -> Any:
+    """The link for the enterprise, as a QR code to scan and a short address to type: issued (again) by the
+    button, since only its fingerprint is kept and it cannot be shown twice."""
+    try:
+        demand, _ = queries.readable_demand(ctx(), caller(), demand_id)
+        url = qr = expires = None
+        if request.method == "POST":
+            issued, url, _ = _issue(demand_id)
+            expires = issued.expires_at
+            qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
+        earlier = queries.link_issued(ctx(), demand_id)
+    except IntakeRefused as refusal:
+        status = status_of(refusal)
+        return render_template("pages/error.html", status=status,
+                               message=gettext("There is no such demand, or it is not yours to see.")), status
+    back = url_for("grid.demand_page", demand_id=demand_id) if caller().role == "grid_worker" else None
+    return render_template("intake/enterprise_link.html", demand=demand, number=number(demand.id), url=url, qr=qr,
+                           expires=expires, earlier=earlier, back=back)
+
+
+# --- the enterprise's page (no sign-in) -------------------------------------------------------------------
+
+
+def _linked(token: str) -> tuple[Demand, list[TimelineEntry]] | None:
+    if not token.isascii() or len(token) > 64:
+        return None
+    return queries.linked_demand(ctx(), token, _now())
+
+
+def _gone() -> Response:
+    """Unknown, replaced and expired links all look alike: nothing tells a guesser which it was."""
+    response = make_response(render_template(
+        "pages/error.html", status=404,
+        message=gettext("This link opens nothing: it may have expired or been replaced by a newer one.")), 404)
+    return response
+
+
+def _officer(demand: Demand) -> tuple[str | None, str | None]:
+    """The officer's name and office phone from the roster (never a roster id), or the department's name."""
+    if demand.assignee_id:
+        found = ctx().roster.get(demand.assignee_id)
+        return (found.name or None, found.phone or None) if found else (None, None)
+    return (department_name(demand.department) if demand.department else None), None
+
+
+def plain_timeline(demand: Demand, timeline: list[TimelineEntry]) -> list[dict[str, Any]]:
+    """The demand's history as the enterprise reads it: what happened, in words, with no staff ids or codes."""
+    names = ctx().roster
+    steps: list[dict[str, Any]] = [{"at": demand.received_at, "words": gettext("Your demand was received."),
+                                    "detail": None}]
+    for t in timeline:
+        if t.kind not in PLAIN_KINDS:
+            continue
+        x = t.details or {}
+        detail = None
+        if t.kind == "assigned":
+            officer = names.get(x.get("officer_id") or "")
+            if x.get("officer_id") is None:
+                words = gettext("No officer was free yet; the street's supervisor is finding one.")
+            elif officer is not None and officer.name:
+                words = gettext("%(name)s is your officer.", name=officer.name)
+            else:
+                words = gettext("An officer was given your demand.")
+        elif t.kind == "acknowledged":
+            words = gettext("The officer took up your demand.")
+        elif t.kind == "materials_requested":
+            words, detail = gettext("The officer asked you for materials."), x.get("note") or None
+        elif t.kind == "materials_received":
+            words = gettext("Your materials arrived.")
+        elif t.kind == "transferred":
+            words = (gettext("Passed to %(department)s.", department=department_name(x["to_department"]))
+                     if x.get("to_department") else gettext("Passed to another officer."))
+        elif t.kind == "resolved":
+            words = gettext("Answered: %(outcome)s.", outcome=label("outcome", x.get("outcome")))
+            detail = x.get("note") or None
+        elif t.kind == "feedback_received":
+            words = gettext("Your rating: %(rating)s.", rating=label("satisfaction", x.get("satisfaction")))
+            detail = x.get("comment") or None
+        elif t.kind == "reopened":
+            words = gettext("Opened again to work on it further.")
+        else:
+            words = gettext("Closed.")
+        steps.append({"at": t.at, "words": words, "detail": detail})
+    return steps
+
+
+def _page(token: str, demand: Demand, timeline: list[TimelineEntry], errors: dict[str, list[str]] | None = None,
+          form: dict[str, str] | None = None, message: str | None = None, status: int = 200) -> Response:
+    officer, phone = _officer(demand)
+    deadline = promised_by(ctx().settings, demand) if demand.status not in ("resolved", "closed") else None
+    materials = [t.details.get("note") for t in timeline if t.kind == "materials_requested" and t.details.get("note")]
+    asks = demand.status == "resolved" and demand.satisfaction is None and not request.args.get("sent")
+    response = make_response(render_template(
+        "intake/enterprise.html", token=token, d=demand, number=number(demand.id),
+        status_words=status_words(demand.status), officer=officer, officer_phone=phone,
+        deadline=when(deadline) if deadline else None, steps=plain_timeline(demand, timeline),
+        materials=materials, asks=asks, sent=bool(request.args.get("sent")), errors=errors or {},
+        form=form or {}, message=message, satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX), status)
+    return response
+
+
+@bp.get("/e/<token>")
+def view(token: str) -> Response:
+    """The enterprise's page: status, deadline, officer, plain timeline, materials; the rating after 办结."""
+    found = _linked(token)
+    if found is None:
+        return _gone()
+    return _page(token, *found)
+
+
+@bp.post("/e/<token>/feedback")
+def feedback(token: str) -> Response:
+    """Record the enterprise's rating with routing, as the enterprise of this one demand (不满意 reopens it)."""
+    found = _linked(token)
+    if found is None:
+        return _gone()
+    demand, timeline = found
+    form = {"satisfaction": request.form.get("satisfaction", ""), "comment": request.form.get("comment", "")}
+    try:
+        body = FeedbackForm().load({k: v for k, v in form.items() if v != ""})
+    except ValidationError as exc:
+        return _page(token, demand, timeline, localize_all(flatten_errors(exc.messages)), form,
+                     gettext("Some fields need fixing."), 422)
+    config = current_app.config
+    bearer = issue_token("enterprise", demand.id, None, secret=config["JWT_SECRET"],
+                         ttl_seconds=min(SERVICE_TOKEN_SECONDS, config["JWT_MAX_TTL_SECONDS"]),
+                         max_ttl_seconds=config["JWT_MAX_TTL_SECONDS"])
+    sent = {"satisfaction": body["satisfaction"], **({"comment": body["comment"]} if body["comment"] else {})}
+    try:
+        call_service("routing", f"/api/v1/demands/{demand.id}/feedback", body=sent, token=bearer)
+    except ServiceUnavailable as exc:
+        message = (gettext("Your rating was already recorded, or the demand is no longer waiting for one.")
+                   if exc.status == 409 else gettext("Your rating could not be sent just now. Try again shortly."))
+        return _page(token, demand, timeline, None, form, message, 409 if exc.status == 409 else 503)
+    return redirect(url_for("enterprise.view", token=token, sent=1), 303)
+
+
+@bp.after_request
+def _no_referrer(response: Response) -> Response:
+    """The link is the key: no page of it tells another site where the visitor came from."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.errorhandler(429)
+def _too_many(exc: Exception) -> Response:
+    response = make_response(render_template(
+        "pages/error.html", status=429, message=gettext("Too many requests from this address. Wait a minute and try "
+                                                        "again.")), 429)
+    return response
+
+
+@bp.record_once
+def _limit(state: BlueprintSetupState) -> None:
+    """flask-limiter on the link's pages, counting in the identity store as sign-in does (every worker of every
+    service shares the count). The limiter is per app (tests run several apps in one process)."""
+    app: Flask = state.app
+    store = auth_store(app)
+    if store is None:
+        raise RuntimeError("the enterprise pages need an app made by shared.webkit.app.create_app")
+    limiter = Limiter(get_remote_address, app=app, storage_uri=f"{STORAGE_SCHEME}://",
+                      storage_options={"engine": store.engine}, strategy="fixed-window", headers_enabled=True)
+    for endpoint, limit in (("enterprise.view", VIEW_LIMIT), ("enterprise.feedback", FEEDBACK_LIMIT)):
+        app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])

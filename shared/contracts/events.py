@@ -136,6 +136,7 @@ class DemandFeedback(_Action):
     satisfaction = fields.String(
         required=True, validate=validate.OneOf(SATISFACTIONS)
     )
+    comment = fields.String(allow_none=True, load_default=None)  # the enterprise's own words, if any
 
 
 class DemandReopened(_Action):

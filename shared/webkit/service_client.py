@@ -32,11 +32,12 @@ class ServiceUnavailable(Exception):
 
 
 def call_service(service: str, path: str, params: dict[str, Any] | None = None, *,
-                 body: dict[str, Any] | None = None) -> Any:
+                 body: dict[str, Any] | None = None, token: str | None = None) -> Any:
     """GET another service's JSON API as the signed-in user (services never read each other's tables), or
     POST ``body`` as JSON when one is given (an action the other service checks for that user); raises
-    ServiceUnavailable on any failure."""
-    token = service_token()
+    ServiceUnavailable on any failure. ``token`` speaks for someone who has no sign-in (the enterprise
+    through its private link) instead of the signed-in user."""
+    token = token or service_token()
     if not token:
         raise ServiceUnavailable("not signed in")
     settings: Settings = current_app.extensions["yangpu"]["context"].settings

@@ -334,11 +334,14 @@ def lang_switch_url(lang: str) -> str:
 
 
 def when(value: datetime | str | None, fmt: str = "short") -> str:
-    """A time in Asia/Shanghai in the user's locale."""
+    """A time in Asia/Shanghai in the user's locale; in English ISO-like ("2026-11-30 15:00"), which no
+    reader takes for a US month-first date."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if fmt == "short" and str(get_locale()) == "en":
+        fmt = "yyyy-MM-dd HH:mm"
     return format_datetime(value, fmt)
 
 

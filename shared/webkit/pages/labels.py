@@ -52,6 +52,11 @@ LABELS: dict[str, dict[str, Any]] = {
         "escalated": _("Escalated"), "feedback_received": _("Feedback received"), "reopened": _("Reopened"),
         "closed": _("Closed"), "sla_warning": _("SLA warning"), "sla_breached": _("SLA breached"),
     },
+    # Reasons routing gives by itself, stored as codes (intake_service.domain.policy.REASON_CODES).
+    "reason": {
+        "resolution_breached": _("the resolution deadline was breached"),
+        "enterprise_unsatisfied": _("the enterprise was not satisfied"),
+    },
     "action": {
         "acknowledge": _("Acknowledge"), "request-materials": _("Request materials"),
         "materials-received": _("Materials received"), "transfer": _("Transfer"),

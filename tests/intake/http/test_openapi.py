@@ -21,6 +21,7 @@ OPERATIONS = {
     ("post", "/api/v1/demands/{demand_id}/attachments"): {"201", "401", "403", "404", "409", "413", "415", "422"},
     ("get", "/api/v1/demands/{demand_id}/attachments"): {"200", "401", "403", "404"},
     ("get", "/api/v1/demands/{demand_id}/attachments/{attachment_id}"): {"200", "401", "403", "404"},
+    ("post", "/api/v1/demands/{demand_id}/enterprise-link"): {"201", "401", "403", "404"},
     ("get", "/open311/v2/services.json"): {"200", "401"},
     ("get", "/open311/v2/services/{service_code}.json"): {"200", "401", "404"},
     ("post", "/open311/v2/requests.json"): {"201", "400", "401", "403", "409"},
