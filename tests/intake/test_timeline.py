@@ -1,0 +1,62 @@
+"""The timeline in the reader's language (issue 14 item 8): reasons routing writes itself are kept as codes and
+said in the page's language, SLA entries carry the deadline that passed, English dates are ISO-like."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from intake_service.domain.policy import timeline_details
+from shared.webkit.pages import SESSION_COOKIE
+from tests.helpers import demand_body
+from tests.signin import session_for
+
+STREET = "wujiaochang"
+OFFICER = "com-wujiaochang-1"
+WORKER = "grid-wujiaochang-01"
+BREACHED = "the resolution deadline was breached"
+
+
+def test_routings_own_reasons_become_codes_and_typed_reasons_stay_as_typed():
+    assert timeline_details("escalated", {"reason": BREACHED, "automatic": True, "to_officer_id": "sup"}) == {
+        "reason_code": "resolution_breached", "automatic": True, "to_officer_id": "sup"}
+    assert timeline_details("reopened", {"reason": "the enterprise was not satisfied"}) == {
+        "reason_code": "enterprise_unsatisfied"}
+    typed = timeline_details("transferred", {"reason": "需要税务专员", "to_department": "tax"})
+    assert typed["reason"] == "需要税务专员"
+    assert timeline_details("feedback_received", {"satisfaction": "satisfied"}) == {"satisfaction": "satisfied"}
+    assert timeline_details("feedback_received", {"satisfaction": "satisfied", "comment": "快"})["comment"] == "快"
+
+
+def _page(intake: Any, demand_id: str, lang: str) -> str:
+    client = intake.client.application.test_client()
+    client.set_cookie(SESSION_COOKIE, session_for(client.application, "grid_worker", WORKER, STREET))
+    resp = client.get(f"/grid/demands/{demand_id}?lang={lang}")
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True)
+
+
+def test_the_timeline_speaks_the_readers_language_and_sla_entries_show_their_deadline(intake):
+    resp = intake.client.post("/api/v1/demands", json=demand_body(), headers=intake.grid(STREET, WORKER))
+    demand_id = resp.get_json()["id"]
+    base = {"demand_id": demand_id, "street": STREET}
+    deadline = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai; noticed much later
+    intake.publish("yangpu.sla.breached.v1", {
+        **base, "channel": "grid", "category": "taxation", "kind": "resolution", "status": "breached",
+        "target_at": deadline, "business_seconds_used": 200000.0, "business_seconds_target": 144000,
+        "key_enterprise": False, "at": datetime(2026, 11, 28, 3, 7, tzinfo=UTC)})
+    intake.publish("yangpu.demand.escalated.v1", {**base, "actor_id": "routing", "to_officer_id": "sup-wujiaochang",
+                                                  "reason": BREACHED, "automatic": True})
+    intake.until(lambda: "2026-11-27 17:00" in _page(intake, demand_id, "en"))
+
+    english = _page(intake, demand_id, "en")
+    assert f"Reason: {BREACHED}" in english
+    assert "2026-11-28 11:07" not in english  # when sla noticed is not the deadline that passed
+    times = re.findall(r"<time [^>]*>([^<]+)</time>", english)
+    assert times and all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", t) for t in times), times
+
+    chinese = _page(intake, demand_id, "zh_Hans_CN")
+    assert "原因: 已超过办结时限" in chinese
+    assert BREACHED not in chinese and "Reason" not in chinese
+    assert "2026/11/27 17:00" in chinese and "2026/11/28 11:07" not in chinese  # Chinese dates as before
