@@ -42,6 +42,8 @@ def pages(demand: str) -> list[tuple[str, str, str, str | None]]:
         ("helpdesk-new", "intake", "/helpdesk/new", "helpdesk_agent"),
         ("officer-queue", "routing", "/officer", "officer"),
         ("officer-demand", "routing", f"/officer/demands/{demand}", "officer"),
+        ("officer-resolved", "routing", "/officer?tab=resolved", "officer"),
+        ("officer-closed", "routing", "/officer?tab=closed", "officer"),
         ("supervisor", "routing", "/supervisor", "supervisor"),
         ("compliance", "sla", "/compliance", "supervisor"),
     ]
@@ -77,7 +79,7 @@ def test_every_page_is_accessible_and_fits_a_phone(browser: Any, running: Runnin
                     contexts[role] = signed_in(browser, running, role, PHONE, lang=lang)[0]
             page = contexts[role].pages[0]
             page.set_viewport_size(PHONE)
-            response = page.goto(running.url(service, path) + f"?lang={lang}")
+            response = page.goto(running.url(service, path) + ("&" if "?" in path else "?") + f"lang={lang}")
             assert response.status == 200, f"{name}/{lang}: HTTP {response.status}"
             assert page.get_attribute("html", "lang") == ("zh-Hans-CN" if lang.startswith("zh") else "en")
             problems += check(page, f"{name}/{lang}")
