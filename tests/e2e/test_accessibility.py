@@ -34,6 +34,7 @@ def pages(demand: str) -> list[tuple[str, str, str, str | None]]:
         ("grid-new", "intake", "/grid", "grid_worker"),
         ("grid-mine", "intake", "/grid/mine", "grid_worker"),
         ("grid-demand", "intake", f"/grid/demands/{demand}", "grid_worker"),
+        ("enterprise-link", "intake", f"/demands/{demand}/enterprise-link", "grid_worker"),
         ("hotline-desk", "intake", "/hotline", "hotline_agent"),
         ("hotline-search", "intake", "/hotline/search", "hotline_agent"),
         ("hotline-demand", "intake", f"/hotline/demands/{demand}", "hotline_agent"),
@@ -45,7 +46,14 @@ def pages(demand: str) -> list[tuple[str, str, str, str | None]]:
         ("officer-resolved", "routing", "/officer?tab=resolved", "officer"),
         ("officer-closed", "routing", "/officer?tab=closed", "officer"),
         ("supervisor", "routing", "/supervisor", "supervisor"),
+        ("supervisor-officer", "routing", "/supervisor/officers/com-wujiaochang-1", "supervisor"),
+        ("supervisor-rate", "routing", "/supervisor/rates/first_response_compliance", "supervisor"),
         ("compliance", "sla", "/compliance", "supervisor"),
+        ("admin", "routing", "/admin", "admin"),
+        ("admin-accounts", "routing", "/admin/accounts", "admin"),
+        ("admin-roster", "routing", "/admin/roster", "admin"),
+        ("admin-tokens", "routing", "/admin/tokens", "admin"),
+        ("admin-audit", "routing", "/admin/audit", "admin"),
     ]
 
 
