@@ -13,8 +13,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from babel.dates import get_day_names
 from flask import current_app, g, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,6 +53,16 @@ DONE = {
     "on_duty": lazy_gettext("On duty: %(who)s."), "off_duty": lazy_gettext("Off duty: %(who)s."),
     "capacity": lazy_gettext("Capacity saved: %(who)s."), "revoke": lazy_gettext("Revoked: %(who)s."),
 }
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # the roster's day codes, Monday first as in babel
+
+
+@bp.context_processor
+def _day_names() -> dict[str, Any]:
+    """Weekday names in the reader's language (from the locale data, so no catalogue words)."""
+    names = get_day_names("abbreviated", locale=get_locale())
+    return {"day_names": {code: names[i] for i, code in enumerate(DAYS)}}
 
 
 def _accounts() -> Accounts:
