@@ -162,8 +162,20 @@
       ev.preventDefault();
       answer(form);
     });
-    /* pages.js replaced the list: tick at once so no row shows an empty clock for a second. */
-    new MutationObserver(tick).observe(list, { childList: true });
+    /* pages.js replaced the list (a row came or went): tick at once so no row shows an empty clock for a
+       second, and give the focus back to the button the agent was on if its row is still there. */
+    var focused = null;
+    list.addEventListener("focusin", function (ev) {
+      var row = ev.target.closest(".hd-row");
+      focused = row ? row.getAttribute("data-demand-id") : null;
+    });
+    new MutationObserver(function () {
+      tick();
+      if (focused && (!document.activeElement || document.activeElement === document.body)) {
+        var again = list.querySelector(".hd-row[data-demand-id='" + focused + "'] .hd-answer button");
+        if (again) { again.focus({ preventScroll: true }); }
+      }
+    }).observe(list, { childList: true });
     setupSound();
     tick();
     window.setInterval(tick, 1000);

@@ -23,6 +23,7 @@ from tests.helpers import demand_body, enterprise
 DOCS_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 COUNTDOWN = re.compile(r"^(剩余|已超时) \d+ 秒$")
 STOPPED = "非工作时间，计时暂停"
+FOCUSED_ROW = "(document.activeElement.closest('.hd-row') || {dataset: {}}).dataset.demandId"
 
 
 def shoot(page: Any, name: str) -> None:
@@ -71,7 +72,13 @@ def test_an_online_demand_appears_live_and_is_answered_in_one_click(browser: Any
 
         # Routing must hold the demand before it can be answered (it routes within a second or two).
         running.wait(lambda: routing_state(running, demand_id) == "assigned", what="routing assigned it")
-        row.get_by_role("button", name="已答复（停止计时）").click()
+        button = row.get_by_role("button", name="已答复（停止计时）")
+        button.focus()
+        # Another demand arrives: the list is rendered again, and the agent's focus stays on their button.
+        other = file_online(running, f"在线咨询：社保 {uuid.uuid4().hex[:6]}")
+        page.locator(f".hd-row[data-demand-id='{other}']").wait_for(timeout=10_000)
+        assert page.evaluate(FOCUSED_ROW) == demand_id
+        button.click()
         result = row.locator(".hd-result")
         result.filter(has_text="已答复：首次响应计时已停止。").wait_for()
         assert row.get_attribute("data-answered") == "true"
