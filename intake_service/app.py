@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from intake_service.bootstrap import Context, bootstrap
-from intake_service.http import api, enterprise, helpdesk, hotline, open311, pages
+from intake_service.http import api, enterprise, helpdesk_pages, hotline_pages, open311, pages
 from shared import logs
 from shared.config import Settings
 from shared.webkit.app import create_app
@@ -21,4 +21,4 @@ def create(settings: Settings | None = None, *, ctx: Context | None = None) -> F
     ctx = ctx or bootstrap(settings)
     logs.configure("intake-web", ctx.settings.log_level)
     apis = [api.blp, enterprise.api_blp, open311.blp]
-    return install_pages(create_app(ctx, apis, DESCRIPTION), pages.bp, helpdesk.bp, hotline.bp, enterprise.bp)
+    return install_pages(create_app(ctx, apis, DESCRIPTION), pages.bp, helpdesk_pages.bp, hotline_pages.bp, enterprise.bp)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from intake_service.http import helpdesk
+from intake_service.http import helpdesk_pages as helpdesk
 from intake_service.model import Demand
 from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import PROJECT_ROOT
