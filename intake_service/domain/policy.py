@@ -251,6 +251,7 @@ class DemandState:
 # (shared.webkit.pages.labels, group "reason"); a reason a person typed is kept as typed.
 REASON_CODES = {"the resolution deadline was breached": "resolution_breached",
                 "the enterprise was not satisfied": "enterprise_unsatisfied"}
+REASONED_BY_ROUTING = frozenset({"escalated", "reopened"})  # kinds whose reason routing may write itself
 
 
 def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +261,7 @@ def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         details["clock"] = details.pop("kind")  # first_response | resolution; "kind" is the entry's own
     if kind == "feedback_received" and data.get("comment"):
         details["comment"] = data["comment"]  # the enterprise's own words, when it gave some
-    code = REASON_CODES.get(details.get("reason") or "")
+    code = REASON_CODES.get(details.get("reason") or "") if kind in REASONED_BY_ROUTING else None
     if code:
         del details["reason"]
         details["reason_code"] = code

@@ -25,6 +25,7 @@ def test_routings_own_reasons_become_codes_and_typed_reasons_stay_as_typed():
         "reason_code": "enterprise_unsatisfied"}
     typed = timeline_details("transferred", {"reason": "需要税务专员", "to_department": "tax"})
     assert typed["reason"] == "需要税务专员"
+    assert timeline_details("transferred", {"reason": BREACHED})["reason"] == BREACHED  # a person's words, kept
     assert timeline_details("feedback_received", {"satisfaction": "satisfied"}) == {"satisfaction": "satisfied"}
     assert timeline_details("feedback_received", {"satisfaction": "satisfied", "comment": "快"})["comment"] == "快"
 
@@ -60,3 +61,35 @@ def test_the_timeline_speaks_the_readers_language_and_sla_entries_show_their_dea
     assert "原因: 已超过办结时限" in chinese
     assert BREACHED not in chinese and "Reason" not in chinese
     assert "2026/11/27 17:00" in chinese and "2026/11/28 11:07" not in chinese  # Chinese dates as before
+
+
+def test_migration_0005_turns_stored_english_reasons_into_codes_and_matches_the_models(tmp_path):
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from devstack.migrate import alembic_config
+    from intake_service.model import metadata
+
+    url = f"sqlite:///{tmp_path}/intake.db"
+    command.upgrade(alembic_config("intake", url), "0004")
+    engine = sa.create_engine(url)
+    rows = [(1, "escalated", {"reason": BREACHED, "automatic": True}),
+            (2, "reopened", {"reason": "the enterprise was not satisfied"}),
+            (3, "transferred", {"reason": "the resolution deadline was breached"}),  # a person's words: kept
+            (4, "escalated", {"reason": "企业多次来电"})]
+    timeline = sa.table("timeline", sa.column("id"), sa.column("demand_id"), sa.column("event_id"),
+                        sa.column("kind"), sa.column("at"), sa.column("details", sa.JSON()))
+    with engine.begin() as conn:
+        conn.execute(timeline.insert(), [{"id": i, "demand_id": "d", "event_id": f"e{i}", "kind": kind,
+                                          "at": datetime(2026, 11, 30, tzinfo=UTC), "details": details}
+                                         for i, kind, details in rows])
+    command.upgrade(alembic_config("intake", url), "head")
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(timeline.c.id, timeline.c.details).order_by(timeline.c.id)).all())
+        assert stored == {1: {"automatic": True, "reason_code": "resolution_breached"},
+                          2: {"reason_code": "enterprise_unsatisfied"}, 3: rows[2][2], 4: rows[3][2]}
+        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+    assert not [d for d in differences if "enterprise_links" in repr(d)], differences
+    engine.dispose()
