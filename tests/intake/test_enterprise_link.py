@@ -233,3 +233,21 @@ def test_a_refusal_from_routing_is_told_and_sending_is_rate_limited(intake, monk
 @pytest.mark.parametrize("token", ["x" * 65, "%E4%B8%AD"])
 def test_odd_tokens_are_just_unknown(intake, token):
     assert _visitor(intake).get(f"/e/{token}").status_code == 404
+
+
+def test_the_link_rules_on_their_own():
+    from intake_service.domain.policy import Caller, link_alive, link_expires_at, may_issue_link, token_digest
+
+    closed = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    assert link_expires_at(None) is None and link_alive(None, datetime(2099, 1, 1, tzinfo=UTC))
+    assert link_expires_at(closed) == closed + timedelta(days=30)
+    assert link_alive(closed, closed + timedelta(days=30) - timedelta(seconds=1))
+    assert not link_alive(closed, closed + timedelta(days=30))
+    assert token_digest("abc") == hashlib.sha256(b"abc").hexdigest()
+    facts = (STREET, OFFICER, None, WORKER)
+    assert may_issue_link(Caller(WORKER, "grid_worker", STREET), *facts)
+    assert may_issue_link(Caller(OFFICER, "officer", STREET), *facts)  # the holder
+    assert may_issue_link(Caller("hd-01", "helpdesk_agent", None), *facts)
+    assert not may_issue_link(Caller("admin-01", "admin", None), *facts)  # reads everything, hands out nothing
+    assert not may_issue_link(Caller("com-other", "officer", STREET), *facts)  # may not read it
+    assert not may_issue_link(Caller(WORKER, "grid_worker", "yinhang"), STREET, None, None, "someone")
