@@ -172,6 +172,8 @@ def account_action(username: str, action: str) -> Any:
     """Unlock, disable, enable, or reset the password (a new one-time password, shown once)."""
     if action not in ACCOUNT_ACTIONS:
         return error_page(404, gettext("There is no such page."))
+    if action == "disable" and username.strip().lower() == _me():
+        return error_page(409, gettext("You cannot disable your own account."))  # nobody left to enable it
     try:
         if action == "reset":
             account, generated = _accounts().reset_password(username, by=_me())

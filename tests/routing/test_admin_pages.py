@@ -132,6 +132,8 @@ def test_reset_unlock_disable_enable_and_edit_are_audited_with_before_and_after(
                                                                     "email": "li.lei@example.cn"})
     assert wrong.status_code == 422 and "names an officer of the roster" in wrong.get_data(as_text=True)
     assert accounts.get("li.lei").role == "supervisor"
+    own = admin.post(f"/admin/accounts/{ADMIN}/disable?lang=en", data={"csrf_token": token})
+    assert own.status_code == 409 and accounts.get(ADMIN).disabled is False
 
 
 def test_roster_page_switches_duty_and_capacity_through_the_audited_commands(routing: Routing, admin: Any) -> None:
