@@ -27,7 +27,7 @@ from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
 from intake_service.domain.policy import LINK_ISSUERS
 from intake_service.http import caller, ctx
-from intake_service.http.pages import number, promised_by, status_words
+from intake_service.http.pages import number, promised_by
 from intake_service.model import Demand, TimelineEntry
 from shared.auth import issue_token
 from shared.auth_store import STORAGE_SCHEME
@@ -191,6 +191,21 @@ def plain_timeline(demand: Demand, timeline: list[TimelineEntry]) -> list[dict[s
     return steps
 
 
+def enterprise_status_words(status: str) -> str:
+    """Where the demand stands, said to the enterprise itself."""
+    return {
+        "submitted": gettext("We have your demand and are finding an officer for it."),
+        "unassigned": gettext("We have your demand; the street's supervisor is finding an officer for it."),
+        "assigned": gettext("An officer has your demand and will contact you."),
+        "in_progress": gettext("The officer is working on your demand."),
+        "awaiting_enterprise": gettext("The officer is waiting for materials from you (see below)."),
+        "transferred": gettext("Your demand was passed to the district department that handles such matters."),
+        "resolved": gettext("The officer has answered your demand."),
+        "reopened": gettext("Your demand is being worked on again."),
+        "closed": gettext("Your demand is done and closed."),
+    }.get(status, "")
+
+
 def _page(token: str, demand: Demand, timeline: list[TimelineEntry], errors: dict[str, list[str]] | None = None,
           form: dict[str, str] | None = None, message: str | None = None, status: int = 200) -> Response:
     officer, phone = _officer(demand)
@@ -199,7 +214,7 @@ def _page(token: str, demand: Demand, timeline: list[TimelineEntry], errors: dic
     asks = demand.status == "resolved" and demand.satisfaction is None and not request.args.get("sent")
     response = make_response(render_template(
         "intake/enterprise.html", token=token, d=demand, number=number(demand.id),
-        status_words=status_words(demand.status), officer=officer, officer_phone=phone,
+        status_words=enterprise_status_words(demand.status), officer=officer, officer_phone=phone,
         deadline=when(deadline) if deadline else None, steps=plain_timeline(demand, timeline),
         materials=materials, asks=asks, sent=bool(request.args.get("sent")), errors=errors or {},
         form=form or {}, message=message, satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX), status)

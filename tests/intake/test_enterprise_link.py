@@ -60,6 +60,7 @@ def _visitor(intake: Any) -> Any:
     return intake.client.application.test_client()
 
 
+@pytest.mark.both_backends
 def test_the_link_opens_the_demand_without_sign_in_and_only_its_hash_is_kept(intake):
     demand = _log(intake)
     _assign(intake, demand["id"])
@@ -93,6 +94,7 @@ def _page_of(response: Any, token: str) -> str:
     return re.sub(r'name="csrf-token" content="[^"]*"', "", response.get_data(as_text=True).replace(token, "TOKEN"))
 
 
+@pytest.mark.both_backends
 def test_unknown_replaced_and_expired_links_all_get_the_same_404(intake):
     demand = _log(intake)
     first = _issue(intake, demand["id"])
@@ -155,6 +157,7 @@ def test_the_staff_page_shows_the_link_as_a_qr_code_once(intake):
     assert client.post(f"/demands/{demand['id']}/enterprise-link").status_code == 400  # CSRF
 
 
+@pytest.mark.both_backends
 def test_opening_the_link_is_rate_limited_per_address(intake):
     token = _issue(intake, _log(intake)["id"])
     visitor = _visitor(intake)
