@@ -136,10 +136,9 @@ def _linked(token: str) -> tuple[Demand, list[TimelineEntry]] | None:
 
 def _gone() -> Response:
     """Unknown, replaced and expired links all look alike: nothing tells a guesser which it was."""
-    response = make_response(render_template(
+    return make_response(render_template(
         "pages/error.html", status=404,
         message=gettext("This link opens nothing: it may have expired or been replaced by a newer one.")), 404)
-    return response
 
 
 def _officer(demand: Demand) -> tuple[str | None, str | None]:
@@ -212,13 +211,12 @@ def _page(token: str, demand: Demand, timeline: list[TimelineEntry], errors: dic
     deadline = promised_by(ctx().settings, demand) if demand.status not in ("resolved", "closed") else None
     materials = [t.details.get("note") for t in timeline if t.kind == "materials_requested" and t.details.get("note")]
     asks = demand.status == "resolved" and demand.satisfaction is None and not request.args.get("sent")
-    response = make_response(render_template(
+    return make_response(render_template(
         "intake/enterprise.html", token=token, d=demand, number=number(demand.id),
         status_words=enterprise_status_words(demand.status), officer=officer, officer_phone=phone,
         deadline=when(deadline) if deadline else None, steps=plain_timeline(demand, timeline),
         materials=materials, asks=asks, sent=bool(request.args.get("sent")), errors=errors or {},
         form=form or {}, message=message, satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX), status)
-    return response
 
 
 @bp.get("/e/<token>")
@@ -266,10 +264,9 @@ def _no_referrer(response: Response) -> Response:
 
 @bp.errorhandler(429)
 def _too_many(exc: Exception) -> Response:
-    response = make_response(render_template(
-        "pages/error.html", status=429, message=gettext("Too many requests from this address. Wait a minute and try "
-                                                        "again.")), 429)
-    return response
+    return make_response(render_template(
+        "pages/error.html", status=429,
+        message=gettext("Too many requests from this address. Wait a minute and try again.")), 429)
 
 
 @bp.record_once
