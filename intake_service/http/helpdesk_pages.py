@@ -17,14 +17,11 @@ leaves the list at the next refresh. Logging a new online demand goes through th
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import yaml
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from marshmallow import ValidationError
@@ -34,9 +31,9 @@ from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
 from intake_service.domain.policy import is_demand_id
 from intake_service.http import caller, ctx
-from intake_service.http.pages import STATIC, TEMPLATES, body_from_form, number
+from intake_service.http.pages import STATIC, TEMPLATES, body_from_form, number, promises
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
-from shared.calendar import SHANGHAI, BusinessCalendar, load_calendar
+from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
@@ -52,7 +49,6 @@ bp = page_blueprint("helpdesk", __name__, template_folder=str(TEMPLATES), static
 CHANNEL = "online_helpdesk"
 LIST_LIMIT = 100
 POLL_SECONDS = 2  # the live list's refresh: measured with bench/live_channel.py (docs/pages.md)
-DEFAULT_WARNING_FRACTION = 0.8
 
 
 # --- the first-answer clock (pure) ---------------------------------------------------------------------
@@ -98,27 +94,18 @@ def first_answer_clock(calendar: BusinessCalendar, target: float, warning_fracti
     return FirstAnswerClock(**common, running=True, zero_at=zero_at, pause_at=window_end)
 
 
-@functools.cache
-def _first_answer_rules(policy_path: Path, calendar_path: Path, hours: str) -> tuple[BusinessCalendar, float, float]:
-    """The calendar, the online channel's first-response target and the warning fraction, as sla reads them
-    (sla validates the policy at its start; intake only reads the two numbers the desk shows)."""
-    calendar = load_calendar(calendar_path, hours)
-    policy = yaml.safe_load(policy_path.read_text(encoding="utf-8")) or {}
-    section = policy.get("first_response") or {}
-    rule = section.get(CHANNEL) or section.get("default") or {}
-    if "business_seconds" in rule:
-        target = float(rule["business_seconds"])
-    elif "working_days" in rule:
-        target = float(rule["working_days"]) * calendar.seconds_per_working_day
-    else:
-        raise ValueError(f"{policy_path}: no first_response target for {CHANNEL}")
-    return calendar, target, float(policy.get("warning_fraction", DEFAULT_WARNING_FRACTION))
+def first_answer_rules(settings: Settings) -> tuple[BusinessCalendar, float, float]:
+    """The calendar, the online channel's first-response target and the warning share of this deployment."""
+    calendar, promised = promises(settings)
+    target = promised.first_response_for(CHANNEL)
+    if target is None:
+        raise ValueError(f"{settings.sla_policy_path}: no first_response target for {CHANNEL}")
+    return calendar, target, promised.warning_fraction
 
 
 def clock_of(settings: Settings, reported_at: datetime, now: datetime) -> FirstAnswerClock:
     """A demand's first-answer clock under this deployment's policy and calendar."""
-    calendar, target, fraction = _first_answer_rules(settings.sla_policy_path, settings.calendar_overrides_path,
-                                                     settings.service_hours)
+    calendar, target, fraction = first_answer_rules(settings)
     return first_answer_clock(calendar, target, fraction, reported_at, now)
 
 
@@ -159,8 +146,7 @@ def desk() -> str:
 def _desk_page(problem: str | None) -> str:
     filed = request.args.get("filed")
     settings = ctx().settings
-    _calendar, target, fraction = _first_answer_rules(settings.sla_policy_path, settings.calendar_overrides_path,
-                                                      settings.service_hours)
+    _calendar, target, fraction = first_answer_rules(settings)
     return render_template("intake/helpdesk.html", rows=_rows(), poll_seconds=POLL_SECONDS,
                            target=target, warning_fraction=fraction,
                            problem=problem, filed=number(filed) if filed and is_demand_id(filed) else None,

@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
 from intake_service.http import caller, ctx
-from intake_service.http.pages import _officer_names, _warnings, body_from_form, number, status_words
+from intake_service.http.pages import body_from_form, number, officer_names, registry_warnings, status_words
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
 from intake_service.model import Demand
 from shared.contracts.reference import CATEGORIES, STREETS
@@ -116,14 +116,14 @@ def _result(demand_id: str) -> dict[str, Any] | None:
     except IntakeRefused:
         return None
     return {"id": demand.id, "number": number(demand.id), "title": demand.title, "status": demand.status,
-            "warnings": _warnings(demand), **_holder(demand)}
+            "warnings": registry_warnings(demand), **_holder(demand)}
 
 
 def _holder(demand: Demand | dict[str, Any]) -> dict[str, str | None]:
     """Who has the demand: the officer's name and the department (a 12345 demand goes to a specialist)."""
     assignee = demand.assignee_id if isinstance(demand, Demand) else demand["assignee_id"]
     department = demand.department if isinstance(demand, Demand) else demand["department"]
-    return {"officer": _officer_names().get(assignee, assignee) if assignee else None,
+    return {"officer": officer_names().get(assignee, assignee) if assignee else None,
             "department": department_name(department) if department else None}
 
 
@@ -180,7 +180,7 @@ def _demand_page(demand_id: str, message: str | None = None, status: int = 200,
     clocks, clocks_problem = _clocks(demand_id)
     return render_template(
         "intake/hotline_demand.html", d=view, number=number(demand.id), holder=_holder(demand),
-        names=_officer_names(), clocks=clocks, clocks_problem=clocks_problem, message=message,
+        names=officer_names(), clocks=clocks, clocks_problem=clocks_problem, message=message,
         form=form or MultiDict(), satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX,
         asks_feedback=demand.status == "resolved" and demand.satisfaction is None,
         rated=request.args.get("rated") if request.args.get("rated") in SATISFACTIONS else None), status

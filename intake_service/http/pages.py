@@ -28,8 +28,8 @@ from intake_service.http import caller, ctx
 from intake_service.http.api import UPLOAD_LIMIT, file_response, read_upload
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
 from intake_service.model import Demand
-from intake_service.reference import load_resolution_targets
-from shared.calendar import BusinessCalendar
+from intake_service.reference import Promises, load_promises
+from shared.calendar import BusinessCalendar, load_calendar
 from shared.config import PROJECT_ROOT, Settings
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
@@ -68,7 +68,7 @@ def body_from_form(form: MultiDict[str, str], street: str) -> dict[str, Any]:
     return body
 
 
-def _warnings(demand: Demand) -> list[str]:
+def registry_warnings(demand: Demand) -> list[str]:
     """The registry's differences from what was typed (not errors), in the user's language."""
     found = demand.warnings or {}
     notes = []
@@ -127,7 +127,7 @@ def file_demand() -> Any:
     url = url_for("grid.demand_page", demand_id=demand.id)
     if wants_json():
         return jsonify(id=demand.id, number=number(demand.id), url=url, replayed=logged.replayed, title=demand.title,
-                       warnings=_warnings(demand), **_who_and_when(demand)), 200 if logged.replayed else 201
+                       warnings=registry_warnings(demand), **_who_and_when(demand)), 200 if logged.replayed else 201
     return redirect(url_for("grid.mine", filed=demand.id))
 
 
@@ -167,8 +167,8 @@ def demand_page(demand_id: str) -> Any:
         return jsonify(id=demand.id, number=number(demand.id), status=demand.status, **facts)
     # The worker typed the contact's phone: it is theirs to see in full (the API masks it for others).
     own_phone = demand.contact_phone if demand.created_by == who.subject else None
-    return render_template("intake/demand.html", d=view, warnings=_warnings(demand), facts=facts,
-                           number=number(demand.id), own_phone=own_phone, names=_officer_names())
+    return render_template("intake/demand.html", d=view, warnings=registry_warnings(demand), facts=facts,
+                           number=number(demand.id), own_phone=own_phone, names=officer_names())
 
 
 @bp.context_processor
@@ -276,24 +276,29 @@ def number(demand_id: str) -> str:
     return demand_id.replace("-", "")[:8].upper()
 
 
-def _officer_names() -> dict[str, str]:
+def officer_names() -> dict[str, str]:
     return {officer_id: o.name for officer_id, o in ctx().roster.items() if o.name}
 
 
+def promises(settings: Settings) -> tuple[BusinessCalendar, Promises]:
+    """The business calendar and the SLA policy's targets of this deployment (read once per process)."""
+    return _promises(settings.calendar_overrides_path, settings.sla_policy_path, settings.service_hours)
+
+
 @functools.cache
-def _resolution_rules(calendar_path: Path, policy_path: Path) -> tuple[BusinessCalendar, dict[str, float]]:
-    calendar = BusinessCalendar(calendar_path)
-    return calendar, load_resolution_targets(policy_path, calendar.seconds_per_working_day)
+def _promises(calendar_path: Path, policy_path: Path, hours: str) -> tuple[BusinessCalendar, Promises]:
+    calendar = load_calendar(calendar_path, hours)
+    return calendar, load_promises(policy_path, calendar.seconds_per_working_day)
 
 
 def promised_by(settings: Settings, demand: Demand) -> datetime | None:
     """When the demand is promised to be resolved: its resolution target in business time from the moment
     the enterprise raised it (sla's clock; a pause for materials moves it, which the timeline then tells)."""
     try:
-        calendar, targets = _resolution_rules(settings.calendar_overrides_path, settings.sla_policy_path)
+        calendar, promised = promises(settings)
     except (OSError, ValueError):
         return None
-    seconds = targets.get(demand.complexity)
+    seconds = promised.resolution.get(demand.complexity)
     return None if seconds is None else calendar.add_business_seconds(demand.reported_at, seconds)
 
 
@@ -302,7 +307,7 @@ def _who_and_when(demand: Demand) -> dict[str, str | None]:
     show them."""
     officer = phone = None
     if demand.assignee_id:
-        officer = _officer_names().get(demand.assignee_id, demand.assignee_id)
+        officer = officer_names().get(demand.assignee_id, demand.assignee_id)
         found = ctx().roster.get(demand.assignee_id)
         phone = found.phone if found and found.phone else None
     elif demand.department:

@@ -67,8 +67,7 @@ def test_the_clock_stops_outside_working_hours_and_says_until_when() -> None:
 
 
 def test_the_target_and_the_alert_come_from_the_sla_policy(intake: Any) -> None:
-    calendar, target, fraction = helpdesk._first_answer_rules(
-        intake.settings.sla_policy_path, intake.settings.calendar_overrides_path, intake.settings.service_hours)
+    calendar, target, fraction = helpdesk.first_answer_rules(intake.settings)
     assert (target, fraction) == (60.0, 0.8)
 
 

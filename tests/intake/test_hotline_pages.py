@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from intake_service.http import hotline
+from intake_service.http import hotline_pages as hotline
 from intake_service.model import Demand
 from shared.webkit.pages import SESSION_COOKIE
 from shared.webkit.service_client import ServiceUnavailable
