@@ -165,6 +165,20 @@ def test_the_json_apis_are_audited_too(routing: Routing) -> None:
     assert [(e.actor, e.action) for e in _audit(routing, target="api.made")] == [
         ("api-admin", "account.disable"), ("api-admin", "account.create")]
     assert _audit(routing, target=OFFICER_1)[0].action == "officer.off_duty"
+    assert routing.client.patch(f"/api/v1/officers/{OFFICER_1}", headers=api,
+                                json={"name": "专员甲改", "skills": ["taxation"]}).status_code == 200
+    patched = _audit(routing, target=OFFICER_1)[0]
+    assert (patched.action, patched.actor, patched.after) == ("officer.update", "api-admin",
+                                                              {"name": "专员甲改", "skills": ["taxation"]})
+    assert set(patched.before) == {"name", "skills"}
+    new = {"id": "com-wujiaochang-9", "name": "专员丙", "kind": "street_commissioner", "streets": ["wujiaochang"],
+           "skills": ["taxation"], "capacity": 3, "duty": {"days": ["mon"], "from": "09:00", "to": "17:00"}}
+    assert routing.client.post("/api/v1/officers", headers=api, json=new).status_code == 201
+    created = _audit(routing, target="com-wujiaochang-9")[0]
+    assert (created.action, created.before, created.after["capacity"], created.after["on_duty"]) == (
+        "officer.create", None, 3, True)
+    shown = _client(routing).get("/admin/audit?lang=en").get_data(as_text=True)
+    assert "Officer added: com-wujiaochang-9" in shown and "Mon 09:00–17:00" in shown and "Taxation" in shown
     assert routing.client.post("/auth/revocations", headers=api, json={"jti": "some-jti"}).status_code == 201
     assert _audit(routing, target="some-jti")[0].action == "token.revoke"
 
