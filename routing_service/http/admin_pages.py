@@ -110,6 +110,7 @@ def _accounts_page(errors: dict[str, str] | None = None, message: str | None = N
     officers = queries.officers(context())
     return render_template(
         "routing/admin_accounts.html", accounts=[(a, _state(a)) for a in found], roles=ACCOUNT_ROLES,
+        names={o["id"]: o["name"] for o in officers},
         streets=sorted(STREETS), officers=officers, errors=errors or {}, message=message, once=once,
         done=_done(), form=request.form, editing=editing, street_roles=sorted(STREET_REQUIRED_ROLES)), status
 
@@ -191,8 +192,10 @@ def account_action(username: str, action: str) -> Any:
 
 def _roster_page(errors: dict[str, dict[str, str]] | None = None, message: str | None = None,
                  status: int = 200) -> Any:
-    return render_template("routing/admin_roster.html", officers=queries.officers(context()), errors=errors or {},
-                           message=message, done=_done()), status
+    street = request.args.get("street") if request.args.get("street") in STREETS else None
+    return render_template("routing/admin_roster.html", officers=queries.officers(context(), street=street),
+                           errors=errors or {}, message=message, done=_done(), streets=sorted(STREETS),
+                           street=street), status
 
 
 @bp.get("/admin/roster")
@@ -212,7 +215,9 @@ def _roster_change(officer_id: str, run: Any, done: str) -> Any:
                             gettext("Some fields need fixing."), 422)
     except (StoreUnavailable, SQLAlchemyError):
         return error_page(503, str(STORE_DOWN))
-    return redirect(url_for("admin.roster", done=done, who=out["name"], _anchor=f"officer-{officer_id}"))
+    street = request.args.get("street") if request.args.get("street") in STREETS else None
+    return redirect(url_for("admin.roster", done=done, who=out["name"], street=street,
+                            _anchor=f"officer-{officer_id}"))
 
 
 @bp.post("/admin/roster/<officer_id>/capacity")

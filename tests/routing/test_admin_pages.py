@@ -140,6 +140,8 @@ def test_roster_page_switches_duty_and_capacity_through_the_audited_commands(rou
     token = _csrf(admin)
     page = admin.get("/admin/roster?lang=en").get_data(as_text=True)
     assert f'data-officer="{OFFICER_1}"' in page and "Duty hours" in page
+    other_street = admin.get("/admin/roster?street=changbai&lang=en").get_data(as_text=True)
+    assert f'data-officer="{OFFICER_1}"' not in other_street and 'data-officer="sup-changbai"' in other_street
     off = admin.post(f"/admin/roster/{OFFICER_1}/duty", data={"csrf_token": token, "on_duty": "0"})
     assert off.status_code == 302 and routing.officer(OFFICER_1).on_duty is False
     assert admin.post(f"/admin/roster/{OFFICER_1}/capacity", data={"csrf_token": token, "capacity": "7"}).status_code \
