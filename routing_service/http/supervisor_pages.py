@@ -128,5 +128,6 @@ def _from_intake(escalated: list[str], nameless: list[str]) -> dict[str, dict[st
         escalations = [t.get("details") or {} for t in demand.get("timeline", []) if t.get("kind") == "escalated"]
         latest = escalations[-1] if escalations else {}
         found[demand_id] = {"enterprise_name": (demand.get("enterprise") or {}).get("name"),
-                            "automatic": bool(latest.get("automatic")), "reason": latest.get("reason")}
+                            "automatic": bool(latest.get("automatic")), "reason": latest.get("reason"),
+                            "reason_code": latest.get("reason_code")}  # intake stores routing's own words as codes
     return found
