@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from intake_service.bootstrap import Context, bootstrap
-from intake_service.http import api, enterprise, helpdesk_pages, hotline_pages, open311, pages
+from intake_service.http import api, enterprise_pages, helpdesk_pages, hotline_pages, open311, pages
 from shared import logs
 from shared.config import Settings
 from shared.webkit.app import create_app
@@ -20,5 +20,6 @@ def create(settings: Settings | None = None, *, ctx: Context | None = None) -> F
     one with the worker)."""
     ctx = ctx or bootstrap(settings)
     logs.configure("intake-web", ctx.settings.log_level)
-    apis = [api.blp, enterprise.api_blp, open311.blp]
-    return install_pages(create_app(ctx, apis, DESCRIPTION), pages.bp, helpdesk_pages.bp, hotline_pages.bp, enterprise.bp)
+    apis = [api.blp, enterprise_pages.api_blp, open311.blp]
+    return install_pages(create_app(ctx, apis, DESCRIPTION), pages.bp, helpdesk_pages.bp, hotline_pages.bp,
+                         enterprise_pages.bp)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from intake_service.http import enterprise
+from intake_service.http import enterprise_pages
 from intake_service.model import EnterpriseLink
 from shared.auth import decode_token
 from shared.webkit.pages import SESSION_COOKIE
@@ -189,7 +189,7 @@ def test_after_the_answer_the_enterprise_rates_it_and_routing_records_it_as_the_
         calls.append({"service": service, "path": path, "body": body, "token": token})
         return {"state": "feedback_received"}
 
-    monkeypatch.setattr(enterprise, "call_service", routing)
+    monkeypatch.setattr(enterprise_pages, "call_service", routing)
     missing = visitor.post(f"/e/{token}/feedback", data={"csrf_token": csrf, "comment": "x"})
     assert missing.status_code == 422 and calls == []
     assert visitor.post(f"/e/{token}/feedback", data={"satisfaction": "satisfied"}).status_code == 400  # CSRF
@@ -224,7 +224,7 @@ def test_a_refusal_from_routing_is_told_and_sending_is_rate_limited(intake, monk
     def refused(*_: Any, **__: Any) -> Any:
         raise ServiceUnavailable("routing: 409", 409)
 
-    monkeypatch.setattr(enterprise, "call_service", refused)
+    monkeypatch.setattr(enterprise_pages, "call_service", refused)
     visitor = _visitor(intake)
     _, csrf = _rating_form(visitor, token)
     answers = [visitor.post(f"/e/{token}/feedback", data={"csrf_token": csrf, "satisfaction": "unsatisfied"})
