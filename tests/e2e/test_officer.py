@@ -10,7 +10,7 @@ from typing import Any
 
 from shared.config import PROJECT_ROOT
 from shared.validation import uscc_with_check
-from tests.e2e.conftest import DESKTOP, PHONE, USERS, RunningSuite
+from tests.e2e.conftest import DESKTOP, PHONE, USERS, RunningSuite, signed_in
 from tests.e2e.test_accessibility import check
 from tests.e2e.test_photo import _account_for
 from tests.helpers import demand_body
@@ -137,5 +137,46 @@ def test_the_officer_finds_resolves_and_closes_a_demand(browser: Any, running: R
             page.locator(".phone-list .card", has_text=other_title).wait_for()
         assert check(page, "officer-queue (360)") == []
         shoot(page, "phone-queue")
+    finally:
+        context.close()
+
+
+TICK = """([attrs, ago]) => {
+    const el = document.createElement('div');
+    el.innerHTML = '<span class="urgency-word"></span><span class="left"></span><span class="paused-note"></span>';
+    Object.entries(attrs).forEach(([k, v]) => el.setAttribute('data-' + k, v));
+    el.setAttribute('data-base', String(Date.now() - ago * 1000));
+    document.body.appendChild(el);
+    window.Yangpu.tick();
+    const out = [el.querySelector('.left').textContent, el.querySelector('.urgency-word').textContent,
+                 el.querySelector('.paused-note').hidden];
+    el.remove();
+    return out;
+}"""
+
+
+def test_a_clock_ticks_only_in_working_time_and_words_it_as_the_server_does(browser: Any,
+                                                                            running: RunningSuite) -> None:
+    context, page = signed_in(browser, running, "officer", PHONE, lang="en")
+    try:
+        page.goto(running.url("routing", "/officer?lang=en"))
+        words = {"seconds-per-day": "28800", "soon-seconds": "5760", "left-label": "{t} left",
+                 "overdue-label": "overdue by {t}", "unit-day": "{n} working day", "unit-days": "{n} working days",
+                 "unit-hm": "{n} of working time", "unit-ms": "{n} of working time", "unit-s": "{n} s",
+                 "word-ok": "On track", "word-soon": "Due soon", "word-overdue": "Overdue", "seconds-only": "0"}
+
+        def tick(left: float, working: bool, window: float, ago: float, **extra: str) -> list[Any]:
+            attrs = {**words, "business-left": str(left), "working": "1" if working else "0",
+                     "window-seconds": str(window), **extra}
+            return page.evaluate(TICK, [attrs, ago])
+
+        # Working time: 5 s of 1.5 working days run; the window ends after 2 s, so only 2 s are counted.
+        assert tick(43_205, True, 3600, 5) == ["1.5 working days left", "On track", True]
+        assert tick(3_605, True, 2, 5) == ["1:00 of working time left", "Due soon", False]  # stopped: paused
+        # Outside working time the value stands until working time starts (after 3 s here), then it runs.
+        assert tick(28_800, False, 3600, 5) == ["1 working day left", "On track", False]
+        assert tick(65, False, 3, 5) == ["01:03 of working time left", "Due soon", True]
+        assert tick(10, True, 3600, 15) == ["overdue by 00:05 of working time", "Overdue", True]
+        assert tick(50, True, 3600, 5, **{"seconds-only": "1"}) == ["45 s left", "Due soon", True]
     finally:
         context.close()
