@@ -124,11 +124,11 @@ def act(demand_id: str, action: str) -> Any:
         return error_page(404, gettext("There is no such page."))
     body = {name: request.form[name].strip() for name in schema().fields if request.form.get(name, "").strip()}
     # Nothing is pre-selected: a choice the form shows but left on its placeholder (or no radio picked) is named.
-    unchosen = {name: [gettext("Choose one.")] for name in CHOICES.get(action, ())
+    unchosen = {name: [gettext("Choose one of the options.")] for name in CHOICES.get(action, ())
                 if name in _shown() and name not in body}
+    if unchosen:
+        return demand(demand_id, unchosen, gettext("Some fields need fixing."), 422)
     try:
-        if unchosen:
-            raise ValidationError(unchosen)
         commands.act(context(), demand_id, action, schema().load(body), g.principal)
     except ValidationError as exc:
         return demand(demand_id, localize_all(flatten_errors(exc.messages)), gettext("Some fields need fixing."),

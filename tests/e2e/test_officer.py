@@ -94,7 +94,7 @@ def test_the_officer_finds_resolves_and_closes_a_demand(browser: Any, running: R
         page.fill("#f-resolve-note", "已协调供电公司完成增容。")
         page.click("form[action$='/resolve'] button[type=submit]")
         page.wait_for_selector("#e-outcome:not([hidden])")
-        assert "请选择" in page.inner_text("#e-outcome")
+        assert "请选择" in page.inner_text("#e-outcome"), page.inner_text("#e-outcome")
         page.check("form[action$='/resolve'] [name=outcome][value=resolved]")
         page.fill("#f-resolve-note", "已协调供电公司完成增容。")
         page.click("form[action$='/resolve'] button[type=submit]")
