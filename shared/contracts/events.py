@@ -15,7 +15,15 @@ from typing import Any, TypeVar
 from cloudevents.core.v1.event import CloudEvent
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from shared.contracts.vocabulary import CLOCK_KINDS, COMPLEXITIES, OUTCOMES, QUEUES, SATISFACTIONS
+from shared.contracts.vocabulary import (
+    CLOCK_KINDS,
+    COMPLEXITIES,
+    OUTCOMES,
+    QUEUES,
+    REJECT_REASONS,
+    RETURN_REASONS,
+    SATISFACTIONS,
+)
 
 DEMAND_EVENTS = "demand.events"
 SLA_EVENTS = "sla.events"
@@ -34,6 +42,17 @@ ESCALATED = "yangpu.demand.escalated.v1"
 FEEDBACK_RECEIVED = "yangpu.demand.feedback_received.v1"
 REOPENED = "yangpu.demand.reopened.v1"
 CLOSED = "yangpu.demand.closed.v1"
+# The work-order lifecycle beyond the first cut (issue 15): 延期 extension, 退单 return, 审核 review,
+# 撤销 withdrawal, 不予受理 rejection, 重复 merge.
+EXTENSION_REQUESTED = "yangpu.demand.extension_requested.v1"
+EXTENSION_APPROVED = "yangpu.demand.extension_approved.v1"
+EXTENSION_REFUSED = "yangpu.demand.extension_refused.v1"
+RETURNED = "yangpu.demand.returned.v1"
+REVIEW_APPROVED = "yangpu.demand.review_approved.v1"
+SENT_BACK = "yangpu.demand.sent_back.v1"
+WITHDRAWN = "yangpu.demand.withdrawn.v1"
+REJECTED = "yangpu.demand.rejected.v1"
+MERGED = "yangpu.demand.merged.v1"
 CLOCK_UPDATED = "yangpu.sla.clock_updated.v1"
 WARNING = "yangpu.sla.warning.v1"
 BREACHED = "yangpu.sla.breached.v1"
@@ -124,6 +143,8 @@ class DemandTransferred(_Action):
 class DemandResolved(_Action):
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     note = fields.String(load_default="")
+    # True when the resolution waits for a supervisor's review (结案审核) before it stands.
+    review = fields.Boolean(load_default=False)
 
 
 class DemandEscalated(_Action):
@@ -147,6 +168,61 @@ class DemandClosed(_Action):
     # The outcome the demand was resolved with (routing adds it so consumers need not remember it).
     outcome = fields.String(allow_none=True, load_default=None,
                             validate=validate.OneOf(OUTCOMES))
+
+
+class DemandExtensionRequested(_Action):
+    working_days = fields.Float(required=True)
+    reason = fields.String(required=True)
+
+
+class DemandExtensionApproved(_Action):
+    """The resolution target moves later by ``business_seconds`` (sla re-times the clock)."""
+
+    working_days = fields.Float(required=True)
+    business_seconds = fields.Integer(required=True)
+    reason = fields.String(load_default="")
+
+
+class DemandExtensionRefused(_Action):
+    reason = fields.String(required=True)
+
+
+class DemandReturned(_Action):
+    """The holder sent the demand back for re-routing; an ``assigned`` event follows (clocks keep running)."""
+
+    from_officer_id = fields.String(required=True)
+    reason_code = fields.String(required=True, validate=validate.OneOf(RETURN_REASONS))
+    note = fields.String(load_default="")
+    returns = fields.Integer(required=True)  # how many times the demand has now been returned
+
+
+class DemandReviewApproved(_Action):
+    note = fields.String(load_default="")
+
+
+class DemandSentBack(_Action):
+    """The reviewer sent the resolution back: the demand is open again with its holder (like a reopening)."""
+
+    reason = fields.String(required=True)
+
+
+class DemandWithdrawn(_Action):
+    """The enterprise withdrew the demand (撤销): clocks stop, and it leaves the rates' denominators."""
+
+    reason = fields.String(load_default="")
+
+
+class DemandRejected(_Action):
+    """Not accepted (不予受理): clocks stop, and it leaves the rates' denominators."""
+
+    reason_code = fields.String(required=True, validate=validate.OneOf(REJECT_REASONS))
+    note = fields.String(load_default="")
+
+
+class DemandMerged(_Action):
+    """A duplicate closed into the demand that survives (``into``): only the survivor counts in the rates."""
+
+    into = fields.String(required=True)
 
 
 class SlaClockEvent(_Data):
@@ -190,6 +266,15 @@ CATALOGUE: dict[str, EventType] = {
             FEEDBACK_RECEIVED: DemandFeedback,
             REOPENED: DemandReopened,
             CLOSED: DemandClosed,
+            EXTENSION_REQUESTED: DemandExtensionRequested,
+            EXTENSION_APPROVED: DemandExtensionApproved,
+            EXTENSION_REFUSED: DemandExtensionRefused,
+            RETURNED: DemandReturned,
+            REVIEW_APPROVED: DemandReviewApproved,
+            SENT_BACK: DemandSentBack,
+            WITHDRAWN: DemandWithdrawn,
+            REJECTED: DemandRejected,
+            MERGED: DemandMerged,
         },
     ),
     **_types(
