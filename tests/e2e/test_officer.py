@@ -94,7 +94,7 @@ def test_the_officer_finds_resolves_and_closes_a_demand(browser: Any, running: R
         page.fill("#f-resolve-note", "已协调供电公司完成增容。")
         page.click("form[action$='/resolve'] button[type=submit]")
         page.wait_for_selector("#e-outcome:not([hidden])")
-        assert "请选择" in page.inner_text("#e-outcome"), page.inner_text("#e-outcome")
+        assert "请从选项中选择" in page.inner_text("#e-outcome"), page.inner_text("#e-outcome")
         page.check("form[action$='/resolve'] [name=outcome][value=resolved]")
         page.fill("#f-resolve-note", "已协调供电公司完成增容。")
         page.click("form[action$='/resolve'] button[type=submit]")
@@ -170,8 +170,9 @@ def test_a_clock_ticks_only_in_working_time_and_words_it_as_the_server_does(brow
                      "window-seconds": str(window), **extra}
             return page.evaluate(TICK, [attrs, ago])
 
-        # Working time: 5 s of 1.5 working days run; the window ends after 2 s, so only 2 s are counted.
-        assert tick(43_205, True, 3600, 5) == ["1.5 working days left", "On track", True]
+        # Working time: the 5 s since rendering run (1.5 working days and a minute are still 1.5 days, the
+        # tenths rounded down); a window that ended after 2 s counts 2 s, then the clock stands, paused.
+        assert tick(43_260, True, 3600, 5) == ["1.5 working days left", "On track", True]
         assert tick(3_605, True, 2, 5) == ["1:00 of working time left", "Due soon", False]  # stopped: paused
         # Outside working time the value stands until working time starts (after 3 s here), then it runs.
         assert tick(28_800, False, 3600, 5) == ["1 working day left", "On track", False]
