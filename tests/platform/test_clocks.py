@@ -8,7 +8,15 @@ import pytest
 
 from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.config import PROJECT_ROOT
-from shared.webkit.pages.clocks import amount, business_left, deadline_parts, deadline_text, face, urgency, working_window
+from shared.webkit.pages.clocks import (
+    amount,
+    business_left,
+    deadline_parts,
+    deadline_text,
+    face,
+    urgency,
+    working_window,
+)
 
 DAY = 28_800
 
