@@ -123,7 +123,7 @@ def _item(row: Any, now: datetime) -> dict[str, Any]:
             "category": row.category, "complexity": row.complexity, "title": row.title,
             "key_enterprise": row.key_enterprise, "officer_id": row.officer_id, "escalated": row.escalated,
             "reported_at": _iso(row.reported_at), "assigned_at": _iso(row.assigned_at), "next_due": _iso(row.next_due),
-            "clocks": _clocks(row.sla, now), "enterprise_name": row.enterprise_name,
+            "clocks": settled(_clocks(row.sla, now), row.state), "enterprise_name": row.enterprise_name,
             "enterprise_uscc": row.enterprise_uscc, "updated_at": _iso(row.updated_at), "outcome": row.outcome,
             "satisfaction": row.satisfaction}
 

@@ -19,7 +19,10 @@ from shared.fields import DemandFactsOut, Text, Token, count
 
 class ClockOut(Schema):
     kind = fields.String(metadata={"description": "first_response | resolution"})
-    status = fields.String(metadata={"description": "running | paused | met | breached (as sla last said)"})
+    status = fields.String(metadata={
+        "description": "running | paused | met | breached: as sla last said, or, in the queues, as the demand's "
+                       "state already implies (acknowledged: first response met; awaiting materials: paused; "
+                       "resolved: met) while sla's word is on its way"})
     target_at = fields.String(allow_none=True, metadata={"format": "date-time", "description": "ISO-8601 with offset"})
     seconds_left = fields.Float(allow_none=True, metadata={
         "description": "Wall-clock seconds until target_at, negative once passed; null while paused"})
