@@ -17,9 +17,22 @@ from sqlalchemy.orm import Session
 from shared.calendar import BusinessCalendar, load_calendar
 from shared.config import Settings
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
-from sla_service.domain.policy import DEFAULT_SECONDS_PER_WORKING_DAY, PolicyError, SlaPolicy
+from sla_service.domain.policy import (
+    DEFAULT_EXTENSION_MAX_COUNT,
+    DEFAULT_EXTENSION_MAX_SHARE,
+    DEFAULT_REVIEW_SAMPLE_SHARE,
+    DEFAULT_SECONDS_PER_WORKING_DAY,
+    PolicyError,
+    SlaPolicy,
+)
 
 DURATION_UNITS = ("working_days", "business_seconds")
+REQUIRED = ("first_response", "resolution", "warning_fraction")
+# Optional sections (routing reads them too), each key with its default when the section or key is left out.
+OPTIONAL = {
+    "extension": {"max_count": DEFAULT_EXTENSION_MAX_COUNT, "max_share_of_target": DEFAULT_EXTENSION_MAX_SHARE},
+    "review": {"sample_share": DEFAULT_REVIEW_SAMPLE_SHARE},
+}
 
 
 def working_calendar(settings: Settings) -> BusinessCalendar:
@@ -78,6 +91,42 @@ def _targets(
     return out
 
 
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    """An optional section with its defaults filled in; an unknown key or a non-mapping is refused by name."""
+    defaults = OPTIONAL[name]
+    raw = data.get(name)
+    if raw is None:
+        return dict(defaults)
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}: {name} must be a mapping with {', '.join(defaults)}, got {raw!r}")
+    for key in raw:
+        if key not in defaults:
+            raise PolicyError(f"{path}: {name}.{key}: unknown key (expected {', '.join(defaults)})")
+    return {**defaults, **raw}
+
+
+def _extension(data: dict[str, Any], path: Path) -> tuple[int, float]:
+    section = _section(data, "extension", path)
+    count, share = section["max_count"], section["max_share_of_target"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise PolicyError(f"{path}: extension.max_count must be a whole number >= 0, got {count!r}")
+    if not _number(share) or not 0 < share <= 10:
+        raise PolicyError(f"{path}: extension.max_share_of_target must be a number above 0 and at most 10 "
+                          f"(1.0 = the original resolution target again), got {share!r}")
+    return count, float(share)
+
+
+def _review(data: dict[str, Any], path: Path) -> float:
+    share = _section(data, "review", path)["sample_share"]
+    if not _number(share) or not 0 <= share <= 1:
+        raise PolicyError(f"{path}: review.sample_share must be a number between 0 and 1 (inclusive), got {share!r}")
+    return float(share)
+
+
 def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS_PER_WORKING_DAY) -> SlaPolicy:
     """Read and validate the policy file; operators edit it, so every mistake is named."""
     path = Path(path)
@@ -87,19 +136,23 @@ def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS
         raise PolicyError(f"{path}: cannot read SLA policy: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: top level must be a mapping with first_response, resolution, warning_fraction")
-    allowed = {"first_response", "resolution", "warning_fraction"}
+    allowed = {*REQUIRED, *OPTIONAL}
     for key in data:
         if key not in allowed:
             raise PolicyError(f"{path}: {key}: unknown key (expected {', '.join(sorted(allowed))})")
-    for key in sorted(allowed):
+    for key in sorted(REQUIRED):
         if key not in data:
             raise PolicyError(f"{path}: {key} is missing")
     fraction = data["warning_fraction"]
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
         raise PolicyError(f"{path}: warning_fraction must be a number between 0 and 1 (exclusive), got {fraction!r}")
+    max_count, max_share = _extension(data, path)
     return SlaPolicy(
         first_response_targets=_targets(data, "first_response", CHANNELS, path, seconds_per_working_day),
         resolution_targets=_targets(data, "resolution", COMPLEXITIES, path, seconds_per_working_day),
         warning_fraction=float(fraction),
         seconds_per_working_day=seconds_per_working_day,
+        extension_max_count=max_count,
+        extension_max_share_of_target=max_share,
+        review_sample_share=_review(data, path),
     )

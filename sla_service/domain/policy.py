@@ -15,6 +15,13 @@ from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 
 DEFAULT_WARNING_FRACTION = 0.8
 DEFAULT_SECONDS_PER_WORKING_DAY = 28_800
+# 延期: at most this many approved extensions per demand, each of at most this share of the original
+# resolution target (routing enforces them when a supervisor approves; SLA applies what was approved).
+DEFAULT_EXTENSION_MAX_COUNT = 1
+DEFAULT_EXTENSION_MAX_SHARE = 1.0
+# 结案审核: the share of ordinary resolutions routing sends to review (unresolvable outcomes and key
+# enterprises always go).
+DEFAULT_REVIEW_SAMPLE_SHARE = 0.1
 
 
 class PolicyError(ValueError):
@@ -29,6 +36,9 @@ class SlaPolicy:
     resolution_targets: Mapping[str, int] = field(hash=False)
     warning_fraction: float = DEFAULT_WARNING_FRACTION
     seconds_per_working_day: int = DEFAULT_SECONDS_PER_WORKING_DAY
+    extension_max_count: int = DEFAULT_EXTENSION_MAX_COUNT
+    extension_max_share_of_target: float = DEFAULT_EXTENSION_MAX_SHARE
+    review_sample_share: float = DEFAULT_REVIEW_SAMPLE_SHARE
 
     def __post_init__(self) -> None:
         for name, members in (("first_response", CHANNELS), ("resolution", COMPLEXITIES)):
@@ -42,6 +52,14 @@ class SlaPolicy:
             object.__setattr__(self, f"{name}_targets", MappingProxyType(dict(targets)))
         if not 0 < self.warning_fraction < 1:
             raise PolicyError(f"warning_fraction must be between 0 and 1, got {self.warning_fraction!r}")
+        count = self.extension_max_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise PolicyError(f"extension.max_count must be a whole number >= 0, got {count!r}")
+        if not 0 < self.extension_max_share_of_target <= 10:
+            raise PolicyError("extension.max_share_of_target must be above 0 and at most 10, "
+                              f"got {self.extension_max_share_of_target!r}")
+        if not 0 <= self.review_sample_share <= 1:
+            raise PolicyError(f"review.sample_share must be between 0 and 1, got {self.review_sample_share!r}")
 
     def first_response_seconds(self, channel: str) -> int:
         """Business seconds allowed before the first acknowledgement of a demand on ``channel``."""
@@ -59,6 +77,10 @@ class SlaPolicy:
                 f"unknown complexity {complexity!r}; expected one of {', '.join(COMPLEXITIES)}"
             ) from None
 
+    def max_extension_seconds(self, complexity: str) -> int:
+        """The longest single extension of a ``complexity`` demand's resolution target, in business seconds."""
+        return int(self.resolution_seconds(complexity) * self.extension_max_share_of_target)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for the API, in business seconds (what clocks actually use)."""
         return {
@@ -66,4 +88,7 @@ class SlaPolicy:
             "resolution_seconds": {c: self.resolution_targets[c] for c in COMPLEXITIES},
             "warning_fraction": self.warning_fraction,
             "seconds_per_working_day": self.seconds_per_working_day,
+            "extension": {"max_count": self.extension_max_count,
+                          "max_share_of_target": self.extension_max_share_of_target},
+            "review": {"sample_share": self.review_sample_share},
         }
