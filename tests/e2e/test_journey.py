@@ -82,10 +82,10 @@ def test_a_demand_from_the_phone_to_the_supervisor(browser: Any, running: Runnin
     # The officer's queue shows the demand by itself (the list refreshes), with its clocks.
     officer_ctx, officer = signed_in(browser, running, "officer", DESKTOP)
     assert officer.url.startswith(running.url("routing", "/officer"))
-    card = officer.locator(".card", has_text=online_title)
-    card.wait_for(timeout=30_000)
-    assert card.locator(".clock[data-seconds-left]").count() >= 1
-    card.locator("a").click()
+    row = officer.locator(".desk-table tbody tr", has_text=online_title)  # a table row per demand on a desk
+    row.wait_for(timeout=30_000)
+    assert row.locator(".clock[data-business-left]").count() >= 1
+    row.locator("a").first.click()
     officer.wait_for_selector("h1")
     assert officer.inner_text("h1") == online_title
     # Only what the state allows: a fresh assignment can be acknowledged, not closed or fed back.
