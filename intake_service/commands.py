@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,9 +27,12 @@ from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.attachments import MAX_PER_DEMAND, clean, may_attach
 from intake_service.domain.policy import (
     EVENT_KINDS,
+    MAX_DUPLICATES,
     TOKEN_BYTES,
     Caller,
     apply_event,
+    demand_number,
+    duplicate_since,
     enterprise_name,
     enterprise_warnings,
     is_demand_id,
@@ -60,6 +64,7 @@ class Logged:
 
     demand: Demand
     replayed: bool
+    likely_duplicates: tuple[str, ...] = ()  # ids of open demands it may repeat (policy.is_likely_duplicate)
 
 
 def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_key: str | None) -> Logged:
@@ -87,6 +92,8 @@ def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_k
             else:
                 ent = repository.find_or_add_enterprise(session, reported["uscc"], reported["name"], body["street"],
                                                         now)
+            duplicates = tuple(d.id for d in repository.likely_duplicates(
+                session, ent.uscc, body["category"], duplicate_since(now), MAX_DUPLICATES))
             demand = repository.add_demand(session, {
                 "id": str(uuid.uuid4()), "status": "submitted", "channel": body["channel"], "street": body["street"],
                 "grid": body.get("grid"), "category": body["category"], "complexity": body["complexity"],
@@ -108,7 +115,7 @@ def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_k
             raise
         return Logged(_original(ctx, caller.subject, idempotency_key, fingerprint), replayed=True)
     DEMANDS_LOGGED.labels(demand.street, demand.channel, demand.category).inc()
-    return Logged(demand, replayed=False)
+    return Logged(demand, replayed=False, likely_duplicates=duplicates)
 
 
 def _original(ctx: Context, subject: str, key: str, fingerprint: str) -> Demand:
@@ -178,16 +185,42 @@ def project_event(session: Session, event_id: str, event_type: str, data: dict[s
     """Apply another service's event to the demand it is about, in the consumer's transaction: a timeline
     entry, and the projected columns moved as :func:`~intake_service.domain.policy.apply_event` says.
 
-    Events about demands logged elsewhere are ignored. Emits nothing.
+    Events about demands logged elsewhere are ignored, and an event already projected is not projected again
+    (redelivery). A merge (``merged``) also gives the surviving demand one line naming the duplicate, whose
+    entries its timeline then shows (:func:`intake_service.queries.timeline_of`). Emits nothing.
     """
     demand = session.get(Demand, data["demand_id"])
-    if demand is None:
+    if demand is None or _projected(session, event_id):
         return
     kind = EVENT_KINDS[event_type]
+    if kind == "merged" and demand.status == "merged":
+        return  # merged once already (a re-sent merge): a duplicate closes into one survivor, once
     repository.put_state(demand, apply_event(repository.state_of(demand), kind, data))
     demand.updated_at = max(demand.updated_at, data["at"])
     session.add(TimelineEntry(demand_id=demand.id, event_id=event_id, kind=kind, at=data["at"],
                               actor_id=data.get("actor_id", "sla"), details=timeline_details(kind, data)))
+    if kind == "merged":
+        _join_survivor(session, demand, data)
+
+
+def _projected(session: Session, event_id: str) -> bool:
+    return session.scalar(select(TimelineEntry.id).where(TimelineEntry.event_id == event_id)) is not None
+
+
+def merge_entry_id(duplicate_id: str) -> str:
+    """The survivor's "merged demand N" line has one id per duplicate, so it is written once however often the
+    merge is delivered."""
+    return f"merged:{duplicate_id}"
+
+
+def _join_survivor(session: Session, duplicate: Demand, data: dict[str, Any]) -> None:
+    survivor = session.get(Demand, data["into"])
+    if survivor is None or _projected(session, merge_entry_id(duplicate.id)):
+        return
+    survivor.updated_at = max(survivor.updated_at, data["at"])
+    session.add(TimelineEntry(demand_id=survivor.id, event_id=merge_entry_id(duplicate.id), kind="merged_in",
+                              at=data["at"], actor_id=data.get("actor_id"),
+                              details={"from": duplicate.id, "from_number": demand_number(duplicate.id)}))
 
 
 def resend_unrouted(sessions: sessionmaker[Session], after_s: int, now: datetime) -> int:

@@ -23,9 +23,12 @@ from intake_service import repository
 from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.policy import (
     EVERY_STREET,
+    MAX_DUPLICATES,
     OPEN311_CLOSED,
     STREET_BOUND_READERS,
     Caller,
+    demand_number,
+    duplicate_since,
     is_demand_id,
     link_alive,
     link_expires_at,
@@ -58,9 +61,17 @@ def readable_demand(ctx: Context, caller: Caller, demand_id: str) -> tuple[Deman
     """A demand and its timeline if the caller may read it (refused: not_found, or forbidden)."""
     with unit_of_work(ctx.sessions) as session:
         demand = _readable(session, caller, demand_id)
-        timeline = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == demand_id)
-                                        .order_by(TimelineEntry.at, TimelineEntry.id)))
+        timeline = timeline_of(session, demand_id)
     return demand, timeline
+
+
+def timeline_of(session: Session, demand_id: str) -> list[TimelineEntry]:
+    """A demand's timeline, oldest first, joined at read time with the entries of the demands merged into it
+    (their ``demand_id`` tells them apart): a merged duplicate's history stays where it was written."""
+    own = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == demand_id)))
+    merged = [t.details["from"] for t in own if t.kind == "merged_in" and (t.details or {}).get("from")]
+    joined = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id.in_(merged)))) if merged else []
+    return sorted(own + joined, key=lambda t: (t.at, t.id))
 
 
 def demand_view(ctx: Context, caller: Caller, demand_id: str) -> dict[str, Any]:
@@ -182,10 +193,37 @@ def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry],
     return {
         **summary_view(caller, demand), "description": demand.description, "created_by": demand.created_by,
         "warnings": demand.warnings or {},
-        "timeline": [submitted] + [{"kind": t.kind, "at": t.at, "actor_id": t.actor_id, "details": t.details}
-                                   for t in timeline],
+        "timeline": [submitted] + [_entry_view(demand.id, t) for t in timeline],
         "attachments": attachments or [],
     }
+
+
+def _entry_view(demand_id: str, entry: TimelineEntry) -> dict[str, Any]:
+    """One timeline entry; an entry of a demand merged into this one names that demand (``merged_from``)."""
+    details = entry.details or {}
+    if entry.demand_id != demand_id:
+        details = {**details, "merged_from": demand_number(entry.demand_id)}
+    return {"kind": entry.kind, "at": entry.at, "actor_id": entry.actor_id, "details": details}
+
+
+def likely_duplicates(ctx: Context, caller: Caller, uscc: str, category: str, now: datetime,
+                      exclude: str | None = None) -> list[dict[str, Any]]:
+    """The open demands of this enterprise and category received in the last N days (policy), newest first, as
+    the person logging may see them: number, title, status and when received (no personal data), and the id
+    only where the caller may open the demand."""
+    with unit_of_work(ctx.sessions) as session:
+        found = repository.likely_duplicates(session, uscc, category, duplicate_since(now), MAX_DUPLICATES, exclude)
+        return [{"id": d.id if may_read(caller, d.street, d.assignee_id, d.chief_officer_id, d.created_by) else None,
+                 "number": demand_number(d.id), "title": d.title, "status": d.status, "received_at": d.received_at}
+                for d in found]
+
+
+def duplicate_demands(ctx: Context, demand: Demand) -> list[Demand]:
+    """The open demands ``demand`` may repeat as of now (for a replayed logging, which stored nothing new)."""
+    with unit_of_work(ctx.sessions) as session:
+        found = repository.likely_duplicates(session, demand.enterprise_uscc, demand.category,
+                                             duplicate_since(demand.received_at), MAX_DUPLICATES + 1, demand.id)
+    return [d for d in found if d.received_at <= demand.received_at][:MAX_DUPLICATES]
 
 
 def logged_by_caller(ctx: Context, caller: Caller, limit: int) -> list[dict[str, Any]]:
@@ -334,6 +372,5 @@ def linked_demand(ctx: Context, token: str, now: datetime) -> tuple[Demand, list
         if link is None or not link_alive(closed_at(session, link.demand_id), now):
             return None
         demand = session.get(Demand, link.demand_id)
-        timeline = list(session.scalars(select(TimelineEntry).where(TimelineEntry.demand_id == link.demand_id)
-                                        .order_by(TimelineEntry.at, TimelineEntry.id)))
+        timeline = timeline_of(session, link.demand_id)
     return (demand, timeline) if demand is not None else None

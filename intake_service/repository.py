@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, false, func, insert, literal, null, or_, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, undefer
 
-from intake_service.domain.policy import DemandState
+from intake_service.domain.policy import NOT_OPEN_STATUSES, DemandState
 from intake_service.model import Attachment, Demand, Enterprise, outbox
 from shared.db import UTCDateTime
 
@@ -174,3 +174,16 @@ def count_unrouted(session: Session, cutoff: datetime) -> int:
     """Demands still submitted that were received at ``cutoff`` or before (read from the partial index)."""
     return session.scalar(select(func.count()).select_from(Demand)
                           .where(_IS_UNROUTED, Demand.received_at <= cutoff)) or 0
+
+
+def likely_duplicates(session: Session, uscc: str, category: str, since: datetime, limit: int,
+                      exclude: str | None = None) -> list[Demand]:
+    """Open demands of ``uscc`` and ``category`` received at or after ``since``, newest first (the USCC index
+    serves it: an enterprise has few demands)."""
+    query = (select(Demand).where(Demand.enterprise_uscc == uscc, Demand.category == category,
+                                  Demand.received_at >= since,
+                                  Demand.status.not_in(sorted(NOT_OPEN_STATUSES)))
+             .order_by(Demand.received_at.desc(), Demand.id.desc()).limit(limit))
+    if exclude is not None:
+        query = query.where(Demand.id != exclude)
+    return list(session.scalars(query))

@@ -51,10 +51,12 @@ DISTRICT_READERS = frozenset({"hotline_agent", "helpdesk_agent", "admin"})
 
 # The demand's lifecycle as the reporter sees it.
 STATUSES = (
-    "submitted", "unassigned", "assigned", "in_progress", "awaiting_enterprise", "transferred", "resolved",
-    "reopened", "closed",
+    "submitted", "unassigned", "assigned", "in_progress", "awaiting_enterprise", "transferred", "under_review",
+    "resolved", "reopened", "closed", "withdrawn", "rejected", "merged",
 )
-OPEN311_CLOSED = frozenset({"resolved", "closed"})
+# Done for the reporter: answered, closed, withdrawn (撤销), not accepted (不予受理) or merged into another (重复).
+# A resolution under review (结案审核) is still open: the reviewer may send it back.
+OPEN311_CLOSED = frozenset({"resolved", "closed", "withdrawn", "rejected", "merged"})
 SLA_STATUSES = ("on_track", "warning", "breached")
 _DEMAND_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # The resend sweep never waits longer than this between two re-publications of one demand's event.
@@ -213,6 +215,15 @@ EVENT_KINDS = known({
     events.FEEDBACK_RECEIVED: "feedback_received",
     events.REOPENED: "reopened",
     events.CLOSED: "closed",
+    events.EXTENSION_REQUESTED: "extension_requested",
+    events.EXTENSION_APPROVED: "extension_approved",
+    events.EXTENSION_REFUSED: "extension_refused",
+    events.RETURNED: "returned",
+    events.REVIEW_APPROVED: "review_approved",
+    events.SENT_BACK: "sent_back",
+    events.WITHDRAWN: "withdrawn",
+    events.REJECTED: "rejected",
+    events.MERGED: "merged",
     events.WARNING: "sla_warning",
     events.BREACHED: "sla_breached",
 })
@@ -229,6 +240,15 @@ _DETAILS = {
     "feedback_received": ("satisfaction",),
     "reopened": ("reason",),
     "closed": (),
+    "extension_requested": ("working_days", "reason"),
+    "extension_approved": ("working_days", "reason"),
+    "extension_refused": ("reason",),
+    "returned": ("from_officer_id", "reason_code", "note", "returns"),
+    "review_approved": ("note",),
+    "sent_back": ("reason",),
+    "withdrawn": ("reason",),
+    "rejected": ("reason_code", "note"),
+    "merged": ("into",),
     "sla_warning": ("kind", "status", "target_at", "business_seconds_used", "business_seconds_target"),
     "sla_breached": ("kind", "status", "target_at", "business_seconds_used", "business_seconds_target"),
 }
@@ -261,6 +281,10 @@ def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         details["clock"] = details.pop("kind")  # first_response | resolution; "kind" is the entry's own
     if kind == "feedback_received" and data.get("comment"):
         details["comment"] = data["comment"]  # the enterprise's own words, when it gave some
+    if kind == "merged":
+        details["into_number"] = demand_number(data["into"])
+    if kind == "resolved" and data.get("review"):
+        details["review"] = True  # waits for the supervisor's review (结案审核)
     code = REASON_CODES.get(details.get("reason") or "") if kind in REASONED_BY_ROUTING else None
     if code:
         del details["reason"]
@@ -283,8 +307,14 @@ def apply_event(state: DemandState, kind: str, data: dict[str, Any]) -> DemandSt
         changes = {"status": "transferred", "assignee_id": data.get("to_officer_id")}
         if data.get("to_department"):
             changes["department"] = data["to_department"]
-    elif kind == "resolved":
-        changes = {"status": "resolved", "outcome": data["outcome"]}
+    elif kind == "resolved":  # a resolution the policy sends to review (结案审核) stands only once approved
+        changes = {"status": "under_review" if data.get("review") else "resolved", "outcome": data["outcome"]}
+    elif kind == "review_approved":
+        changes = {"status": "resolved"}
+    elif kind == "sent_back":  # back with its holder, as routing's ``acknowledged``: worked on again
+        changes = {"status": "in_progress", "outcome": None}
+    elif kind in ("withdrawn", "rejected", "merged"):  # the demand's own end; the others keep the status
+        changes = {"status": kind}
     elif kind == "escalated":
         changes = {"escalated": True}
     elif kind == "feedback_received":
@@ -298,6 +328,31 @@ def apply_event(state: DemandState, kind: str, data: dict[str, Any]) -> DemandSt
     elif kind == "sla_breached":
         changes = {"sla_status": "breached"}
     return DemandState(**{**state.__dict__, **changes})
+
+
+# --- likely duplicates (重复诉求) -------------------------------------------------------------------------
+
+# A demand of the same enterprise (credit code) and category received this recently and still open is offered
+# to whoever logs a new one: they may tell the enterprise where it stands instead of filing it twice.
+DUPLICATE_WINDOW_DAYS = 30
+DUPLICATE_WINDOW = timedelta(days=DUPLICATE_WINDOW_DAYS)
+NOT_OPEN_STATUSES = frozenset({"resolved", "closed", "withdrawn", "rejected", "merged"})
+MAX_DUPLICATES = 5  # the notice names a few; more would be a list, not a warning
+
+
+def demand_number(demand_id: str) -> str:
+    """The demand's number as people read it out: its id's first 8 characters, upper case."""
+    return demand_id.replace("-", "")[:8].upper()
+
+
+def duplicate_since(now: datetime) -> datetime:
+    """The oldest ``received_at`` a likely duplicate of a demand logged at ``now`` may have (inclusive)."""
+    return now - DUPLICATE_WINDOW
+
+
+def is_likely_duplicate(status: str, received_at: datetime, now: datetime) -> bool:
+    """Whether a demand of the same credit code and category is a likely duplicate of one logged at ``now``."""
+    return status not in NOT_OPEN_STATUSES and received_at >= duplicate_since(now)
 
 
 # --- the enterprise's private link ----------------------------------------------------------------------

@@ -23,10 +23,13 @@ from intake_service.http.schemas import (
     AttachmentForm,
     AttachmentList,
     AttachmentOut,
+    DemandCreated,
     DemandIn,
     DemandOut,
     DemandPage,
     DemandQuery,
+    DuplicateList,
+    DuplicateQuery,
     IdempotencyHeaders,
 )
 from intake_service.model import Attachment
@@ -53,8 +56,9 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
 @require(*CHANNELS_BY_ROLE)
 @blp.arguments(IdempotencyHeaders(), location="headers")
 @blp.arguments(DemandIn())
-@blp.response(201, DemandOut(), description="The demand, stored with its `submitted` event queued (or, for a "
-              "retry with the same Idempotency-Key and body, the original demand).", headers={
+@blp.response(201, DemandCreated(), description="The demand, stored with its `submitted` event queued (or, for a "
+              "retry with the same Idempotency-Key and body, the original demand), and the open demands it may "
+              "repeat (`likely_duplicates`).", headers={
                   "Location": {"description": "URL of the demand", "schema": {"type": "string"}},
                   "Idempotent-Replayed": {"description": "`true` when this answers a retry",
                                           "schema": {"type": "string"}}})
@@ -77,10 +81,29 @@ def create_demand(headers: dict[str, Any], body: dict[str, Any]) -> tuple[dict[s
     logged = commands.log_demand(ctx(), who, body, headers.get("idempotency_key"))
     if logged.replayed:  # the original may have moved on since: answer with its current view
         view = queries.demand_view(ctx(), who, logged.demand.id)
+        duplicates = [d.id for d in queries.duplicate_demands(ctx(), logged.demand)]
     else:
         view = queries.full_view(who, logged.demand, [])
-    return view, 201, {"Location": url_for("demands.get_demand", demand_id=logged.demand.id),
-                       "Idempotent-Replayed": "true" if logged.replayed else "false"}
+        duplicates = list(logged.likely_duplicates)
+    headers = {"Location": url_for("demands.get_demand", demand_id=logged.demand.id),
+               "Idempotent-Replayed": "true" if logged.replayed else "false"}
+    return {**view, "likely_duplicates": duplicates}, 201, headers
+
+
+@blp.route("/demands/likely-duplicates", methods=["GET"])
+@require(*CHANNELS_BY_ROLE)
+@blp.arguments(DuplicateQuery(), location="query", unknown=RAISE)
+@blp.response(200, DuplicateList())
+@answers(blp, {403: "The role may not log demands.", 422: "A missing or invalid USCC or category."})
+def likely_duplicates(query: dict[str, Any]) -> dict[str, Any]:
+    """Open demands a new one of this enterprise and category would repeat (重复诉求).
+
+    Those of the same USCC and category received in the last 30 days and not resolved, closed, withdrawn,
+    rejected or merged, newest first: tell the enterprise where it stands rather than filing it again (a new
+    one may still be filed). For the roles that log demands; no personal data, and the id only of a demand
+    the caller may open.
+    """
+    return {"items": queries.likely_duplicates(ctx(), caller(), query["uscc"], query["category"], ctx().now())}
 
 
 @blp.route("/demands", methods=["GET"])

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from intake_service.domain.policy import SLA_STATUSES, STATUSES
+from intake_service.domain.policy import DUPLICATE_WINDOW_DAYS, MAX_DUPLICATES, SLA_STATUSES, STATUSES
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
 from shared.fields import Phone, Text, Token, Uscc, count, moment
@@ -111,10 +111,15 @@ class DemandSummary(Schema):
 class TimelineOut(Schema):
     kind = fields.String(metadata={"description": "submitted, assigned, acknowledged, materials_requested, "
                                                   "materials_received, transferred, resolved, escalated, "
-                                                  "feedback_received, reopened, closed, sla_warning, sla_breached"})
+                                                  "feedback_received, reopened, closed, extension_requested, "
+                                                  "extension_approved, extension_refused, returned, "
+                                                  "review_approved, sent_back, withdrawn, rejected, merged, "
+                                                  "merged_in (a demand merged into this one), sla_warning, "
+                                                  "sla_breached"})
     at = fields.AwareDateTime(metadata={"description": "when it happened"})
     actor_id = fields.String(allow_none=True, metadata={"description": "who did it (user id, routing or sla)"})
-    details = fields.Dict(metadata={"description": "the event's facts, e.g. officer_id, outcome, reason"})
+    details = fields.Dict(metadata={"description": "the event's facts, e.g. officer_id, outcome, reason; "
+                                                   "merged_from names the merged demand an entry came from"})
 
 
 class AttachmentOut(Schema):
@@ -153,6 +158,32 @@ class DemandOut(DemandSummary):
         "description": "differences from the enterprise registry by field path; not errors"})
     timeline = fields.List(fields.Nested(TimelineOut), metadata={"description": "oldest first"})
     attachments = fields.List(fields.Nested(AttachmentOut), metadata={"description": "photos and scans, oldest first"})
+
+
+class DemandCreated(DemandOut):
+    likely_duplicates = fields.List(fields.String(), metadata={
+        "description": "ids of open demands of the same enterprise (USCC) and category received in the last "
+                       f"{DUPLICATE_WINDOW_DAYS} days: the new one may repeat them (it is stored all the same)"})
+
+
+class DuplicateQuery(Schema):
+    uscc = Uscc(required=True, validate=validate.Length(18, 18), metadata=USCC_DOC)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES),
+                             metadata={"description": "category code"})
+
+
+class DuplicateOut(Schema):
+    id = fields.String(allow_none=True, metadata={
+        "description": "demand id, or null when the caller may not open that demand"})
+    number = fields.String(metadata={"description": "the demand's number (its id's first 8 characters)"})
+    title = fields.String(metadata={"description": "short title"})
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    received_at = fields.AwareDateTime(metadata={"description": "when intake stored it"})
+
+
+class DuplicateList(Schema):
+    items = fields.List(fields.Nested(DuplicateOut), metadata={
+        "description": f"newest first, at most {MAX_DUPLICATES}"})
 
 
 class DemandQuery(Schema):

@@ -18,6 +18,7 @@ OPERATIONS = {
     ("post", "/api/v1/demands"): {"201", "400", "401", "403", "409", "422"},
     ("get", "/api/v1/demands"): {"200", "401", "403", "422"},
     ("get", "/api/v1/demands/{demand_id}"): {"200", "401", "403", "404"},
+    ("get", "/api/v1/demands/likely-duplicates"): {"200", "401", "403", "422"},
     ("post", "/api/v1/demands/{demand_id}/attachments"): {"201", "401", "403", "404", "409", "413", "415", "422"},
     ("get", "/api/v1/demands/{demand_id}/attachments"): {"200", "401", "403", "404"},
     ("get", "/api/v1/demands/{demand_id}/attachments/{attachment_id}"): {"200", "401", "403", "404"},
