@@ -29,7 +29,7 @@ from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import after_commit, unit_of_work
 from sla_service import announce, metrics, repository
 from sla_service.domain.clock import Clock, Transition
-from sla_service.domain.compliance import NOTHING, Vector, contribution
+from sla_service.domain.compliance import NOTHING, Vector, contribution, excluded
 from sla_service.model import ClockRow, TimedDemand
 from sla_service.repository import CountChanges
 
@@ -64,7 +64,9 @@ class TrackedDemand:
 
     def _contribution(self) -> Vector:
         statuses = {kind: clock.status for kind, clock in self.clocks.items()}
-        return contribution(self.demand.closed_at is not None, self.demand.outcome, statuses)
+        demand = self.demand
+        return contribution(demand.closed_at is not None, demand.outcome, statuses, demand.state,
+                            bool(demand.extensions))
 
     def _labels(self) -> tuple[str, str]:
         return self.demand.street, self.demand.channel
@@ -113,6 +115,8 @@ class TrackedDemand:
             self.change(kind, at, Clock.stop)
 
     def _stopped(self, kind: str, clock: Clock) -> None:
+        if clock.status == "cancelled":  # the demand left the rates: no response time, nothing met
+            return
         street, channel = self._labels()
         used = clock.business_seconds_used
         if kind == "first_response":
@@ -219,13 +223,19 @@ def change_clock(ctx: Context, session: Session, demand_id: str, kind: str, at: 
     return _update(ctx, session, demand_id, lambda tracked: tracked.change(kind, at, transition))
 
 
-def resolve(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str) -> list[CloudEvent]:
-    """``resolved``: stops both clocks, records the outcome; the demand counts as closed from now."""
+def resolve(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str,
+            review: bool = False) -> list[CloudEvent]:
+    """``resolved``: stops both clocks, records the outcome; the demand counts as closed from now.
+
+    A resolution waiting for review (``review``) stops them the same way: the holder's work ended then, and
+    a send-back reopens the demand (:func:`reopen`) while an approval changes no clock."""
 
     def apply(tracked: TrackedDemand) -> None:
+        if excluded(tracked.demand.state):
+            return
         tracked.stop_all(at)
         demand = tracked.demand
-        demand.state, demand.outcome, demand.closed_at = "resolved", outcome, at
+        demand.state, demand.outcome, demand.closed_at = "under_review" if review else "resolved", outcome, at
         labels = (outcome, demand.street, demand.channel, demand.category)
         after_commit(session, lambda: metrics.RESOLUTIONS.labels(*labels).inc())
 
@@ -233,9 +243,12 @@ def resolve(ctx: Context, session: Session, demand_id: str, at: datetime, outcom
 
 
 def reopen(ctx: Context, session: Session, demand_id: str, at: datetime) -> list[CloudEvent]:
-    """``reopened``: ``resolution`` runs again from the business time already used; no longer closed."""
+    """``reopened`` and ``sent_back`` (a resolution refused in review): ``resolution`` runs again from the
+    business time already used; no longer closed. A withdrawn, rejected or merged demand stays so."""
 
     def apply(tracked: TrackedDemand) -> None:
+        if excluded(tracked.demand.state):
+            return
         tracked.change("resolution", at, Clock.reopen)
         tracked.demand.state, tracked.demand.closed_at = "open", None
 
@@ -249,8 +262,46 @@ def close(ctx: Context, session: Session, demand_id: str, at: datetime, outcome:
     def apply(tracked: TrackedDemand) -> None:
         tracked.stop_all(at)
         demand = tracked.demand
+        if excluded(demand.state):
+            return
         demand.state, demand.outcome = "closed", outcome or demand.outcome
         demand.closed_at = demand.closed_at or at
+
+    return _update(ctx, session, demand_id, apply)
+
+
+def extend(ctx: Context, session: Session, demand_id: str, at: datetime, seconds: int) -> list[CloudEvent]:
+    """``extension_approved``: the resolution target moves ``seconds`` of business time later, from ``at`` (a
+    new segment: warning and breach re-timed, announced as ``clock_updated``); a breach already reached stays
+    recorded. The demand counts as extended. Routing enforced the policy's caps; SLA applies what was
+    approved (an extension of a clock already stopped changes nothing)."""
+    fraction = ctx.policy.warning_fraction
+
+    def apply(tracked: TrackedDemand) -> None:
+        if excluded(tracked.demand.state):
+            return
+        if tracked.change("resolution", at, lambda clock, when, cal: clock.extend(seconds, when, cal, fraction)):
+            tracked.demand.extensions += 1
+        else:
+            log.warning("an approved extension found no open resolution clock; nothing moved",
+                        extra={"demand_id": demand_id})
+
+    return _update(ctx, session, demand_id, apply)
+
+
+def exclude(ctx: Context, session: Session, demand_id: str, at: datetime, state: str,
+            merged_into: str | None = None) -> list[CloudEvent]:
+    """``withdrawn``, ``rejected``, ``merged``: every clock still running or paused stops as "cancelled" (no
+    warning or breach fires later; one due before ``at`` fires first, and a breach stays in the list), and
+    the demand leaves every rate, counted under ``state`` instead."""
+
+    def apply(tracked: TrackedDemand) -> None:
+        for kind in CLOCK_KINDS:
+            tracked.change(kind, at, Clock.cancel)
+        demand = tracked.demand
+        demand.state = state
+        if merged_into is not None:
+            demand.merged_into = merged_into
 
     return _update(ctx, session, demand_id, apply)
 

@@ -13,7 +13,16 @@ resolved               stops ``first_response`` if still running and ``resolutio
 reopened               resumes ``resolution`` from the business time already used; no longer closed
 closed                 stops whatever still runs; counts as closed if it was never resolved (with
                        the outcome the event repeats, if any)
+extension_approved     moves the ``resolution`` target later by ``business_seconds`` (a new segment:
+                       warning and breach re-timed; a breach already reached stays); counts as extended
+sent_back              (a resolution refused in review) resumes ``resolution`` as ``reopened`` does
+withdrawn, rejected,   stop every running or paused clock as ``cancelled``; the demand leaves every
+merged                 rate and counts under its state instead (see ``sla_service.domain.compliance``)
 =====================  ==========================================================================
+
+``resolved`` with ``review: true`` (waiting for 结案审核) stops the clocks like any resolution: the holder's work
+ended then. ``review_approved``, ``extension_requested``, ``extension_refused`` and ``returned`` change no clock
+(a return keeps the clocks running), so SLA has no handler for them.
 
 ``transferred``, ``escalated`` and ``feedback_received`` restart nothing, so SLA has no handler for them
 (an unsatisfied feedback comes with its own ``reopened`` event). ``assigned`` changes nothing either, except
@@ -56,8 +65,17 @@ def handlers(ctx: Context) -> dict[str, Handler]:
         events.MATERIALS_RECEIVED: lambda session, _, data: commands.change_clock(
             ctx, session, data["demand_id"], "resolution", data["at"], Clock.resume),
         events.RESOLVED: lambda session, _, data: commands.resolve(
-            ctx, session, data["demand_id"], data["at"], data["outcome"]),
+            ctx, session, data["demand_id"], data["at"], data["outcome"], data.get("review", False)),
         events.REOPENED: lambda session, _, data: commands.reopen(ctx, session, data["demand_id"], data["at"]),
+        events.SENT_BACK: lambda session, _, data: commands.reopen(ctx, session, data["demand_id"], data["at"]),
         events.CLOSED: lambda session, _, data: commands.close(
             ctx, session, data["demand_id"], data["at"], data.get("outcome")),
+        events.EXTENSION_APPROVED: lambda session, _, data: commands.extend(
+            ctx, session, data["demand_id"], data["at"], data["business_seconds"]),
+        events.WITHDRAWN: lambda session, _, data: commands.exclude(
+            ctx, session, data["demand_id"], data["at"], "withdrawn"),
+        events.REJECTED: lambda session, _, data: commands.exclude(
+            ctx, session, data["demand_id"], data["at"], "rejected"),
+        events.MERGED: lambda session, _, data: commands.exclude(
+            ctx, session, data["demand_id"], data["at"], "merged", data["into"]),
     })

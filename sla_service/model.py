@@ -41,7 +41,9 @@ class TimedDemand(DemandFacts, Base):
 
     ``closed_at`` is set while the demand counts as *closed* for the resolution rate: from its
     ``resolved`` event (any outcome) or, if it was never resolved, its ``closed`` event; a reopen
-    clears it until the next resolution. ``outcome`` is the outcome of the latest resolution.
+    clears it until the next resolution. ``outcome`` is the outcome of the latest resolution. ``state``
+    "withdrawn", "rejected" or "merged" takes the demand out of every rate (``domain.compliance``);
+    ``extensions`` counts the approved extensions of its resolution target.
     """
 
     __tablename__ = "timed_demands"
@@ -49,9 +51,12 @@ class TimedDemand(DemandFacts, Base):
     key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     report_day: Mapped[date] = mapped_column(Date)  # Asia/Shanghai date of reported_at: the counts' bucket
-    state: Mapped[str] = mapped_column(String(16))  # open | resolved | closed
+    # open | under_review | resolved | closed | withdrawn | rejected | merged
+    state: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(32))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extensions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    merged_into: Mapped[str | None] = mapped_column(String(36))  # the surviving demand of a merged one
 
 
 class ClockRow(Base):
@@ -78,6 +83,8 @@ class ClockRow(Base):
     warned: Mapped[bool] = mapped_column(Boolean, default=False)
     breach_emitted: Mapped[bool] = mapped_column(Boolean, default=False)
     next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What approved extensions added to business_seconds_target (the original target is the difference).
+    business_seconds_extended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_clocks_due", "next_fire_at", **_partial("next_fire_at IS NOT NULL")),
@@ -108,6 +115,10 @@ class DailyCounts(Base):
     resolution_breached: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[int] = mapped_column(Integer, default=0)
     closed_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    extended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    merged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_sla_daily_counts_street_day", "street", "day"),)
 

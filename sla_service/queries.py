@@ -25,7 +25,7 @@ from shared.validation import moment_problem
 from sla_service import repository
 from sla_service.domain import SlaRefused
 from sla_service.domain.access import report_streets, scoped_street
-from sla_service.domain.compliance import CLOCK_OUTCOME, RATE_CLOCK, rates
+from sla_service.domain.compliance import CLOCK_OUTCOME, EXCLUDED_NOTE, EXCLUDED_STATES, RATE_CLOCK, rates
 from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def demand_clocks(ctx: Context, principal: Principal, demand_id: str) -> dict[st
         rows = session.scalars(select(ClockRow).where(ClockRow.demand_id == demand_id).order_by(ClockRow.kind)).all()
     now = ctx.now()
     return {
-        "demand_id": demand_id,
+        "demand_id": demand_id, "state": demand.state, "extensions": demand.extensions,
+        "merged_into": demand.merged_into,
         "policy": {"channel": demand.channel, "complexity": demand.complexity,
                    "warning_fraction": ctx.policy.warning_fraction,
                    "seconds_per_working_day": ctx.policy.seconds_per_working_day},
@@ -71,6 +72,7 @@ def _clock_out(r: ClockRow, used: float) -> dict[str, Any]:
     return {"kind": r.kind, "status": r.status, "started_at": r.started_at, "target_at": r.target_at,
             "stopped_at": r.stopped_at, "business_seconds_used": used,
             "business_seconds_target": r.business_seconds_target,
+            "business_seconds_extended": r.business_seconds_extended or 0,
             "business_seconds_left": r.business_seconds_target - used,
             "deadline": {"date": target.date().isoformat(), "time": f"{target:%H:%M}",
                          "weekday": target.isoweekday()} if target else None}
@@ -149,11 +151,17 @@ def compliance(ctx: Context, street: str | None) -> tuple[date, dict[str, dict[s
 # ------------------------------------------------------------------ the demands behind a rate
 
 
+def how_many(condition: Any) -> Any:
+    """How many rows meet ``condition`` (0 when none)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), literal(0))
+
+
 def rate_demands(ctx: Context, principal: Principal, filters: Filters, rate: str, outcome: str | None = None,
                  limit: int = 50, offset: int = 0) -> dict[str, Any]:
     """The demands a rate of :func:`summary` counts with the same filters: ``met`` (its numerator) and
     ``missed`` (the rest of its denominator), missed first, then newest report first. ``met`` and
-    ``met`` + ``missed`` equal the summary's numerator and denominator, so a drill-down never disagrees."""
+    ``met`` + ``missed`` equal the summary's numerator and denominator, so a drill-down never disagrees;
+    withdrawn, rejected and merged demands are in neither, and are counted apart as the summary does."""
     street = scoped_street(principal, filters.street)
     d = TimedDemand
     clock_kind = RATE_CLOCK.get(rate)
@@ -172,6 +180,9 @@ def rate_demands(ctx: Context, principal: Principal, filters: Filters, rate: str
         conditions.append(d.report_day >= filters.first_day)
     if filters.last_day is not None:
         conditions.append(d.report_day <= filters.last_day)
+    set_apart = [how_many(d.state == state) for state in EXCLUDED_STATES]
+    outside = select(*set_apart).select_from(d).where(*conditions)
+    conditions.append(d.state.not_in(EXCLUDED_STATES))
 
     def counted(*columns: Any) -> Any:
         stmt = select(*columns).select_from(d)
@@ -179,12 +190,10 @@ def rate_demands(ctx: Context, principal: Principal, filters: Filters, rate: str
             stmt = stmt.join(ClockRow, and_(ClockRow.demand_id == d.demand_id, ClockRow.kind == clock_kind))
         return stmt.where(*conditions)
 
-    def how_many(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), literal(0))
-
     chosen = {"met": met, "missed": missed, None: or_(met, missed)}[outcome]
     with unit_of_work(ctx.sessions) as session:
         met_count, missed_count = (int(n) for n in session.execute(counted(how_many(met), how_many(missed))).one())
+        apart = dict(zip(EXCLUDED_STATES, (int(n) for n in session.execute(outside).one()), strict=True))
         rows = session.execute(counted(*entities).where(chosen)
                                .order_by(case((missed, 0), else_=1), d.reported_at.desc(), d.demand_id.desc())
                                .limit(limit).offset(offset)).all()
@@ -194,6 +203,7 @@ def rate_demands(ctx: Context, principal: Principal, filters: Filters, rate: str
         "filters": {"street": street, "channel": filters.channel, "category": filters.category,
                     "from": _iso(filters.first_day), "to": _iso(filters.last_day)},
         "met": met_count, "missed": missed_count,
+        **apart, "excluded": sum(apart.values()), "excluded_note": EXCLUDED_NOTE,
         "items": [_rate_item(row[0], row[1] if len(row) > 1 else None) for row in rows],
         "next_offset": offset + limit if offset + limit < total else None,
     }

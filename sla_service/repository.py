@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from shared.calendar import BusinessCalendar
 from sla_service.domain.clock import Clock
-from sla_service.domain.compliance import Vector, report_day
+from sla_service.domain.compliance import EXCLUDED_STATES, Vector, report_day
 from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
 
 BucketKey = tuple[date, str, str, str]  # day, street, channel, category
@@ -35,6 +35,7 @@ def to_clock(row: ClockRow) -> Clock:
         kind=row.kind, business_seconds_target=row.business_seconds_target, started_at=row.started_at,
         business_seconds_used=row.business_seconds_used, running_since=row.running_since, status=row.status,
         stopped_at=row.stopped_at, warned=row.warned, breach_emitted=row.breach_emitted,
+        business_seconds_extended=row.business_seconds_extended or 0,
     )
 
 
@@ -46,8 +47,11 @@ def store_clock(row: ClockRow, clock: Clock, calendar: BusinessCalendar, warning
     row.stopped_at = clock.stopped_at
     row.warned = clock.warned
     row.breach_emitted = clock.breach_emitted
-    # The instant the target is (or was) reached: fixed once breached, unknown while paused or met.
-    row.target_at = row.breached_at or clock.target_at(calendar)
+    row.business_seconds_target = clock.business_seconds_target
+    row.business_seconds_extended = clock.business_seconds_extended
+    # The instant the target is (or was) reached: fixed once breached, unknown while paused or met -- except
+    # that a running clock an extension moved past its breach shows its new target (the breach stays).
+    row.target_at = clock.target_at(calendar) if clock.target_ahead else row.breached_at or clock.target_at(calendar)
     row.next_fire_at = clock.next_fire_at(calendar, warning_fraction)
 
 
@@ -142,7 +146,8 @@ def rebuild_counts(session: Session) -> int:
     first = aliased(ClockRow)
     resolution = aliased(ClockRow)
     d = TimedDemand
-    closed = d.closed_at.is_not(None)
+    counted = d.state.not_in(EXCLUDED_STATES)
+    closed = and_(counted, d.closed_at.is_not(None))
 
     def flag(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))
@@ -150,10 +155,12 @@ def rebuild_counts(session: Session) -> int:
     query = (
         select(
             d.report_day, d.street, d.channel, d.category,
-            func.count(),
-            flag(first.status == "met"), flag(first.status == "breached"),
-            flag(resolution.status == "met"), flag(resolution.status == "breached"),
+            flag(counted),
+            flag(and_(counted, first.status == "met")), flag(and_(counted, first.status == "breached")),
+            flag(and_(counted, resolution.status == "met")), flag(and_(counted, resolution.status == "breached")),
             flag(closed), flag(and_(closed, d.outcome == "resolved")),
+            flag(and_(counted, d.extensions > 0)),
+            *(flag(d.state == state) for state in EXCLUDED_STATES),
         )
         .select_from(d)
         .outerjoin(first, and_(first.demand_id == d.demand_id, first.kind == "first_response"))

@@ -15,7 +15,8 @@ from shared.calendar import BusinessCalendar
 from shared.contracts.vocabulary import CLOCK_KINDS
 from sla_service.domain.policy import DEFAULT_WARNING_FRACTION
 
-STATUSES = ("running", "paused", "met", "breached")
+# "cancelled": stopped because the demand left the rates (withdrawn, rejected or merged), neither met nor missed.
+STATUSES = ("running", "paused", "met", "breached", "cancelled")
 
 # Datetimes have microsecond resolution, so a deadline instant may sit up to half a microsecond
 # before the exact amount; thresholds compare with this slack so a timer firing at the computed
@@ -28,7 +29,9 @@ class Clock:
     """One SLA clock of a demand, in business time; every field is plain and persistable.
 
     ``status`` is "running" or "paused" while open, "met"/"breached" once stopped; a clock that
-    passed its target is "breached" for good (also while it keeps running, and after a reopen).
+    passed its target is "breached" for good (also while it keeps running, after a reopen and after an
+    extension). "cancelled" is a clock stopped because its demand was withdrawn, rejected or merged.
+    ``business_seconds_extended`` is how much approved extensions added to the target (included in it).
     """
 
     kind: str
@@ -40,6 +43,7 @@ class Clock:
     stopped_at: datetime | None = None
     warned: bool = False
     breach_emitted: bool = False
+    business_seconds_extended: int = 0
 
     @classmethod
     def start(cls, kind: str, target: int, reported_at: datetime, cal: BusinessCalendar) -> Clock:
@@ -57,6 +61,11 @@ class Clock:
     def is_running(self) -> bool:
         """Business time is accumulating (status "running", or "breached" and still open)."""
         return self.running_since is not None
+
+    @property
+    def target_ahead(self) -> bool:
+        """Running, with the target not yet used up when this segment started (e.g. an extension moved it)."""
+        return self.running_since is not None and self.business_seconds_used < self.business_seconds_target - _EPS
 
     @property
     def is_stopped(self) -> bool:
@@ -130,12 +139,48 @@ class Clock:
         Time spent resolved does not count. A first-response clock is never reopened (the
         acknowledgement happened), so this is a no-op for it, as for a clock that is not stopped.
         """
-        if self.kind != "resolution" or self.stopped_at is None:
+        if self.kind != "resolution" or self.stopped_at is None or self.status == "cancelled":
             return False
         self.stopped_at = None
         self.running_since = at
         if self.status != "breached":
             self.status = "running"
+        return True
+
+    def cancel(self, at: datetime, cal: BusinessCalendar) -> bool:
+        """Stop for good because the demand left the rates (withdrawn, rejected, merged): "cancelled".
+
+        No warning or breach fires afterwards; a breach that fired before stays recorded (the row keeps
+        its ``breached_at``). A clock already stopped keeps its status (its outcome happened).
+        """
+        if self.stopped_at is not None:
+            return False
+        self.business_seconds_used = self.used_at(at, cal)
+        self.running_since = None
+        self.stopped_at = at
+        self.status = "cancelled"
+        return True
+
+    def extend(
+        self, seconds: int, at: datetime, cal: BusinessCalendar, warning_fraction: float = DEFAULT_WARNING_FRACTION
+    ) -> bool:
+        """Move the target later by ``seconds`` of business time (an approved extension): a new segment from
+        ``at``, so the warning and breach instants are re-timed.
+
+        A breach already reached stays (it happened; the status stays "breached" and fires no second time);
+        a clock not yet breached is warned again at the new threshold if it has not reached it. Only a
+        resolution clock that is not stopped is extended; anything else is a no-op.
+        """
+        if self.kind != "resolution" or self.stopped_at is not None or seconds <= 0:
+            return False
+        if self.running_since is not None and at > self.running_since:
+            self.business_seconds_used = self.used_at(at, cal)
+            self.running_since = at
+        self.business_seconds_target += seconds
+        self.business_seconds_extended += seconds
+        if (self.warned and not self.breach_emitted
+                and self.business_seconds_used < warning_fraction * self.business_seconds_target - _EPS):
+            self.warned = False
         return True
 
     # ------------------------------------------------------------------ timers

@@ -74,7 +74,9 @@ def summary(query: dict[str, Any]) -> dict[str, Any]:
     """First-response compliance, on-time resolution rate and resolution rate, each with its parts.
 
     Counts the demands *reported* on the days `from`..`to` (Asia/Shanghai, inclusive; open-ended when
-    left out) in the street, channel and category asked. Target: 0.90 for each rate.
+    left out) in the street, channel and category asked. Target: 0.90 for each rate. Withdrawn, rejected
+    and merged demands are in no rate's numerator or denominator: they are counted apart (`withdrawn`,
+    `rejected`, `merged`); `extended` counts the demands whose resolution target an extension moved.
     """
     return queries.summary(_ctx(), current_principal(), _filters(query))
 
@@ -104,7 +106,8 @@ def rate_demands(query: dict[str, Any]) -> dict[str, Any]:
 
     Same filters as `/summary`: with them, `met` is the rate's numerator and `met` + `missed` its
     denominator. `first_response_compliance` and `on_time_resolution_rate` list the demands whose clock was
-    met or breached; `resolution_rate` the closed demands (met: outcome `resolved`).
+    met or breached; `resolution_rate` the closed demands (met: outcome `resolved`). Withdrawn, rejected and
+    merged demands are never listed: their counts are given apart, as in `/summary`.
     """
     return queries.rate_demands(_ctx(), current_principal(), _filters(query), query["rate"], query.get("outcome"),
                                 limit=query["limit"], offset=query["offset"])
@@ -115,6 +118,7 @@ REPORT_COLUMNS = (
     "first_response_met", "first_response_counted", "first_response_compliance",
     "resolution_on_time", "resolution_counted", "on_time_resolution_rate",
     "closed_resolved", "closed", "resolution_rate", "target",
+    "extended", "withdrawn", "rejected", "merged",
 )
 
 
@@ -127,6 +131,8 @@ def report(query: dict[str, Any]) -> Response:
 
     One row per street (a supervisor gets theirs only; an admin every street and a district `total` row),
     counting the demands reported in the month (Asia/Shanghai). Rates are empty when nothing was counted.
+    `extended` counts demands whose resolution target was extended; `withdrawn`, `rejected` and `merged`
+    count the demands excluded from every rate (they are in `demands` only).
     """
     return report_csv(query["month"])
 
@@ -144,7 +150,8 @@ def report_csv(month: str) -> Response:
         writer.writerow([month, street, name, r["demands"],
                          fr["numerator"], fr["denominator"], _fmt(fr["rate"]),
                          res["numerator"], res["denominator"], _fmt(res["rate"]),
-                         rate["numerator"], rate["denominator"], _fmt(rate["rate"]), f"{COMPLIANCE_TARGET:.2f}"])
+                         rate["numerator"], rate["denominator"], _fmt(rate["rate"]), f"{COMPLIANCE_TARGET:.2f}",
+                         r["extended"], r["withdrawn"], r["rejected"], r["merged"]])
     return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="sla-report-{month}.csv"'})
 

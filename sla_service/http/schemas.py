@@ -21,13 +21,19 @@ class DeadlineOut(Schema):
 
 class ClockOut(Schema):
     kind = fields.String(validate=validate.OneOf(CLOCK_KINDS))
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={
+        "description": "running | paused while open; met | breached once stopped (breached for good once past "
+                       "the target, even after an extension); cancelled: stopped because the demand was "
+                       "withdrawn, rejected or merged (counted in no rate)"})
     started_at = fields.AwareDateTime()
     target_at = fields.AwareDateTime(allow_none=True, metadata={
         "description": "When the used time reaches (or reached) the target; null while paused or once met"})
     stopped_at = fields.AwareDateTime(allow_none=True)
     business_seconds_used = fields.Float(metadata={"description": "Business time used so far (live while running)"})
-    business_seconds_target = fields.Integer()
+    business_seconds_target = fields.Integer(metadata={
+        "description": "The target, including what approved extensions added"})
+    business_seconds_extended = fields.Integer(metadata={
+        "description": "What approved extensions (延期) added to the target (0 if none)"})
     business_seconds_left = fields.Float(metadata={
         "description": "Business time left (target minus used; negative once past). One working day is "
                        "policy.seconds_per_working_day business seconds"})
@@ -44,6 +50,10 @@ class PolicyOut(Schema):
 
 class DemandClocksOut(Schema):
     demand_id = fields.String()
+    state = fields.String(metadata={"description": "As SLA counts it: open, under_review, resolved, closed, "
+                                                   "or withdrawn, rejected, merged (excluded from every rate)"})
+    extensions = fields.Integer(metadata={"description": "Approved extensions of the resolution target"})
+    merged_into = fields.String(allow_none=True, metadata={"description": "The surviving demand, if merged"})
     policy = fields.Nested(PolicyOut, metadata={"description": "The policy the demand is timed by"})
     clocks = fields.List(fields.Nested(ClockOut))
 
@@ -73,9 +83,25 @@ class RateOut(Schema):
     meets_target = fields.Boolean(allow_none=True)
 
 
-class SummaryOut(Schema):
+class ExcludedCounts(Schema):
+    """The demands left out of every rate's numerator and denominator, counted apart."""
+
+    withdrawn = fields.Integer(metadata={"description": "Withdrawn (撤销): in no rate"})
+    rejected = fields.Integer(metadata={"description": "Not accepted (不予受理): in no rate"})
+    merged = fields.Integer(metadata={"description": "Merged into another demand (重复): in no rate"})
+    excluded = fields.Integer(metadata={"description": "withdrawn + rejected + merged"})
+    excluded_note = fields.String(metadata={"description": "That they are excluded, in words"})
+
+
+class SummaryOut(ExcludedCounts):
     filters = fields.Dict(metadata={"description": "The filters applied (a supervisor's street filled in)"})
-    demands = fields.Integer(metadata={"description": "Demands reported in the period"})
+    demands = fields.Integer(metadata={
+        "description": "Demands reported in the period that the rates count (withdrawn, rejected and merged "
+                       "ones left out)"})
+    reported = fields.Integer(metadata={"description": "All demands reported in the period: demands + excluded"})
+    extended = fields.Integer(metadata={
+        "description": "Counted demands whose resolution target an approved extension (延期) moved; they count "
+                       "in the rates against the extended target"})
     first_response_compliance = fields.Nested(RateOut, metadata={
         "description": "first-response clocks met / met or breached"})
     on_time_resolution_rate = fields.Nested(RateOut, metadata={
@@ -132,7 +158,7 @@ class RateDemandOut(DemandFactsOut):
         "description": "The outcome it was closed with (resolution rate only)"})
 
 
-class RateDemandPage(Schema):
+class RateDemandPage(ExcludedCounts):
     rate = fields.String()
     outcome = fields.String(allow_none=True)
     filters = fields.Dict(metadata={"description": "The filters applied (a supervisor's street filled in)"})
