@@ -12,6 +12,7 @@ intake passes to routing as the ``enterprise`` role speaking for this one demand
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
-from intake_service.domain.policy import LINK_ISSUERS
+from intake_service.domain.policy import LINK_ISSUERS, NOT_OPEN_STATUSES
 from intake_service.http import caller, ctx
 from intake_service.http.pages import number, promised_by
 from intake_service.model import Demand, TimelineEntry
@@ -52,8 +53,11 @@ VIEW_LIMIT = "30 per minute"
 FEEDBACK_LIMIT = "5 per minute"
 COMMENT_MAX = 1000
 # What the enterprise's timeline tells; escalations and SLA alerts are the district's own business.
+# Of the longer lifecycle (issue 15) it tells what changes for the enterprise: more time granted, a return to
+# the right office, the review's verdict, the demand's own end; a request for more time is the office's business.
 PLAIN_KINDS = ("submitted", "assigned", "acknowledged", "materials_requested", "materials_received",
-               "transferred", "resolved", "feedback_received", "reopened", "closed")
+               "transferred", "resolved", "feedback_received", "reopened", "closed", "extension_approved",
+               "returned", "review_approved", "sent_back", "withdrawn", "rejected", "merged", "merged_in")
 
 
 class FeedbackForm(Schema):
@@ -155,7 +159,7 @@ def plain_timeline(demand: Demand, timeline: list[TimelineEntry]) -> list[dict[s
     steps: list[dict[str, Any]] = [{"at": demand.received_at, "words": gettext("Your demand was received."),
                                     "detail": None}]
     for t in timeline:
-        if t.kind not in PLAIN_KINDS:
+        if t.kind not in PLAIN_KINDS or t.demand_id != demand.id:  # a merged demand's own steps stay its own
             continue
         x = t.details or {}
         detail = None
@@ -184,10 +188,36 @@ def plain_timeline(demand: Demand, timeline: list[TimelineEntry]) -> list[dict[s
             detail = x.get("comment") or None
         elif t.kind == "reopened":
             words = gettext("Opened again to work on it further.")
+        elif t.kind in LIFECYCLE_WORDS:
+            words, detail = LIFECYCLE_WORDS[t.kind](x)
         else:
             words = gettext("Closed.")
         steps.append({"at": t.at, "words": words, "detail": detail})
     return steps
+
+
+def _extension(x: dict[str, Any]) -> tuple[str, str | None]:
+    days = x.get("working_days") or 0
+    return gettext("More time was granted: %(days)s working days.", days=f"{days:g}"), None
+
+
+def _rejected(x: dict[str, Any]) -> tuple[str, str | None]:
+    return gettext("Not accepted: %(reason)s.", reason=label("reason", x.get("reason_code"))), x.get("note") or None
+
+
+# The enterprise's words for the longer lifecycle's steps: (words, detail) from the entry's details.
+LIFECYCLE_WORDS: dict[str, Callable[[dict[str, Any]], tuple[str, str | None]]] = {
+    "extension_approved": _extension,
+    "returned": lambda x: (gettext("Passed on to the office that should handle it."), None),
+    "review_approved": lambda x: (gettext("The answer was reviewed and approved."), None),
+    "sent_back": lambda x: (gettext("The answer was sent back to the officer to work on further."), None),
+    "withdrawn": lambda x: (gettext("Withdrawn at your request."), None),
+    "rejected": _rejected,
+    "merged": lambda x: (gettext("Merged into your demand %(number)s, where it carries on.",
+                                 number=x.get("into_number", "")), None),
+    "merged_in": lambda x: (gettext("Your demand %(number)s about the same matter was merged into this one.",
+                                    number=x.get("from_number", "")), None),
+}
 
 
 def enterprise_status_words(status: str) -> str:
@@ -202,13 +232,18 @@ def enterprise_status_words(status: str) -> str:
         "resolved": gettext("The officer has answered your demand."),
         "reopened": gettext("Your demand is being worked on again."),
         "closed": gettext("Your demand is done and closed."),
+        "under_review": gettext("The officer has answered your demand; the answer is being reviewed."),
+        "withdrawn": gettext("Your demand was withdrawn at your request."),
+        "rejected": gettext("Your demand was not accepted: it is outside what the government handles."),
+        "merged": gettext("Your demand was merged with another of yours about the same matter, which carries on."),
     }.get(status, "")
 
 
 def _page(token: str, demand: Demand, timeline: list[TimelineEntry], errors: dict[str, list[str]] | None = None,
           form: dict[str, str] | None = None, message: str | None = None, status: int = 200) -> Response:
     officer, phone = _officer(demand)
-    deadline = promised_by(ctx().settings, demand) if demand.status not in ("resolved", "closed") else None
+    done = demand.status in NOT_OPEN_STATUSES or demand.status == "under_review"
+    deadline = promised_by(ctx().settings, demand) if not done else None
     materials = [t.details.get("note") for t in timeline if t.kind == "materials_requested" and t.details.get("note")]
     asks = demand.status == "resolved" and demand.satisfaction is None and not request.args.get("sent")
     return make_response(render_template(

@@ -24,9 +24,10 @@ from werkzeug.datastructures import MultiDict
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
 from intake_service.domain.attachments import MAX_BYTES, MAX_PER_DEMAND, may_attach
+from intake_service.domain.policy import demand_number
 from intake_service.http import caller, ctx
 from intake_service.http.api import UPLOAD_LIMIT, file_response, read_upload
-from intake_service.http.schemas import DemandIn, IdempotencyHeaders
+from intake_service.http.schemas import DemandIn, DuplicateQuery, IdempotencyHeaders
 from intake_service.model import Demand
 from intake_service.reference import Promises, load_promises
 from shared.calendar import BusinessCalendar, load_calendar
@@ -38,7 +39,7 @@ from shared.webkit.errors import status_of
 from shared.webkit.inputs import body_limit
 from shared.webkit.pages import page_blueprint, require_page, wants_json, when
 from shared.webkit.pages.errors import localize, localize_all, script_table
-from shared.webkit.pages.labels import department_name, street_name
+from shared.webkit.pages.labels import department_name, label, street_name
 
 STATIC = PROJECT_ROOT / "intake_service" / "static"
 SHARED_STATIC = PROJECT_ROOT / "shared" / "webkit" / "static"
@@ -244,6 +245,32 @@ def find_enterprises() -> Response:
                            "key_enterprise": e.key_enterprise} for e in rows])
 
 
+# --- likely duplicates, offered while logging ---------------------------------------------------------
+
+# The page each logging desk opens a demand on; the help desk has none of its own (its notice names the number).
+DEMAND_PAGES = {"grid_worker": "grid.demand_page", "hotline_agent": "hotline.demand_page"}
+
+
+@bp.get("/intake/likely-duplicates")
+@require_page("grid_worker", "hotline_agent", "helpdesk_agent")
+def likely_duplicates() -> Response:
+    """The forms' notice (duplicates.js): open demands of this enterprise and category, as
+    ``GET /api/v1/demands/likely-duplicates`` has them, each with the link to its page for the caller's role."""
+    try:
+        query = DuplicateQuery().load({k: request.args.get(k, "") for k in ("uscc", "category")})
+    except ValidationError:
+        return jsonify(items=[])  # a half-typed code: nothing to say yet
+    who = caller()
+    endpoint = DEMAND_PAGES.get(who.role)
+    items = queries.likely_duplicates(ctx(), who, query["uscc"], query["category"], ctx().now())
+    return jsonify(items=[{"number": d["number"], "title": d["title"], "status": label("status", d["status"]),
+                           "url": url_for(endpoint, demand_id=d["id"]) if endpoint and d["id"] else None}
+                          for d in items],
+                   notice=gettext("The enterprise already has a demand of this kind being handled: %(demand)s. "
+                                  "You can tell the enterprise where it stands instead of filing a new one.",
+                                  demand="{demand}"))
+
+
 # --- words a worker can repeat to the enterprise -------------------------------------------------------
 
 
@@ -259,6 +286,10 @@ def status_words(status: str) -> str:
         "resolved": gettext("The officer has answered it; the enterprise will be asked whether it is satisfied."),
         "reopened": gettext("Opened again: the enterprise was not satisfied, so it is being worked on again."),
         "closed": gettext("Done and closed."),
+        "under_review": gettext("The officer has answered it; the street's supervisor is reviewing the answer."),
+        "withdrawn": gettext("Withdrawn at the enterprise's request."),
+        "rejected": gettext("Not accepted: it is outside what the government handles."),
+        "merged": gettext("Merged into another demand of the enterprise, which carries on."),
     }
     return words.get(status, "")
 
@@ -273,7 +304,7 @@ def _page_helpers() -> dict[str, Any]:
 
 def number(demand_id: str) -> str:
     """The demand's number as a worker reads it out to the enterprise: the id's first 8 characters."""
-    return demand_id.replace("-", "")[:8].upper()
+    return demand_number(demand_id)
 
 
 def officer_names() -> dict[str, str]:

@@ -23,6 +23,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "transferred": _("Transferred"), "resolved": lazy_pgettext("status", "Resolved"),
         "reopened": _("Reopened"), "closed": _("Closed"), "acknowledged": _("Acknowledged"),
         "awaiting_materials": _("Awaiting materials"), "feedback_received": _("Feedback received"),
+        "under_review": _("Under review"), "withdrawn": _("Withdrawn"), "rejected": _("Not accepted"),
+        "merged": _("Merged"),
     },
     "channel": {
         "grid": _("Grid worker"), "hotline_12345": _("12345 hotline"), "online_helpdesk": _("Online help desk"),
@@ -51,11 +53,21 @@ LABELS: dict[str, dict[str, Any]] = {
         "transferred": _("Transferred"), "resolved": lazy_pgettext("status", "Resolved"),
         "escalated": _("Escalated"), "feedback_received": _("Feedback received"), "reopened": _("Reopened"),
         "closed": _("Closed"), "sla_warning": _("SLA warning"), "sla_breached": _("SLA breached"),
+        "extension_requested": _("Extension requested"), "extension_approved": _("Extension approved"),
+        "extension_refused": _("Extension refused"), "returned": _("Returned for re-routing"),
+        "review_approved": _("Resolution approved"), "sent_back": _("Sent back in review"),
+        "withdrawn": _("Withdrawn"), "rejected": _("Not accepted"), "merged": _("Merged into another demand"),
+        "merged_in": _("Merged a duplicate"),
     },
     # Reasons routing gives by itself, stored as codes (intake_service.domain.policy.REASON_CODES).
     "reason": {
         "resolution_breached": _("the resolution deadline was breached"),
         "enterprise_unsatisfied": _("the enterprise was not satisfied"),
+        # Return (退单) and rejection (不予受理) reasons: shared.contracts.vocabulary RETURN_REASONS, REJECT_REASONS.
+        "wrong_street": _("it belongs to another street"), "wrong_department": _("it belongs to another department"),
+        "not_ours": _("it is not ours to handle"), "private_dispute": _("a private commercial dispute"),
+        "judicial_matter": _("a matter for the courts"), "other_authority": _("a matter for another authority"),
+        "not_a_demand": _("not a demand"),
     },
     "action": {
         "acknowledge": _("Acknowledge"), "request-materials": _("Request materials"),
