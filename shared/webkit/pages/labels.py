@@ -74,6 +74,11 @@ LABELS: dict[str, dict[str, Any]] = {
         "materials-received": _("Materials received"), "transfer": _("Transfer"),
         "resolve": _("Resolve"), "escalate": _("Escalate"), "feedback": _("Record feedback"),
         "close": _("Close"),
+        # The further lifecycle (issue 15).
+        "request-extension": _("Request an extension"), "approve-extension": _("Approve the extension"),
+        "refuse-extension": _("Refuse the extension"), "return": _("Return for re-routing"),
+        "approve-resolution": _("Approve the resolution"), "send-back": _("Send back"),
+        "withdraw": _("Withdraw"), "reject": _("Do not accept"), "merge": _("Merge as a duplicate"),
     },
     "officer_kind": {
         "chief_service_officer": _("Chief service officer"), "street_commissioner": _("Street commissioner"),
