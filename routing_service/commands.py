@@ -23,32 +23,45 @@ from sqlalchemy.orm import Session
 from routing_service import announce, metrics, queries
 from routing_service.domain import RoutingRefused
 from routing_service.domain.policy import (
+    MIN_EXTENSION_DAYS,
+    REASON_OFFICER_UNAVAILABLE,
+    REASON_REPEATED_RETURN,
     ROUTING_ACTOR,
+    RULE_REASSIGNMENT,
+    RULE_RETURNED,
     RULE_SUPERVISOR_ASSIGNMENT,
     RULE_TRANSFER,
     decide,
     department_specialists,
     escalation_target,
+    extension_cap_days,
     may_act,
+    needs_review,
     pick_specialist,
+    reassignable_streets,
     relevant_officer_ids,
+    street_supervisors,
     transfer_targets,
 )
 from routing_service.domain.states import (
     ASSIGNED,
+    HELD_OPEN_STATES,
     OPEN_STATES,
     REOPEN,
+    RESOLVE_FOR_REVIEW,
     UNASSIGNED,
     InvalidTransition,
     next_state,
 )
 from routing_service.model import Assignment, Officer, Transfer
-from routing_service.reference import normalise, officer_problems
+from routing_service.reference import lifecycle_policy, normalise, officer_problems
 from routing_service.repository import (
     apply_roster_entry,
     facts,
+    held_by,
     holder_of,
     lock_assignment,
+    lock_held,
     lock_officer,
     lock_officers,
     lock_still_waiting,
@@ -195,7 +208,7 @@ def act(ctx: Context, demand_id: str, action: str, body: dict[str, Any], princip
     and the officer's page share it). A refusal is counted and raised; nothing is written then."""
     try:
         with unit_of_work(ctx.sessions) as session:
-            a = _perform(session, demand_id, action, body, principal, datetime.now(UTC))
+            a = _perform(ctx, session, demand_id, action, body, principal, datetime.now(UTC))
             session.flush()
             return queries.assignment_view(session, a)
     except RoutingRefused:
@@ -203,8 +216,8 @@ def act(ctx: Context, demand_id: str, action: str, body: dict[str, Any], princip
         raise
 
 
-def _perform(session: Session, demand_id: str, action: str, body: dict[str, Any], principal: Principal,
-             now: datetime) -> Assignment:
+def _perform(ctx: Context, session: Session, demand_id: str, action: str, body: dict[str, Any],
+             principal: Principal, now: datetime) -> Assignment:
     a = session.get(Assignment, demand_id)
     if a is None:
         raise RoutingRefused("not_found", f"demand {demand_id} has not reached routing")
@@ -215,7 +228,7 @@ def _perform(session: Session, demand_id: str, action: str, body: dict[str, Any]
     if a.officer_id != holder:
         raise RoutingRefused("conflict", "the demand changed hands while you acted; reload it and try again")
     _check(principal, a, action)
-    _APPLY[action](session, a, body, principal, officers, now)
+    _APPLY[action](ctx, session, a, body, principal, officers, now)
     a.updated_at = now
     a.is_open = a.state in OPEN_STATES
     refresh_due(a)
@@ -223,11 +236,26 @@ def _perform(session: Session, demand_id: str, action: str, body: dict[str, Any]
     return a
 
 
+# Who may, for the actions whose answer is not "the holder or a supervisor of the street".
+_FORBIDDEN = {
+    "withdraw": "a demand is withdrawn by whoever speaks for the enterprise (a grid worker of {street}, a hotline "
+                "or help-desk agent, the enterprise itself), never by an officer",
+    "approve-extension": "only a supervisor of {street} approves an extension",
+    "refuse-extension": "only a supervisor of {street} refuses an extension",
+    "reject": "only a supervisor of {street} rejects a demand",
+    "approve-resolution": "a resolution is reviewed by a supervisor of {street} or an admin, never by its holder",
+    "send-back": "a resolution is reviewed by a supervisor of {street} or an admin, never by its holder",
+    "return": "only the officer holding the demand returns it",
+}
+
+
 def _check(principal: Principal, a: Assignment, action: str) -> None:
     if action == "feedback" and not may_act(principal, a, action):
         raise RoutingRefused("forbidden", f"the enterprise's satisfaction is recorded by whoever speaks for it (a "
                                           f"grid worker of {a.street}, a hotline or help-desk agent), never by "
                                           f"the officer holding the demand")
+    if action in _FORBIDDEN and not may_act(principal, a, action):
+        raise RoutingRefused("forbidden", _FORBIDDEN[action].format(street=a.street))
     if not may_act(principal, a, action):
         holder = "nobody (it is in the street's unassigned queue)" if a.officer_id is None else "another officer"
         raise RoutingRefused("forbidden", f"only the holder of the demand or a supervisor of {a.street} may "
@@ -240,11 +268,20 @@ def _check(principal: Principal, a: Assignment, action: str) -> None:
         raise RoutingRefused("conflict", str(InvalidTransition(a.state, action, " and already escalated")))
 
 
+_FREES_THE_HOLDER = frozenset({"withdraw", "reject", "merge"})
+
+
 def _officers_to_lock(session: Session, a: Assignment, action: str, body: dict[str, Any]) -> set[str]:
     ids: set[str] = set()
-    changes_load = action in ("transfer", "resolve") or (action == "feedback" and body["satisfaction"] == "unsatisfied")
+    changes_load = (action in ("transfer", "resolve", "return", "send-back")
+                    or (action == "feedback" and body["satisfaction"] == "unsatisfied")
+                    or (action in _FREES_THE_HOLDER and a.state in HELD_OPEN_STATES))
     if changes_load and a.officer_id:
         ids.add(a.officer_id)
+    if action == "return":  # whoever the rules could pick next, and the street's supervisors
+        snapshot = roster_snapshot(session)
+        ids |= set(relevant_officer_ids(facts(a), snapshot))
+        ids |= {o.id for o in street_supervisors(a.street, snapshot.values())}
     if action == "transfer":
         if body.get("to_officer"):
             ids.add(body["to_officer"])
@@ -259,23 +296,23 @@ def _simple(session: Session, a: Assignment, action: str, principal: Principal, 
     announce.action(session, action, a, principal.subject, now, **extra)
 
 
-def _acknowledge(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-                 officers: dict[str, Officer], now: datetime) -> None:
+def _acknowledge(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                 principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     _simple(session, a, "acknowledge", principal, now)
 
 
-def _request_materials(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-                       officers: dict[str, Officer], now: datetime) -> None:
+def _request_materials(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                       principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     _simple(session, a, "request-materials", principal, now, note=body["note"])
 
 
-def _materials_received(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-                        officers: dict[str, Officer], now: datetime) -> None:
+def _materials_received(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                        principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     _simple(session, a, "materials-received", principal, now)
 
 
-def _transfer(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-              officers: dict[str, Officer], now: datetime) -> None:
+def _transfer(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+              principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     """To a named officer or to a department's least loaded specialist; from the unassigned queue it is the
     supervisor assigning the demand, announced as ``assigned`` (rule ``supervisor_assignment``)."""
     if body.get("to_officer"):
@@ -317,20 +354,25 @@ def _transfer(session: Session, a: Assignment, body: dict[str, Any], principal: 
                         to_officer_id=target.id, to_department=body.get("to_department"), reason=body["reason"])
 
 
-def _resolve(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-             officers: dict[str, Officer], now: datetime) -> None:
+def _resolve(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+             principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    """Resolve; when the review policy says so, the resolution waits for the supervisor (under_review) and
+    its ``resolved`` event says ``review: true``. The holder's capacity is freed either way."""
     a.outcome, a.resolution_note = body["outcome"], body["note"]
     _release(officers.get(a.officer_id))
-    _simple(session, a, "resolve", principal, now, outcome=body["outcome"], note=body["note"])
+    share = lifecycle_policy(ctx.settings).review_sample_share
+    review = needs_review(a.demand_id, body["outcome"], a.key_enterprise, share)
+    _simple(session, a, RESOLVE_FOR_REVIEW if review else "resolve", principal, now, outcome=body["outcome"],
+            note=body["note"], review=review)
 
 
-def _escalate_by_hand(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-                      officers: dict[str, Officer], now: datetime) -> None:
+def _escalate_by_hand(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                      principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     _escalate(session, a, principal.subject, body["reason"], now, automatic=False)
 
 
-def _feedback(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-              officers: dict[str, Officer], now: datetime) -> None:
+def _feedback(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+              principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     """Record the enterprise's satisfaction; unsatisfied reopens the demand to the same officer.
 
     The reopened demand counts against its holder's capacity again even if that takes them over it: the
@@ -348,9 +390,140 @@ def _feedback(session: Session, a: Assignment, body: dict[str, Any], principal: 
         announce.action(session, REOPEN, a, principal.subject, now, reason="the enterprise was not satisfied")
 
 
-def _close(session: Session, a: Assignment, body: dict[str, Any], principal: Principal,
-           officers: dict[str, Officer], now: datetime) -> None:
+def _close(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+           principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
     _simple(session, a, "close", principal, now, outcome=a.outcome)
+
+
+# --- the further lifecycle (issue 15) -------------------------------------------------------------------
+
+
+def _request_extension(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                       principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    """Ask for more working days; one request waits at a time, within the policy's cap."""
+    policy = lifecycle_policy(ctx.settings)
+    if a.extension_request:
+        raise RoutingRefused("conflict", f"an extension of {a.extension_request['working_days']:g} working days "
+                                         f"is already waiting for the supervisor")
+    if (a.extension_count or 0) >= policy.max_extensions:
+        raise RoutingRefused("conflict", f"the demand had {a.extension_count or 0} of the "
+                                         f"{policy.max_extensions} extension(s) the policy allows")
+    cap = extension_cap_days(policy, a.complexity)
+    if not MIN_EXTENSION_DAYS <= body["working_days"] <= cap:
+        raise RoutingRefused("invalid", "too long an extension", {"working_days": [
+            f"at most {cap:g} working days for a {a.complexity} demand"]})
+    a.extension_request = {"working_days": body["working_days"], "reason": body["reason"],
+                           "actor_id": principal.subject, "at": now.isoformat()}
+    _simple(session, a, "request-extension", principal, now, working_days=body["working_days"],
+            reason=body["reason"])
+
+
+def _pending_extension(a: Assignment, action: str) -> dict[str, Any]:
+    if not a.extension_request:
+        raise RoutingRefused("conflict", str(InvalidTransition(a.state, action, " and no extension is waiting")))
+    return dict(a.extension_request)
+
+
+def _approve_extension(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                       principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    """The supervisor grants the request: sla moves the resolution target by ``business_seconds``."""
+    request = _pending_extension(a, "approve-extension")
+    days = float(request["working_days"])
+    a.extension_request, a.extension_count = None, (a.extension_count or 0) + 1
+    seconds = round(days * lifecycle_policy(ctx.settings).seconds_per_working_day)
+    _simple(session, a, "approve-extension", principal, now, working_days=days, business_seconds=seconds,
+            reason=body.get("reason") or "")
+
+
+def _refuse_extension(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                      principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    _pending_extension(a, "refuse-extension")
+    a.extension_request = None
+    _simple(session, a, "refuse-extension", principal, now, reason=body["reason"])
+
+
+def _return(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+            principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    """The holder says "not mine": routing decides again without anyone who returned it before. The second
+    return (or nobody else eligible) goes to the street's supervisor, escalated. Clocks keep running."""
+    previous = a.officer_id
+    returned = [*(a.returned_by or []), previous]
+    states = {i: officer_state(o) for i, o in officers.items()}
+    decision = decide(facts(a), states, now, exclude=returned) if len(returned) < 2 else None
+    escalation = None
+    if decision is not None and decision.officer_id:
+        target, seq = officers[decision.officer_id], decision.seq
+    else:
+        escalation = REASON_REPEATED_RETURN if len(returned) >= 2 else "no_eligible_officer"
+        others = {i: st for i, st in states.items() if i not in returned}
+        supervisor = escalation_target(a.street, others)
+        if supervisor is None:
+            raise RoutingRefused("conflict", f"nobody else can take the demand: {a.street} has no other supervisor")
+        target, seq = officers[supervisor], 0
+    a.returned_by = returned
+    a.state = next_state(a.state, "return")
+    announce.action(session, "return", a, principal.subject, now, from_officer_id=previous,
+                    reason_code=body["reason_code"], note=body["note"], returns=len(returned))
+    _release(officers.get(previous))
+    _give(a, target, RULE_RETURNED, now, seq)
+    session.add(Transfer(demand_id=a.demand_id, from_officer_id=previous, to_officer_id=target.id,
+                         reason=f"{body['reason_code']}: {body['note']}" if body["note"] else body["reason_code"],
+                         rule=RULE_RETURNED, actor_id=principal.subject, at=now))
+    announce.assigned(session, a, principal.subject, now)
+    if escalation:
+        a.escalated, a.escalated_to = True, target.id
+        announce.action(session, "escalate", a, ROUTING_ACTOR, now, to_officer_id=target.id, reason=escalation,
+                        automatic=True)
+
+
+def _approve_resolution(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+                        principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    _simple(session, a, "approve-resolution", principal, now, note=body["note"])
+
+
+def _send_back(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+               principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    """The reviewer does not accept the resolution: open again with the same holder, counted on their load
+    again even over capacity (as a reopening: the work is theirs)."""
+    a.outcome = None
+    holder = officers.get(a.officer_id)
+    if holder is not None:
+        holder.open_count += 1
+    _simple(session, a, "send-back", principal, now, reason=body["reason"])
+
+
+def _ending(session: Session, a: Assignment, action: str, principal: Principal, officers: dict[str, Officer],
+            now: datetime, **extra: Any) -> None:
+    """A final state other than closed: the holder's capacity is freed if the demand still counted on it."""
+    if a.state in HELD_OPEN_STATES:
+        _release(officers.get(a.officer_id))
+    _simple(session, a, action, principal, now, **extra)
+
+
+def _withdraw(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+              principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    _ending(session, a, "withdraw", principal, officers, now, reason=body["reason"])
+
+
+def _reject(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+            principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    _ending(session, a, "reject", principal, officers, now, reason_code=body["reason_code"], note=body["note"])
+
+
+def _merge(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
+           principal: Principal, officers: dict[str, Officer], now: datetime) -> None:
+    """Close a duplicate into the demand that survives: open, in routing, another one, the same enterprise."""
+    into = body["into"]
+    survivor = session.get(Assignment, into) if into != a.demand_id else None
+    problem = ("a demand cannot be merged into itself" if into == a.demand_id
+               else f"no demand {into!r} has reached routing" if survivor is None
+               else f"{into} is {survivor.state}: merge into an open demand" if not survivor.is_open
+               else "the two demands are of different enterprises"
+               if survivor.enterprise_uscc != a.enterprise_uscc else None)
+    if problem:
+        raise RoutingRefused("invalid", "not a demand this one can be merged into", {"into": [problem]})
+    a.merged_into = into
+    _ending(session, a, "merge", principal, officers, now, into=into)
 
 
 _APPLY = {
@@ -362,7 +535,78 @@ _APPLY = {
     "escalate": _escalate_by_hand,
     "feedback": _feedback,
     "close": _close,
+    "request-extension": _request_extension,
+    "approve-extension": _approve_extension,
+    "refuse-extension": _refuse_extension,
+    "return": _return,
+    "approve-resolution": _approve_resolution,
+    "send-back": _send_back,
+    "withdraw": _withdraw,
+    "reject": _reject,
+    "merge": _merge,
 }
+
+
+# --- bulk reassignment (leave, departure) ------------------------------------------------------------
+
+
+def reassign(ctx: Context, officer_id: str, body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """Move the open demands ``officer_id`` holds to whoever the rules pick without them (or to
+    ``to_officer``): an admin for every street, a supervisor for their street's demands. Each move is a
+    ``transferred`` event (reason ``officer_unavailable``, rule ``reassignment``); clocks do not restart.
+    Demands nobody else can take now stay where they are and are listed."""
+    now = datetime.now(UTC)
+    with unit_of_work(ctx.sessions) as session:
+        snapshot = roster_snapshot(session)
+        if officer_id not in snapshot:
+            raise RoutingRefused("not_found", f"no officer {officer_id!r} in the roster")
+        streets = reassignable_streets(principal, snapshot[officer_id])
+        if streets is not None and not streets:
+            raise RoutingRefused("forbidden", f"only an admin, or a supervisor of a street {officer_id} serves, "
+                                              f"reassigns their demands")
+        override = body.get("to_officer")
+        if override is not None and override not in snapshot:
+            raise RoutingRefused("invalid", "no such officer",
+                                 {"to_officer": [f"no officer {override!r} in the roster"]})
+        if override == officer_id:
+            raise RoutingRefused("invalid", "the demands are theirs already",
+                                 {"to_officer": [f"{officer_id} is the officer being relieved"]})
+        held = held_by(session, officer_id, streets)
+        candidates = {override} if override else {i for a in held for i in relevant_officer_ids(facts(a), snapshot)}
+        officers = lock_officers(session, {officer_id, *candidates})
+        states = {i: officer_state(o) for i, o in officers.items()}
+        moved: list[dict[str, Any]] = []
+        stayed: list[str] = []
+        for a in lock_held(session, officer_id, [a.demand_id for a in held]):
+            target, seq = _reassignment_target(a, officer_id, override, states, now)
+            if target is None:
+                stayed.append(a.demand_id)
+                continue
+            officer = officers[target]
+            _release(officers[officer_id])
+            _give(a, officer, RULE_REASSIGNMENT, now, seq)
+            states[target], states[officer_id] = officer_state(officer), officer_state(officers[officer_id])
+            session.add(Transfer(demand_id=a.demand_id, from_officer_id=officer_id, to_officer_id=target,
+                                 reason=REASON_OFFICER_UNAVAILABLE, rule=RULE_REASSIGNMENT,
+                                 actor_id=principal.subject, at=now))
+            announce.action(session, "transfer", a, principal.subject, now, from_officer_id=officer_id,
+                            to_officer_id=target, to_department=None, reason=REASON_OFFICER_UNAVAILABLE,
+                            reason_code=REASON_OFFICER_UNAVAILABLE, rule=RULE_REASSIGNMENT)
+            moved.append({"demand_id": a.demand_id, "from_officer_id": officer_id, "to_officer_id": target,
+                          "rule": RULE_REASSIGNMENT})
+        metrics.ACTIONS.labels("reassign", "done").inc()
+        return {"moved": len(moved), "items": moved, "stayed": stayed}
+
+
+def _reassignment_target(a: Assignment, officer_id: str, override: str | None, states: dict[str, Any],
+                         now: datetime) -> tuple[str | None, int]:
+    """Who takes one demand off ``officer_id``: the override if it may take it and has room, else the rules."""
+    if override:
+        target = states.get(override)
+        fits = target is not None and target.has_room and transfer_targets(a.street, officer_id, [target])
+        return (override, 0) if fits else (None, 0)
+    decision = decide(facts(a), states, now, exclude={officer_id})
+    return decision.officer_id, decision.seq
 
 
 # --- the roster (admins) -------------------------------------------------------------------------------

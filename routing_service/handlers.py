@@ -29,6 +29,12 @@ def handlers(ctx: Context) -> dict[str, Handler]:
     def resolved(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
         return commands.refill_after_resolve(ctx, session, data["demand_id"])  # its holder has room again
 
+    def ended(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.refill_after_resolve(ctx, session, data["demand_id"])  # withdrawn, rejected, merged
+
+    def returned(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.refill(ctx, session, data["from_officer_id"])  # the returning officer has room again
+
     def transferred(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
         return commands.refill(ctx, session, data["from_officer_id"])  # the former holder has room again
 
@@ -39,6 +45,10 @@ def handlers(ctx: Context) -> dict[str, Handler]:
         events.SUBMITTED: submitted,
         events.RESOLVED: resolved,
         events.TRANSFERRED: transferred,
+        events.WITHDRAWN: ended,
+        events.REJECTED: ended,
+        events.MERGED: ended,
+        events.RETURNED: returned,
         events.CLOCK_UPDATED: clock,
         events.WARNING: clock,
         events.BREACHED: clock,

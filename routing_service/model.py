@@ -68,6 +68,13 @@ class Assignment(DemandFacts, Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[str | None] = mapped_column(String(32))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Issue 15 (migration 0005). The extension request waiting for the supervisor ({working_days, reason,
+    # actor_id, at}; one at a time) and how many were approved (the policy caps them).
+    extension_request: Mapped[dict | None] = mapped_column(JSON)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Every officer who returned the demand, in order: routing never gives it back to them.
+    returned_by: Mapped[list | None] = mapped_column(JSON)
+    merged_into: Mapped[str | None] = mapped_column(String(36))  # the surviving demand of a merged duplicate
     # Projection of sla.events (see routing_service.repository): the nearest deadline orders the queues.
     first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -62,6 +62,8 @@ def assignment_view(session: Session, a: Assignment) -> dict[str, Any]:
         "department": a.department, "rule": a.rule, "assigned_at": a.assigned_at, "escalated": a.escalated,
         "escalated_to": a.escalated_to, "outcome": a.outcome, "satisfaction": a.satisfaction,
         "reopen_count": a.reopen_count, "next_due": a.next_due, "clocks": _clocks(a.sla, datetime.now(UTC)),
+        "extension_request": a.extension_request, "extension_count": a.extension_count or 0,
+        "returned_by": list(a.returned_by or []), "merged_into": a.merged_into,
         "transfers": [{"from_officer_id": t.from_officer_id, "to_officer_id": t.to_officer_id,
                        "to_department": t.to_department, "reason": t.reason, "rule": t.rule,
                        "actor_id": t.actor_id, "at": t.at} for t in transfers],
@@ -302,3 +304,28 @@ def demand_facts(ctx: Context, street: str, demand_ids: list[str]) -> dict[str, 
     return {row.demand_id: {"title": row.title, "officer_id": row.officer_id, "state": row.state,
                             "officer_name": names.get(row.officer_id) if row.officer_id else None,
                             "enterprise_name": row[4] if len(row) > 4 else None} for row in rows}
+
+
+def awaiting_supervisor(ctx: Context, street: str, page: dict[str, Any]) -> dict[str, Any]:
+    """What waits for the street supervisor's word (their page's first cards): extension requests with what
+    was asked (``extension_request``), and resolutions under review (结案审核) with the holder's outcome and
+    note; most urgent first, with the officers' names. Pending requests are read from the open demands of the
+    states that take one (the JSON column is tested in Python: SQL NULL and JSON null both mean none)."""
+    from routing_service.domain.states import EXTENSION_STATES, UNDER_REVIEW
+
+    now = datetime.now(UTC)
+    with unit_of_work(ctx.sessions) as session:
+        held = session.scalars(select(Assignment).where(Assignment.street == street,
+                                                        Assignment.state.in_(EXTENSION_STATES))
+                               .order_by(*URGENCY)).all()
+        asked = [a for a in held if a.extension_request]
+        extensions = [{**_item(a, now), "extension_request": a.extension_request} for a in asked[:page["limit"]]]
+        reviewed = session.scalars(select(Assignment).where(Assignment.street == street,
+                                                            Assignment.state == UNDER_REVIEW)
+                                   .order_by(*URGENCY).limit(page["limit"])).all()
+        total = session.scalar(select(func.count()).select_from(Assignment)
+                               .where(Assignment.street == street, Assignment.state == UNDER_REVIEW))
+        reviews = [{**_item(a, now), "resolution_note": a.resolution_note} for a in reviewed]
+        return {"extensions": {"total": len(asked), "items": extensions}, "reviews": {"total": total,
+                                                                                      "items": reviews},
+                "names": _officer_names(session)}

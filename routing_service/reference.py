@@ -9,6 +9,7 @@ Open-demand counts and the on/off duty switch are operational state and are neve
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ import yaml
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from routing_service.domain.policy import DAYS, EVERY_STREET, KINDS, parse_minutes
+from routing_service.domain.policy import DAYS, EVERY_STREET, KINDS, LifecyclePolicy, parse_minutes
 from routing_service.model import Officer
 from routing_service.repository import apply_roster_entry, new_officer
+from shared.calendar import load_calendar
 from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.fields import Phone, Text, count
@@ -154,3 +156,40 @@ def load_roster(session: Session, path: Path) -> int:
 def seed(session: Session, settings: Settings) -> int:
     """Load the roster named by ``ROSTER_PATH``; returns how many officers it lists."""
     return load_roster(session, settings.roster_path)
+
+
+# --- the SLA policy's lifecycle sections (sla owns and validates the file; routing only reads it) ------------
+
+
+def _seconds(section: Any, seconds_per_working_day: int) -> dict[str, float]:
+    """A section of targets in business seconds (as intake's ``reference.load_promises`` reads them)."""
+    targets: dict[str, float] = {}
+    for key, target in (section or {}).items():
+        if isinstance(target, dict) and "working_days" in target:
+            targets[key] = float(target["working_days"]) * seconds_per_working_day
+        elif isinstance(target, dict) and "business_seconds" in target:
+            targets[key] = float(target["business_seconds"])
+    return targets
+
+
+def read_lifecycle_policy(path: Path, seconds_per_working_day: int) -> LifecyclePolicy:
+    """The extension cap and review sample of the SLA policy file, with the defaults where it says nothing."""
+    policy = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    extension, review = policy.get("extension") or {}, policy.get("review") or {}
+    defaults = LifecyclePolicy()
+    return LifecyclePolicy(
+        max_extensions=int(extension.get("max_count", defaults.max_extensions)),
+        max_share_of_target=float(extension.get("max_share_of_target", defaults.max_share_of_target)),
+        review_sample_share=float(review.get("sample_share", defaults.review_sample_share)),
+        resolution_seconds=_seconds(policy.get("resolution"), seconds_per_working_day),
+        seconds_per_working_day=seconds_per_working_day)
+
+
+def lifecycle_policy(settings: Settings) -> LifecyclePolicy:
+    """This deployment's lifecycle policy (read once per process and file)."""
+    return _lifecycle_policy(settings.sla_policy_path, settings.calendar_overrides_path, settings.service_hours)
+
+
+@functools.cache
+def _lifecycle_policy(policy_path: Path, calendar_path: Path, hours: str) -> LifecyclePolicy:
+    return read_lifecycle_policy(policy_path, load_calendar(calendar_path, hours).seconds_per_working_day)

@@ -42,7 +42,7 @@ from routing_service.domain.policy import (
     next_due,
     relevant_officer_ids,
 )
-from routing_service.domain.states import UNASSIGNED
+from routing_service.domain.states import HELD_OPEN_STATES, UNASSIGNED
 from routing_service.model import Assignment, EarlyClock, Officer
 
 # The state filter as a literal, so PostgreSQL matches it to the partial index on unassigned demands.
@@ -235,6 +235,27 @@ def lock_still_waiting(session: Session, demand_ids: Iterable[str]) -> dict[str,
     return {a.demand_id: a for a in session.scalars(
         select(Assignment).where(Assignment.demand_id.in_(sorted(demand_ids)), IS_UNASSIGNED)
         .order_by(Assignment.demand_id).with_for_update().execution_options(populate_existing=True))}
+
+
+def held_by(session: Session, officer_id: str, streets: Iterable[str] | None = None) -> list[Assignment]:
+    """The open demands an officer holds (of ``streets``, or all), unlocked, most urgent first."""
+    query = select(Assignment).where(Assignment.officer_id == officer_id, Assignment.is_open,
+                                     Assignment.state.in_(sorted(HELD_OPEN_STATES)))
+    if streets is not None:
+        query = query.where(Assignment.street.in_(sorted(streets)))
+    return list(session.scalars(query.order_by(Assignment.next_due.asc().nulls_last(), Assignment.demand_id)))
+
+
+def lock_held(session: Session, officer_id: str, demand_ids: list[str]) -> list[Assignment]:
+    """Of these demands, those the officer still holds open, locked (after the officers' locks), re-read, in
+    the given order."""
+    if not demand_ids:
+        return []
+    found = {a.demand_id: a for a in session.scalars(
+        select(Assignment).where(Assignment.demand_id.in_(sorted(demand_ids)), Assignment.officer_id == officer_id,
+                                 Assignment.is_open).order_by(Assignment.demand_id).with_for_update()
+        .execution_options(populate_existing=True))}
+    return [found[i] for i in demand_ids if i in found]
 
 
 # --- the SLA projection ------------------------------------------------------------------------------

@@ -31,12 +31,22 @@ Who may act on a demand (:func:`may_act`, issue 12):
 * ``feedback`` (the enterprise's satisfaction, which ends its say on the demand): whoever speaks for the
   enterprise — a grid worker of its street, a 12345 hotline or help-desk agent — and never its holder, so
   nobody rates their own work (``403``). There is no link for the enterprise to answer itself yet.
+
+The further lifecycle (issue 15):
+
+* ``request-extension``, ``merge``: the holder or a supervisor of the street; ``return``: the holder only
+  (it is their "not mine");
+* ``approve-extension``, ``refuse-extension``, ``reject``: a supervisor of the street only;
+* ``approve-resolution``, ``send-back`` (结案审核): a supervisor of the street or an admin, never the holder;
+* ``withdraw`` (撤销): whoever speaks for the enterprise, as ``feedback``;
+* which resolutions are reviewed is :func:`needs_review`; the longest extension is :func:`extension_cap_days`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
@@ -58,6 +68,10 @@ RULE_COMMISSIONER = "street_commissioner"
 RULE_UNASSIGNED = "unassigned"
 RULE_SUPERVISOR_ASSIGNMENT = "supervisor_assignment"  # a supervisor assigns from the unassigned queue
 RULE_TRANSFER = "transfer"
+RULE_RETURNED = "returned"  # routing re-decided a demand its holder returned
+RULE_REASSIGNMENT = "reassignment"  # an officer's open demands moved on (leave, departure)
+REASON_REPEATED_RETURN = "repeated_return"  # the escalation of a demand returned a second time
+REASON_OFFICER_UNAVAILABLE = "officer_unavailable"  # the transfer of a bulk reassignment
 ROUTING_ACTOR = "routing"  # the actor of what routing does by itself (routing, retries, escalation on breach)
 ROUTING_RULES = (RULE_CHIEF, RULE_FALLBACK, RULE_HOTLINE, RULE_COMMISSIONER, RULE_UNASSIGNED)
 
@@ -187,8 +201,15 @@ def relevant_officer_ids(demand: DemandFacts, officers: Mapping[str, OfficerStat
     return sorted({o.id for _, pool in _pools(demand, officers) for o in pool})
 
 
-def decide(demand: DemandFacts, officers: Mapping[str, OfficerState], now: datetime) -> Decision:
-    """Apply the rules in order; ``officers`` maps roster id to state (rows locked by the caller)."""
+def decide(demand: DemandFacts, officers: Mapping[str, OfficerState], now: datetime,
+           exclude: Iterable[str] = ()) -> Decision:
+    """Apply the rules in order; ``officers`` maps roster id to state (rows locked by the caller).
+
+    ``exclude``: officers who may not be chosen (those who returned the demand, or are being relieved of it).
+    """
+    excluded = frozenset(exclude)
+    if excluded:
+        officers = {i: o for i, o in officers.items() if i not in excluded}
     for rule, pool in _pools(demand, officers):
         if rule == RULE_COMMISSIONER:
             pool = [o for o in pool if o.duty.covers(now)]
@@ -222,7 +243,15 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "acknowledge": (*OFFICER_ROLES, *sorted(set(FIRST_RESPONDERS.values()))),
     "transfer": ("officer", "supervisor", "admin"),
     "feedback": tuple(sorted(ENTERPRISE_VOICES)),
+    "withdraw": tuple(sorted(ENTERPRISE_VOICES)),
+    "approve-extension": ("supervisor",),
+    "refuse-extension": ("supervisor",),
+    "reject": ("supervisor",),
+    "approve-resolution": ("supervisor", "admin"),
+    "send-back": ("supervisor", "admin"),
 }
+SUPERVISOR_ONLY = frozenset({"approve-extension", "refuse-extension", "reject"})
+REVIEWS = frozenset({"approve-resolution", "send-back"})
 STREET_OFFICER_KINDS = frozenset({"chief_service_officer", "street_commissioner", "supervisor"})
 
 
@@ -249,7 +278,14 @@ def may_act(principal: Principal, demand: DemandRef, action: str | None = None) 
     through its link to this demand) and never the holder, so nobody rates their own work.
     """
     street, holder = demand.street, demand.officer_id
-    if action == "feedback":
+    if action in SUPERVISOR_ONLY:
+        return principal.role == "supervisor" and principal.street == street
+    if action in REVIEWS:  # nobody reviews their own resolution
+        return principal.subject != holder and (
+            principal.role == "admin" or (principal.role == "supervisor" and principal.street == street))
+    if action == "return":
+        return principal.role in OFFICER_ROLES and holder is not None and principal.subject == holder
+    if action in ("feedback", "withdraw"):
         if principal.subject == holder or principal.role not in ENTERPRISE_VOICES:
             return False
         if principal.role == "enterprise":
@@ -262,6 +298,16 @@ def may_act(principal: Principal, demand: DemandRef, action: str | None = None) 
     if principal.role == "supervisor" and principal.street == street:
         return True
     return principal.role in OFFICER_ROLES and holder is not None and principal.subject == holder
+
+
+def reassignable_streets(principal: Principal, officer: OfficerState) -> frozenset[str] | None:
+    """Whose demands ``principal`` may move off ``officer`` in bulk: None for every street (an admin), else the
+    streets both the officer and the caller (a supervisor) serve — empty: not allowed."""
+    if principal.role == "admin":
+        return None
+    if principal.role == "supervisor" and principal.street and officer.serves(principal.street):
+        return frozenset({principal.street})
+    return frozenset()
 
 
 def may_take(street: str, holder: str | None, officer: OfficerState) -> bool:
@@ -282,6 +328,47 @@ def transfer_targets(street: str, holder: str | None, officers: Iterable[Officer
     """Everyone a demand of ``street`` held by ``holder`` may be transferred to, by id: the one set the
     transfer form lists and the transfer command accepts."""
     return sorted((o for o in officers if may_take(street, holder, o)), key=lambda o: o.id)
+
+
+# --- extension and review (the SLA policy file's ``extension`` and ``review`` sections) ----------------
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    """What routing reads of the SLA policy: the extension cap and the review sample, with the resolution
+    targets (business seconds by complexity, ``default`` for the rest) the cap is a share of."""
+
+    max_extensions: int = 1
+    max_share_of_target: float = 1.0
+    review_sample_share: float = 0.1
+    resolution_seconds: Mapping[str, float] = field(default_factory=dict)
+    seconds_per_working_day: int = 28_800
+
+    def resolution_target(self, complexity: str) -> float | None:
+        return self.resolution_seconds.get(complexity, self.resolution_seconds.get("default"))
+
+
+MIN_EXTENSION_DAYS = 0.5
+
+
+def extension_cap_days(policy: LifecyclePolicy, complexity: str) -> float:
+    """The most working days one extension may add: a share of the demand's resolution target."""
+    target = policy.resolution_target(complexity) or 0.0
+    return policy.max_share_of_target * target / policy.seconds_per_working_day
+
+
+def sample_point(demand_id: str) -> float:
+    """A number in [0, 1) fixed by the demand id, so the review sample is the same on every run and process."""
+    digest = hashlib.sha256(demand_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64
+
+
+def needs_review(demand_id: str, outcome: str, key_enterprise: bool, sample_share: float) -> bool:
+    """Whether a resolution waits for the supervisor's review (结案审核): always when the outcome is
+    ``unresolvable`` or the enterprise is a key one; otherwise the deterministic ``sample_share`` of demands."""
+    if outcome == "unresolvable" or key_enterprise:
+        return True
+    return sample_point(demand_id) < sample_share
 
 
 # --- urgency ---------------------------------------------------------------------------------------

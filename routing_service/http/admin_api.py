@@ -1,6 +1,7 @@
 """The roster admin API: list, read, create and edit officers; switch them on/off duty; change capacity.
 
-Everything here is for the ``admin`` role. Input is validated like the YAML roster (one schema, in
+Everything here is for the ``admin`` role, except the bulk reassignment of an officer's open demands, which a
+supervisor may do for their own street's demands (issue 15). Input is validated like the YAML roster (one schema, in
 :mod:`routing_service.reference`): unknown street, department or category codes are 422 with field paths.
 More room (on duty again, a higher capacity) is offered to the unassigned queues by the worker's timer.
 Every change is audited by its command (:mod:`shared.audit`), here and on the admin's roster page alike.
@@ -14,7 +15,14 @@ from flask import url_for
 from flask_smorest import abort
 
 from routing_service import commands, queries
-from routing_service.http.schemas import CapacityIn, OfficerListArgs, OfficerOut, OfficerPatch
+from routing_service.http.schemas import (
+    CapacityIn,
+    OfficerListArgs,
+    OfficerOut,
+    OfficerPatch,
+    ReassignIn,
+    ReassignOut,
+)
 from routing_service.reference import OfficerIn
 from shared.audit import Journal
 from shared.webkit.app import BEARER, context
@@ -101,3 +109,16 @@ def set_capacity(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     """Change how many open demands the officer may hold. Lowering it below their load takes nothing away;
     they just get no more until they are under it."""
     return commands.set_capacity(context(), officer_id, body["capacity"], **_who())
+
+
+@blp.route("/officers/<officer_id>/reassign", methods=["POST"])
+@require("admin", "supervisor")
+@blp.arguments(ReassignIn)
+@blp.response(200, ReassignOut)
+@blp.doc(security=BEARER)
+def reassign(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
+    """Move the officer's open demands on (leave, departure): the routing rules choose without them, or
+    ``to_officer`` takes them all. An admin moves every street's; a supervisor the demands of their own street,
+    for an officer serving it. Each move is a ``transferred`` event (clocks do not restart); demands nobody
+    else can take now stay and are listed."""
+    return commands.reassign(context(), officer_id, body, current_principal())

@@ -91,5 +91,21 @@ for _name, _summary in (
     ("feedback", "Record the enterprise's satisfaction, as a grid worker of its street or a hotline or help-desk "
                  "agent speaking for it (never the holder: 403); unsatisfied reopens it to the same officer."),
     ("close", "Close a resolved demand."),
+    ("request-extension", "Ask for more working days (延期申请): the holder or the street's supervisor, while "
+                          "acknowledged or awaiting materials; one request waits at a time (409), within the SLA "
+                          "policy's cap (422 on `working_days`)."),
+    ("approve-extension", "Grant the waiting extension (a supervisor of the street): sla moves the resolution "
+                          "target; 409 when none waits or the policy's count is used up."),
+    ("refuse-extension", "Refuse the waiting extension with a reason (a supervisor of the street)."),
+    ("return", "Return the demand for re-routing with a reason code (退单, the holder): routing decides again "
+               "without anyone who returned it; the second return goes to the street's supervisor, escalated. "
+               "Clocks keep running."),
+    ("approve-resolution", "Accept a resolution under review (结案审核): a supervisor of the street or an admin, "
+                           "never its holder."),
+    ("send-back", "Send a resolution under review back to its holder with a reason (reopens it to them)."),
+    ("withdraw", "The enterprise withdraws the demand (撤销), recorded by whoever speaks for it; final."),
+    ("reject", "Do not accept the demand (不予受理) with a reason code: a supervisor of the street; final."),
+    ("merge", "Close this duplicate (重复) into the surviving demand `into` (open, the same enterprise); "
+              "the holder or the street's supervisor; final."),
 ):
     _action(_name, ACTION_SCHEMAS[_name], _summary)

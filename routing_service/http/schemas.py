@@ -11,7 +11,7 @@ from routing_service.domain.states import STATES
 from routing_service.queries import OFFICER_TABS, QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
 from shared.contracts.reference import DEPARTMENTS, STREETS
-from shared.contracts.vocabulary import CHANNELS, OUTCOMES, SATISFACTIONS
+from shared.contracts.vocabulary import CHANNELS, OUTCOMES, REJECT_REASONS, RETURN_REASONS, SATISFACTIONS
 from shared.fields import DemandFactsOut, Text, Token, count
 
 # --- assignments and queues --------------------------------------------------------------------------
@@ -52,6 +52,11 @@ class AssignmentOut(DemandFactsOut):
     outcome = fields.String(allow_none=True)
     satisfaction = fields.String(allow_none=True)
     reopen_count = fields.Integer()
+    extension_request = fields.Dict(allow_none=True, metadata={
+        "description": "The extension waiting for the supervisor: working_days, reason, actor_id, at"})
+    extension_count = fields.Integer(metadata={"description": "Extensions approved so far"})
+    returned_by = fields.List(fields.String(), metadata={"description": "Officers who returned the demand"})
+    merged_into = fields.String(allow_none=True)
     next_due = fields.AwareDateTime(allow_none=True)
     clocks = fields.List(fields.Nested(ClockOut))
     transfers = fields.List(fields.Nested(TransferOut))
@@ -144,11 +149,69 @@ class FeedbackIn(Schema):
                    metadata={"description": "The enterprise's own words, if any"})
 
 
+class ExtensionRequestIn(Schema):
+    working_days = fields.Float(required=True, validate=validate.Range(min=0.5), metadata={
+        "description": "More working days asked for (at least 0.5; at most the policy's share of the demand's "
+                       "resolution target, else 422)"})
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ExtensionApproveIn(Schema):
+    reason = Text(load_default="", validate=validate.Length(max=500))
+
+
+class ReasonIn(Schema):
+    """A reason is required (the holder or the enterprise is told it)."""
+
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ReturnIn(Schema):
+    reason_code = fields.String(required=True, validate=validate.OneOf(RETURN_REASONS))
+    note = Text(load_default="", validate=validate.Length(max=500))
+
+
+class ReviewApproveIn(Schema):
+    note = Text(load_default="", validate=validate.Length(max=500))
+
+
+class RejectIn(Schema):
+    reason_code = fields.String(required=True, validate=validate.OneOf(REJECT_REASONS))
+    note = Text(load_default="", validate=validate.Length(max=500))
+
+
+class MergeIn(Schema):
+    into = Token(36, required=True, metadata={
+        "description": "The surviving demand: open, in routing, of the same enterprise (else 422 on `into`)"})
+
+
 # The body each action takes (the API's and the officer's page's forms).
 ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "acknowledge": NoBody, "request-materials": MaterialsRequestIn, "materials-received": NoBody,
     "transfer": TransferIn, "resolve": ResolveIn, "escalate": EscalateIn, "feedback": FeedbackIn, "close": NoBody,
+    "request-extension": ExtensionRequestIn, "approve-extension": ExtensionApproveIn, "refuse-extension": ReasonIn,
+    "return": ReturnIn, "approve-resolution": ReviewApproveIn, "send-back": ReasonIn, "withdraw": ReasonIn,
+    "reject": RejectIn, "merge": MergeIn,
 }
+
+
+class ReassignIn(Schema):
+    to_officer = Token(64, metadata={"description": "Give every demand to this officer instead of the rules' "
+                                                    "choice (a supervisor's override)"})
+
+
+class ReassignedOut(Schema):
+    demand_id = fields.String()
+    from_officer_id = fields.String()
+    to_officer_id = fields.String(allow_none=True)
+    rule = fields.String()
+
+
+class ReassignOut(Schema):
+    moved = fields.Integer(metadata={"description": "How many demands changed hands"})
+    items = fields.List(fields.Nested(ReassignedOut), metadata={"description": "Each one moved, and where"})
+    stayed = fields.List(fields.String(), metadata={
+        "description": "Demands nobody else could take now (they stay with the officer)"})
 
 
 # --- the roster ------------------------------------------------------------------------------------

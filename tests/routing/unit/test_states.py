@@ -8,7 +8,9 @@ from routing_service.domain.states import (
     ACTIONS,
     EVENT_TYPES,
     OPEN_STATES,
+    FINAL_STATES,
     REOPEN,
+    RESOLVE_FOR_REVIEW,
     STATES,
     TRANSITIONS,
     InvalidTransition,
@@ -36,6 +38,21 @@ EXPECTED = {
     ("feedback_received", REOPEN): "acknowledged",
     ("resolved", "close"): "closed",
     ("feedback_received", "close"): "closed",
+    # issue 15: extension, return, review, withdrawal, rejection, merge
+    **{(s, a): s for s in ("acknowledged", "awaiting_materials")
+       for a in ("request-extension", "approve-extension", "refuse-extension")},
+    ("assigned", "return"): "assigned",
+    ("acknowledged", "return"): "acknowledged",
+    ("awaiting_materials", "return"): "awaiting_materials",
+    ("assigned", RESOLVE_FOR_REVIEW): "under_review",
+    ("acknowledged", RESOLVE_FOR_REVIEW): "under_review",
+    ("awaiting_materials", RESOLVE_FOR_REVIEW): "under_review",
+    ("under_review", "approve-resolution"): "resolved",
+    ("under_review", "send-back"): "acknowledged",
+    **{(s, "withdraw"): "withdrawn"
+       for s in ("unassigned", "assigned", "acknowledged", "awaiting_materials", "under_review")},
+    **{(s, "reject"): "rejected" for s in ("unassigned", "assigned", "acknowledged", "awaiting_materials")},
+    **{(s, "merge"): "merged" for s in ("unassigned", "assigned", "acknowledged", "awaiting_materials")},
 }
 
 
@@ -59,11 +76,12 @@ def test_table_is_exactly_the_documented_one() -> None:
     assert TRANSITIONS == EXPECTED
 
 
-def test_closed_is_final_and_open_states_allow_escalation() -> None:
-    assert allowed_actions("closed") == []
+def test_final_states_lead_nowhere_and_open_states_allow_escalation() -> None:
+    assert all(allowed_actions(s) == [] for s in FINAL_STATES)
+    assert not any(state in FINAL_STATES for state, _ in TRANSITIONS)
     assert all("escalate" in allowed_actions(s) for s in OPEN_STATES)
 
 
 def test_every_action_emits_a_catalogued_event() -> None:
-    assert set(EVENT_TYPES) == {*ACTIONS, REOPEN}
+    assert set(EVENT_TYPES) == {*ACTIONS, REOPEN, RESOLVE_FOR_REVIEW}
     assert all(t in CATALOGUE for t in EVENT_TYPES.values())
