@@ -52,6 +52,7 @@ api_blp = ApiBlueprint("enterprise_links", __name__, url_prefix="/api/v1",
 VIEW_LIMIT = "30 per minute"
 FEEDBACK_LIMIT = "5 per minute"
 COMMENT_MAX = 1000
+REASON_MAX = 500  # routing's ReasonIn.reason
 # What the enterprise's timeline tells; escalations and SLA alerts are the district's own business.
 # Of the longer lifecycle (issue 15) it tells what changes for the enterprise: more time granted, a return to
 # the right office, the review's verdict, the demand's own end; a request for more time is the office's business.
@@ -66,6 +67,12 @@ class FeedbackForm(Schema):
 
     satisfaction = fields.String(required=True, validate=validate.OneOf(SATISFACTIONS))
     comment = Text(load_default="", validate=validate.Length(max=COMMENT_MAX))
+
+
+class WithdrawForm(Schema):
+    """Withdrawing (撤销): the enterprise says why, in its own words (routing keeps them as the reason)."""
+
+    reason = Text(required=True, validate=validate.Length(min=1, max=REASON_MAX))
 
 
 class LinkOut(Schema):
@@ -251,7 +258,9 @@ def _page(token: str, demand: Demand, timeline: list[TimelineEntry], errors: dic
         status_words=enterprise_status_words(demand.status), officer=officer, officer_phone=phone,
         deadline=when(deadline) if deadline else None, steps=plain_timeline(demand, timeline),
         materials=materials, asks=asks, sent=bool(request.args.get("sent")), errors=errors or {},
-        form=form or {}, message=message, satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX), status)
+        form=form or {}, message=message, satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX,
+        may_withdraw=demand.status not in NOT_OPEN_STATUSES, withdrawn=bool(request.args.get("withdrawn")),
+        reason_max=REASON_MAX), status)
 
 
 @bp.get("/e/<token>")
@@ -276,18 +285,45 @@ def feedback(token: str) -> Response:
     except ValidationError as exc:
         return _page(token, demand, timeline, localize_all(flatten_errors(exc.messages)), form,
                      gettext("Some fields need fixing."), 422)
-    config = current_app.config
-    bearer = issue_token("enterprise", demand.id, None, secret=config["JWT_SECRET"],
-                         ttl_seconds=min(SERVICE_TOKEN_SECONDS, config["JWT_MAX_TTL_SECONDS"]),
-                         max_ttl_seconds=config["JWT_MAX_TTL_SECONDS"])
     sent = {"satisfaction": body["satisfaction"], **({"comment": body["comment"]} if body["comment"] else {})}
     try:
-        call_service("routing", f"/api/v1/demands/{demand.id}/feedback", body=sent, token=bearer)
+        call_service("routing", f"/api/v1/demands/{demand.id}/feedback", body=sent, token=_as_enterprise(demand))
     except ServiceUnavailable as exc:
         message = (gettext("Your rating was already recorded, or the demand is no longer waiting for one.")
                    if exc.status == 409 else gettext("Your rating could not be sent just now. Try again shortly."))
         return _page(token, demand, timeline, None, form, message, 409 if exc.status == 409 else 503)
     return redirect(url_for("enterprise.view", token=token, sent=1), 303)
+
+
+@bp.post("/e/<token>/withdraw")
+def withdraw(token: str) -> Response:
+    """撤销: the enterprise withdraws its own demand, through routing's ``withdraw`` as the enterprise of this
+    one demand (as its rating goes); its reason is what routing keeps. The clocks stop and the demand ends."""
+    found = _linked(token)
+    if found is None:
+        return _gone()
+    demand, timeline = found
+    form = {"reason": request.form.get("reason", "")}
+    try:
+        body = WithdrawForm().load({k: v for k, v in form.items() if v.strip() != ""})
+    except ValidationError as exc:
+        return _page(token, demand, timeline, localize_all(flatten_errors(exc.messages)), form,
+                     gettext("Some fields need fixing."), 422)
+    try:
+        call_service("routing", f"/api/v1/demands/{demand.id}/withdraw", body=body, token=_as_enterprise(demand))
+    except ServiceUnavailable as exc:
+        message = (gettext("Your demand can no longer be withdrawn: it is already answered or ended.")
+                   if exc.status == 409 else gettext("Your request could not be sent just now. Try again shortly."))
+        return _page(token, demand, timeline, None, form, message, 409 if exc.status == 409 else 503)
+    return redirect(url_for("enterprise.view", token=token, withdrawn=1), 303)
+
+
+def _as_enterprise(demand: Demand) -> str:
+    """A short-lived bearer token of the ``enterprise`` role for this one demand (routing's ``may_act``)."""
+    config = current_app.config
+    return issue_token("enterprise", demand.id, None, secret=config["JWT_SECRET"],
+                       ttl_seconds=min(SERVICE_TOKEN_SECONDS, config["JWT_MAX_TTL_SECONDS"]),
+                       max_ttl_seconds=config["JWT_MAX_TTL_SECONDS"])
 
 
 @bp.after_request
@@ -314,5 +350,6 @@ def _limit(state: BlueprintSetupState) -> None:
         raise RuntimeError("the enterprise pages need an app made by shared.webkit.app.create_app")
     limiter = Limiter(get_remote_address, app=app, storage_uri=f"{STORAGE_SCHEME}://",
                       storage_options={"engine": store.engine}, strategy="fixed-window", headers_enabled=True)
-    for endpoint, limit in (("enterprise.view", VIEW_LIMIT), ("enterprise.feedback", FEEDBACK_LIMIT)):
+    for endpoint, limit in (("enterprise.view", VIEW_LIMIT), ("enterprise.feedback", FEEDBACK_LIMIT),
+                            ("enterprise.withdraw", FEEDBACK_LIMIT)):
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])

@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
+from intake_service.domain.policy import NOT_OPEN_STATUSES
 from intake_service.http import caller, ctx
 from intake_service.http.pages import body_from_form, number, officer_names, registry_warnings, status_words
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
@@ -42,6 +43,7 @@ SEARCH_LIMIT = 50
 CALLBACK_LIMIT = 100
 LOOKUP_LIMIT = 8
 COMMENT_MAX = 1000  # routing's FeedbackIn.comment
+REASON_MAX = 500  # routing's ReasonIn.reason
 
 
 @bp.context_processor
@@ -168,7 +170,7 @@ def demand_page(demand_id: str) -> Any:
 
 
 def _demand_page(demand_id: str, message: str | None = None, status: int = 200,
-                 form: MultiDict[str, str] | None = None) -> Any:
+                 form: MultiDict[str, str] | None = None, withdraw_problem: str | None = None) -> Any:
     who = caller()
     try:
         demand, timeline = queries.readable_demand(ctx(), who, demand_id)
@@ -183,6 +185,8 @@ def _demand_page(demand_id: str, message: str | None = None, status: int = 200,
         names=officer_names(), clocks=clocks, clocks_problem=clocks_problem, message=message,
         form=form or MultiDict(), satisfactions=SATISFACTIONS, comment_max=COMMENT_MAX,
         asks_feedback=demand.status == "resolved" and demand.satisfaction is None,
+        may_withdraw=demand.status not in NOT_OPEN_STATUSES, withdraw_problem=withdraw_problem,
+        reason_max=REASON_MAX, withdrawn=bool(request.args.get("withdrawn")),
         rated=request.args.get("rated") if request.args.get("rated") in SATISFACTIONS else None), status
 
 
@@ -237,3 +241,38 @@ def _feedback_refused(status: int | None) -> str:
     if status == 422:
         return gettext("The answer was not recorded: routing refused it as incomplete.")
     return gettext("The answer was not recorded. Try again in a moment.")
+
+
+# --- 撤销: the enterprise withdraws its demand ---------------------------------------------------------------
+
+
+@bp.post("/hotline/demands/<demand_id>/withdraw")
+@require_page("hotline_agent")
+def withdraw(demand_id: str) -> Any:
+    """Withdraw the demand at the enterprise's request, said on the phone, through routing's ``withdraw`` action
+    as the signed-in agent (the clocks stop; the demand leaves the resolution rate). The agent writes down what
+    the enterprise said: routing keeps it as the reason."""
+    form = request.form
+    reason = form.get("reason", "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        problem = (gettext("Write down why the enterprise withdraws it.") if not reason else
+                   gettext("The reason is too long (at most %(n)s characters).", n=REASON_MAX))
+        return _demand_page(demand_id, None, 422, form, problem)
+    try:
+        call_service("routing", f"/api/v1/demands/{demand_id}/withdraw", body={"reason": reason})
+    except ServiceUnavailable as exc:
+        return _demand_page(demand_id, None, exc.status or 503, form, _withdraw_refused(exc.status))
+    return redirect(url_for("hotline.demand_page", demand_id=demand_id, withdrawn=1))
+
+
+def _withdraw_refused(status: int | None) -> str:
+    """Routing's refusal of a withdrawal, in words."""
+    if status == 409:
+        return gettext("Not withdrawn: the demand can no longer be withdrawn (it is already resolved or ended).")
+    if status == 403:
+        return gettext("Not withdrawn: you may not withdraw this demand.")
+    if status == 404:
+        return gettext("Not withdrawn: routing has not received this demand yet. Try again in a moment.")
+    if status == 422:
+        return gettext("Not withdrawn: routing refused it as incomplete.")
+    return gettext("Not withdrawn: the routing service did not answer. Try again in a moment.")
