@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from intake_service import repository
 from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.policy import (
+    ENDING_KINDS,
     EVERY_STREET,
     MAX_DUPLICATES,
     OPEN311_CLOSED,
@@ -351,9 +352,10 @@ def unanswered_online(ctx: Context, caller: Caller, limit: int) -> list[dict[str
 
 
 def closed_at(session: Session, demand_id: str) -> datetime | None:
-    """When the demand was closed (its last ``closed`` event), or None while it is open."""
+    """When the demand ended (its last ``closed``, or its withdrawal, rejection or merge), or None while it is
+    open."""
     return session.scalar(select(func.max(TimelineEntry.at)).where(TimelineEntry.demand_id == demand_id,
-                                                                   TimelineEntry.kind == "closed"))
+                                                                   TimelineEntry.kind.in_(ENDING_KINDS)))
 
 
 def link_issued(ctx: Context, demand_id: str) -> tuple[datetime, datetime | None] | None:

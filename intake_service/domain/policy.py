@@ -360,7 +360,10 @@ def is_likely_duplicate(status: str, received_at: datetime, now: datetime) -> bo
 # Who may give an enterprise the link to its demand (besides being allowed to read the demand): the people who
 # speak with it. Admins administer the system; they do not hand out links.
 LINK_ISSUERS = frozenset({"grid_worker", "officer", "supervisor", "hotline_agent", "helpdesk_agent"})
-# The link keeps working this long after the demand is closed, then it is as if it never existed.
+# The timeline entries that end a demand: closing, and the ends of issue 15 (撤销, 不予受理, 重复).
+ENDING_KINDS = ("closed", "withdrawn", "rejected", "merged")
+# The link keeps working this long after the demand is closed (or otherwise ended), then it is as if it never
+# existed.
 LINK_LIFE_AFTER_CLOSING = timedelta(days=30)
 TOKEN_BYTES = 18  # 144 random bits, 24 URL-safe characters
 

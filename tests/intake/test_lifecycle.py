@@ -289,3 +289,31 @@ def test_a_merge_joins_the_duplicates_timeline_to_the_survivor_once_however_ofte
     assert f"Merged demand {demand_number(duplicate)}" in english
     assert f"From demand {demand_number(duplicate)}" in english
     assert "Merged into another demand of the enterprise" in _page(intake, duplicate, "en")
+
+
+def _issue_link(intake: Any, demand_id: str) -> str:
+    resp = intake.client.post(f"/api/v1/demands/{demand_id}/enterprise-link", headers=intake.grid(STREET, WORKER))
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["url"].rsplit("/e/", 1)[1]
+
+
+def test_the_enterprises_page_says_the_new_ends_in_plain_words_and_its_link_expires_after_them(intake):
+    survivor, duplicate, rejected = _log(intake)["id"], _log(intake)["id"], _log(intake)["id"]
+    links = {d: _issue_link(intake, d) for d in (survivor, duplicate, rejected)}
+    _act(intake, events.EXTENSION_APPROVED, survivor, actor_id=SUPERVISOR, working_days=3, business_seconds=86400)
+    _act(intake, events.MERGED, duplicate, into=survivor)
+    long_ago = datetime.now(UTC) - timedelta(days=31)
+    _act(intake, events.REJECTED, rejected, actor_id=SUPERVISOR, reason_code="other_authority", at=long_ago)
+    _settled(intake, duplicate, "merged", "merged")
+    _settled(intake, rejected, "rejected", "rejected")
+    visitor = intake.client.application.test_client()
+
+    page = visitor.get(f"/e/{links[survivor]}?lang=zh_Hans_CN").get_data(as_text=True)
+    assert "已批准延期 3 个工作日。" in page
+    assert f"您就同一事项提出的诉求 {demand_number(duplicate)} 已合并至本诉求。" in page
+    page = visitor.get(f"/e/{links[duplicate]}?lang=en").get_data(as_text=True)
+    assert "Your demand was merged with another of yours about the same matter, which carries on." in page
+    assert f"Merged into your demand {demand_number(survivor)}, where it carries on." in page
+    assert "To be resolved by" not in page  # an ended demand promises no deadline
+    # Rejected 31 days ago: its link has expired as a closed demand's does.
+    assert visitor.get(f"/e/{links[rejected]}").status_code == 404
