@@ -516,7 +516,7 @@ def _merge(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
     into = body["into"]
     survivor = session.get(Assignment, into) if into != a.demand_id else None
     problem = ("a demand cannot be merged into itself" if into == a.demand_id
-               else f"no demand {into!r} has reached routing" if survivor is None
+               else f"demand {into!r} has not reached routing" if survivor is None
                else f"{into} is {survivor.state}: merge into an open demand" if not survivor.is_open
                else "the two demands are of different enterprises"
                if survivor.enterprise_uscc != a.enterprise_uscc else None)
