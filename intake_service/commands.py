@@ -6,6 +6,7 @@ A use case says no with :class:`IntakeRefused`, raised before anything is commit
 Logging a demand is the hot path: one transaction, one commit, no read it does not need — the registry
 look-up and the insert of a new enterprise are one statement, the demand and its ``submitted`` event are
 two inserts, and an Idempotency-Key costs nothing until a retry actually collides with the unique index.
+The likely duplicates (issue 15) are one read by the USCC index, skipped for an enterprise met for the first time.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_k
             else:
                 ent = repository.find_or_add_enterprise(session, reported["uscc"], reported["name"], body["street"],
                                                         now)
-            duplicates = tuple(d.id for d in repository.likely_duplicates(
+            # One indexed read (by USCC) for an enterprise met before; one this demand adds has no demands yet.
+            duplicates = () if ent.added else tuple(d.id for d in repository.likely_duplicates(
                 session, ent.uscc, body["category"], duplicate_since(now), MAX_DUPLICATES))
             demand = repository.add_demand(session, {
                 "id": str(uuid.uuid4()), "status": "submitted", "channel": body["channel"], "street": body["street"],
