@@ -30,6 +30,7 @@ from shared.auth_store import StoreUnavailable
 from shared.contracts.reference import STREETS
 from shared.webkit.app import context
 from shared.webkit.auth import accounts_of, auth_store
+from shared.webkit.errors import status_of
 from shared.webkit.pages import error_page, page_blueprint, require_page
 
 bp = page_blueprint("admin", __name__, template_folder="../templates")
@@ -52,6 +53,7 @@ DONE = {
     "enable": lazy_gettext("Enabled: %(who)s."), "edit": lazy_gettext("Saved: %(who)s (signed out everywhere)."),
     "on_duty": lazy_gettext("On duty: %(who)s."), "off_duty": lazy_gettext("Off duty: %(who)s."),
     "capacity": lazy_gettext("Capacity saved: %(who)s."), "revoke": lazy_gettext("Revoked: %(who)s."),
+    "reassign": lazy_gettext("Open demands reassigned: %(who)s."),
 }
 
 
@@ -193,9 +195,11 @@ def account_action(username: str, action: str) -> Any:
 def _roster_page(errors: dict[str, dict[str, str]] | None = None, message: str | None = None,
                  status: int = 200) -> Any:
     street = request.args.get("street") if request.args.get("street") in STREETS else None
+    moved, stayed = request.args.get("moved", ""), request.args.get("stayed", "")
     return render_template("routing/admin_roster.html", officers=queries.officers(context(), street=street),
                            errors=errors or {}, message=message, done=_done(), streets=sorted(STREETS),
-                           street=street), status
+                           street=street, moved=int(moved) if moved.isdigit() else None,
+                           stayed=int(stayed) if stayed.isdigit() else 0), status
 
 
 @bp.get("/admin/roster")
@@ -241,6 +245,25 @@ def set_duty(officer_id: str) -> Any:
     on_duty = request.form.get("on_duty") == "1"
     return _roster_change(officer_id, lambda: commands.set_on_duty(
         context(), officer_id, on_duty, by=_me(), journal=journal()), "on_duty" if on_duty else "off_duty")
+
+
+@bp.post("/admin/roster/<officer_id>/reassign")
+@require_page("admin")
+def reassign(officer_id: str) -> Any:
+    """全部改派 of an officer taken off duty (or leaving): each open demand they hold goes where the routing rules
+    say, never back to them (the command of ``POST /api/v1/officers/<id>/reassign``); their clocks keep running."""
+    try:
+        out = commands.reassign(context(), officer_id, {}, g.principal)
+    except RoutingRefused as refusal:
+        if refusal.kind == "not_found":
+            return error_page(404, gettext("There is no such page."))
+        return _roster_page(None, gettext("Nothing was reassigned: the officer's demands changed meanwhile; "
+                                          "try again."), status_of(refusal))
+    street = request.args.get("street") if request.args.get("street") in STREETS else None
+    name = queries.officer(context(), officer_id)["name"]
+    return redirect(url_for("admin.roster", done="reassign", who=name, moved=out["moved"],
+                            stayed=len(out["stayed"]), street=street,
+                            _anchor=f"officer-{officer_id}"))
 
 
 # --- integration tokens ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from routing_service.domain import RoutingRefused
 from routing_service.domain.states import STATES
 from routing_service.http.schemas import ACTION_SCHEMAS, QueueArgs
 from shared.contracts.reference import DEPARTMENTS
-from shared.contracts.vocabulary import CHANNELS
+from shared.contracts.vocabulary import CHANNELS, REJECT_REASONS, RETURN_REASONS
 from shared.validation import flatten_errors
 from shared.webkit.app import context
 from shared.webkit.errors import status_of
@@ -32,7 +32,8 @@ bp = page_blueprint("officer", __name__, template_folder="../templates")
 
 QUEUE_PAGE = {"limit": 100, "offset": 0}
 # The choices each action's form offers with a "Choose…" placeholder (or radios, none checked).
-CHOICES = {"resolve": ("outcome",), "transfer": ("to_officer", "to_department"), "feedback": ("satisfaction",)}
+CHOICES = {"resolve": ("outcome",), "transfer": ("to_officer", "to_department"), "feedback": ("satisfaction",),
+           "return": ("reason_code",), "reject": ("reason_code",), "merge": ("into",)}
 TABS = (("open", lazy_gettext("To do")), ("resolved", lazy_gettext("Resolved, awaiting feedback")),
         ("closed", lazy_gettext("Closed")))
 NOT_YOURS = lazy_gettext("There is no such demand, or it is not yours to see.")
@@ -101,8 +102,22 @@ def demand(demand_id: str, errors: dict[str, list[str]] | None = None, message: 
     return render_template(
         "routing/demand.html", **page, **_clocks(demand_id, page["a"]), details=details,
         departments=sorted(DEPARTMENTS), errors=errors or {}, message=message, done=request.args.get("done"),
-        form=request.form,
+        form=request.form, return_reasons=RETURN_REASONS, reject_reasons=REJECT_REASONS,
+        merge_targets=_merge_targets(page, details) if "merge" in page["actions"] else [],
     ), status
+
+
+def _merge_targets(page: dict[str, Any], details: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The demands this one may be merged into: the same enterprise's other open demands the caller holds
+    (routing's own search by credit code), unless routing's page names them itself."""
+    if "merge_targets" in page:
+        return list(page["merge_targets"])
+    a = page["a"]
+    uscc = a.get("enterprise_uscc") or ((details or {}).get("enterprise") or {}).get("uscc")
+    if not uscc:
+        return []
+    found = queries.my_queue(context(), g.principal.subject, {**QUEUE_PAGE, "tab": "open", "q": uscc})
+    return [d for d in found["items"] if d["demand_id"] != a["demand_id"] and d["enterprise_uscc"] == uscc]
 
 
 @bp.get("/officer/demands/<demand_id>/clocks")
@@ -136,6 +151,8 @@ def act(demand_id: str, action: str) -> Any:
     except RoutingRefused as refusal:
         message = str(REFUSED.get(refusal.kind, gettext("Some fields need fixing.")))
         return demand(demand_id, localize_all(refusal.errors), message, status_of(refusal))
+    if request.form.get("back") == "supervisor" and g.principal.role == "supervisor":
+        return redirect(url_for("supervisor.supervisor", done=action, _anchor="result"))
     return redirect(url_for("officer.demand", demand_id=demand_id, done=action, _anchor="result"))
 
 

@@ -12,13 +12,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import g, render_template, request
+from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
+from marshmallow import ValidationError
 
-from routing_service import queries
+from routing_service import commands, queries
+from routing_service.domain import RoutingRefused
+from routing_service.http.schemas import ReassignIn
 from shared.calendar import SHANGHAI
 from shared.webkit.app import context
+from shared.webkit.errors import status_of
 from shared.webkit.pages import error_page, page_blueprint, require_page
+from shared.webkit.pages.labels import label
 from shared.webkit.service_client import ServiceUnavailable, call_service
 
 bp = page_blueprint("supervisor", __name__, template_folder="../templates")
@@ -28,6 +33,14 @@ CARDS = 10  # breach and escalation cards on the page (each may ask intake once)
 DRILL_PAGE = 25
 RATES = ("first_response_compliance", "on_time_resolution_rate", "resolution_rate")
 PERIODS = ("month", "all")
+# Why a bulk reassignment was refused, in the reader's words (the refusal's own message is for the API's callers).
+NOT_REASSIGNED = {
+    "invalid": lazy_gettext("Nothing was reassigned: the officer chosen cannot take these demands."),
+    "forbidden": lazy_gettext("Nothing was reassigned: only the street's supervisor may do that."),
+    "not_found": lazy_gettext("Nothing was reassigned: there is no such officer."),
+    "conflict": lazy_gettext("Nothing was reassigned: the officer's demands changed meanwhile; try again."),
+}
+DECIDED = ("approve-extension", "refuse-extension", "approve-resolution", "send-back")  # the page's own forms
 # Grafana dashboards by uid (deploy/grafana/dashboards); the SLA overview filters by its `street` variable.
 DASHBOARDS = (("yangpu-sla-overview", "?var-street={street}", lazy_gettext("SLA overview")),
               ("yangpu-pipeline", "", lazy_gettext("Event pipeline")))
@@ -36,8 +49,13 @@ DASHBOARDS = (("yangpu-sla-overview", "?var-street={street}", lazy_gettext("SLA 
 @bp.get("/supervisor")
 @require_page("supervisor")
 def supervisor() -> str:
-    """The street at a glance: what needs the supervisor, open work by officer, compliance, breaches."""
-    return render_template("routing/supervisor.html", **_street())
+    """The street at a glance: what waits for the supervisor's word (extension requests, resolutions to
+    review), what needs them, open work by officer, compliance, breaches."""
+    done = request.args.get("done", "")
+    return render_template("routing/supervisor.html", **_street(),
+                           decisions=queries.awaiting_supervisor(context(), g.principal.street, QUEUE_PAGE),
+                           done=gettext("Done: %(action)s.", action=label("action", done)) if done in DECIDED
+                           else None)
 
 
 @bp.get("/supervisor/panel")
@@ -53,10 +71,41 @@ def officer_work(officer_id: str) -> Any:
     show = request.args.get("show", "open")
     if show not in queries.STREET_WORK or len(officer_id) > 64:
         return error_page(404, gettext("There is no such page."))
+    moved, stayed = request.args.get("moved", ""), request.args.get("stayed", "")
+    return _officer_page(officer_id, show, moved=int(moved) if moved.isdigit() else None,
+                         stayed=int(stayed) if stayed.isdigit() else 0)
+
+
+def _officer_page(officer_id: str, show: str, message: str | None = None, status: int = 200,
+                  moved: int | None = None, stayed: int = 0) -> Any:
     street = g.principal.street
-    found = queries.officer_street_work(context(), street, officer_id, show, QUEUE_PAGE)
-    return render_template("routing/supervisor_officer.html", street=street, show=show, officer_id=officer_id,
-                           **found)
+    ctx = context()
+    found = queries.officer_street_work(ctx, street, officer_id, show, QUEUE_PAGE)
+    targets = [o for o in queries.officers(ctx, street=street) if o["on_duty"] and o["id"] != officer_id]
+    return render_template(
+        "routing/supervisor_officer.html", street=street, show=show, officer_id=officer_id, **found,
+        reassign_targets=targets, message=message, moved=moved, stayed=stayed,
+        reassign_url=url_for("supervisor.reassign", officer_id=officer_id)), status
+
+
+@bp.post("/supervisor/officers/<officer_id>/reassign")
+@require_page("supervisor")
+def reassign(officer_id: str) -> Any:
+    """全部改派: every open demand the officer holds goes to another holder (the rules' choice, or the one the
+    supervisor names), as ``POST /api/v1/officers/<id>/reassign`` does; back to the officer's list."""
+    if len(officer_id) > 64:
+        return error_page(404, gettext("There is no such page."))
+    to_officer = request.form.get("to_officer", "").strip()
+    try:
+        body = ReassignIn().load({"to_officer": to_officer} if to_officer else {})
+        out = commands.reassign(context(), officer_id, body, g.principal)
+    except ValidationError:
+        return _officer_page(officer_id, "open", str(NOT_REASSIGNED["invalid"]), 422)
+    except RoutingRefused as refusal:
+        return _officer_page(officer_id, "open", str(NOT_REASSIGNED.get(refusal.kind, NOT_REASSIGNED["invalid"])),
+                             status_of(refusal))
+    return redirect(url_for("supervisor.officer_work", officer_id=officer_id, show="open", moved=out["moved"],
+                            stayed=len(out["stayed"]), _anchor="result"), 303)
 
 
 @bp.get("/supervisor/rates/<rate>")
