@@ -255,6 +255,16 @@ def reopen(ctx: Context, session: Session, demand_id: str, at: datetime) -> list
     return _update(ctx, session, demand_id, apply)
 
 
+def approve_review(ctx: Context, session: Session, demand_id: str) -> list[CloudEvent]:
+    """``review_approved``: the resolution stands; no clock changes (they stopped when it was resolved)."""
+
+    def apply(tracked: TrackedDemand) -> None:
+        if tracked.demand.state == "under_review":
+            tracked.demand.state = "resolved"
+
+    return _update(ctx, session, demand_id, apply)
+
+
 def close(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str | None) -> list[CloudEvent]:
     """``closed``: stops whatever still runs; counts as closed from now if it was never resolved (routing
     repeats the resolution's outcome, if any)."""

@@ -21,8 +21,9 @@ merged                 rate and counts under its state instead (see ``sla_servic
 =====================  ==========================================================================
 
 ``resolved`` with ``review: true`` (waiting for 结案审核) stops the clocks like any resolution: the holder's work
-ended then. ``review_approved``, ``extension_requested``, ``extension_refused`` and ``returned`` change no clock
-(a return keeps the clocks running), so SLA has no handler for them.
+ended then; ``review_approved`` only marks the resolution as standing (no clock changes). ``extension_requested``,
+``extension_refused`` and ``returned`` change nothing (a return keeps the clocks running): SLA has no handler for
+them.
 
 ``transferred``, ``escalated`` and ``feedback_received`` restart nothing, so SLA has no handler for them
 (an unsatisfied feedback comes with its own ``reopened`` event). ``assigned`` changes nothing either, except
@@ -68,6 +69,7 @@ def handlers(ctx: Context) -> dict[str, Handler]:
             ctx, session, data["demand_id"], data["at"], data["outcome"], data.get("review", False)),
         events.REOPENED: lambda session, _, data: commands.reopen(ctx, session, data["demand_id"], data["at"]),
         events.SENT_BACK: lambda session, _, data: commands.reopen(ctx, session, data["demand_id"], data["at"]),
+        events.REVIEW_APPROVED: lambda session, _, data: commands.approve_review(ctx, session, data["demand_id"]),
         events.CLOSED: lambda session, _, data: commands.close(
             ctx, session, data["demand_id"], data["at"], data.get("outcome")),
         events.EXTENSION_APPROVED: lambda session, _, data: commands.extend(
