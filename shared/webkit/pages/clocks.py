@@ -55,7 +55,7 @@ def business_left(c: dict[str, Any], now: datetime, calendar: BusinessCalendar) 
     """Business seconds left on a clock: exact from ``target_at`` while it runs (or ran past it), else the
     target minus what was used (paused); None once met."""
     status = c.get("status")
-    if status == "met":
+    if status in ("met", "cancelled"):  # cancelled: the demand was withdrawn, rejected or merged
         return None
     target_at = _moment(c.get("target_at"))
     if status in ("running", "breached") and target_at is not None:

@@ -42,7 +42,7 @@ LABELS: dict[str, dict[str, Any]] = {
     "clock": {"first_response": _("First response"), "resolution": _("Resolution")},
     "clock_status": {
         "running": _("Running"), "paused": _("Paused"), "met": _("Met"),
-        "breached": lazy_pgettext("clock", "Breached"),
+        "breached": lazy_pgettext("clock", "Breached"), "cancelled": _("Stopped, not counted"),
     },
     "sla_status": {
         "on_track": _("On track"), "warning": _("Warning"), "breached": lazy_pgettext("clock", "Breached"),
