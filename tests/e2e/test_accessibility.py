@@ -47,6 +47,7 @@ def pages(demand: str) -> list[tuple[str, str, str, str | None]]:
         ("officer-closed", "routing", "/officer?tab=closed", "officer"),
         ("supervisor", "routing", "/supervisor", "supervisor"),
         ("supervisor-officer", "routing", "/supervisor/officers/com-wujiaochang-1", "supervisor"),
+        ("supervisor-demand", "routing", f"/officer/demands/{demand}", "supervisor"),  # reject, merge forms
         ("supervisor-rate", "routing", "/supervisor/rates/first_response_compliance", "supervisor"),
         ("compliance", "sla", "/compliance", "supervisor"),
         ("admin", "routing", "/admin", "admin"),
