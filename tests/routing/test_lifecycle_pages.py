@@ -1,4 +1,5 @@
-"""The further lifecycle's pages in-process (issue 15): the officer asks for more time and returns a demand, the
+"""The further lifecycle's pages in-process (issue 15): the officer asks for more time, returns a demand and merges
+a duplicate into the enterprise's other open demand, the
 supervisor approves the request and reviews a resolution from the street page, rejects a demand, reassigns an
 officer's work in bulk (as the admin's roster does for an officer taken off duty); the hotline agent and the
 enterprise's own link withdraw a demand. Every form offers its choices with nothing pre-selected, a reason
@@ -245,3 +246,26 @@ def test_the_enterprise_withdraws_its_own_demand_through_its_link(lifecycle: Har
     done = visitor.post(f"/e/{link}/withdraw", data={"csrf_token": token, "reason": "问题已解决，不再需要"})
     assert done.status_code == 303 and done.headers["Location"].endswith("withdrawn=1")
     assert _view(lifecycle, demand_id)["state"] == "withdrawn"
+
+
+def test_a_duplicate_is_merged_into_the_enterprises_other_open_demand_chosen_from_a_list(lifecycle: Harness) -> None:
+    survivor = _filed(lifecycle, "用电增容（电话）")
+    duplicate = _filed(lifecycle, "用电增容（网格）")
+    client = lifecycle.clients["routing"]
+    sign_in(lifecycle, "routing", *OFFICER)
+    path = f"/officer/demands/{duplicate}"
+    page = client.get(f"{path}?lang=en").get_data(as_text=True)
+    select = re.search(r'<select id="f-merge-into"[^>]*>(.*?)</select>', page, re.S)
+    assert select and re.match(r'\s*<option value="">', select[1]) and "selected" not in select[1]
+    assert f'value="{survivor}"' in select[1] and f'value="{duplicate}"' not in select[1]  # never itself
+    assert "用电增容（电话）" in select[1]
+    assert re.search(r'action="[^"]*/merge"[^>]*data-confirm=', page)
+    token = csrf(client, path)
+    unchosen = client.post(f"{path}/merge?lang=en", data={"csrf_token": token, "into": ""})
+    assert unchosen.status_code == 422
+    assert re.search(r'id="e-merge-into"[^>]*>Choose one of the options\.', unchosen.get_data(as_text=True))
+    merged = client.post(f"{path}/merge", data={"csrf_token": token, "into": survivor})
+    assert merged.status_code == 302, merged.get_data(as_text=True)
+    view = _view(lifecycle, duplicate)
+    assert (view["state"], view["merged_into"]) == ("merged", survivor)
+    assert f'href="/officer/demands/{survivor}"' in client.get(path).get_data(as_text=True)
