@@ -68,6 +68,9 @@ LABELS: dict[str, dict[str, Any]] = {
         "not_ours": _("it is not ours to handle"), "private_dispute": _("a private commercial dispute"),
         "judicial_matter": _("a matter for the courts"), "other_authority": _("a matter for another authority"),
         "not_a_demand": _("not a demand"),
+        # Routing's own reasons in the lifecycle (routing_service.domain.policy).
+        "repeated_return": _("returned more than once"), "no_eligible_officer": _("nobody else eligible took it"),
+        "officer_unavailable": _("the officer is unavailable"),
     },
     "action": {
         "acknowledge": _("Acknowledge"), "request-materials": _("Request materials"),
@@ -91,6 +94,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "street_commissioner": _("A street commissioner with the skill"),
         "unassigned": _("Nobody eligible: the street's queue"),
         "supervisor_assignment": _("Assigned by the supervisor"), "transfer": _("Transfer"),
+        "returned": _("Returned by its holder: routing chose again"),
+        "reassignment": _("Reassigned: the officer is unavailable"),
     },
     "role": {
         "grid_worker": _("Grid worker"), "hotline_agent": _("Hotline agent"),
