@@ -71,6 +71,7 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+@pytest.mark.both_backends  # the street's requests are read from a JSON column
 def test_the_officer_asks_for_more_time_and_the_supervisor_approves_it_from_the_street(lifecycle: Harness) -> None:
     demand_id = _filed(lifecycle, "厂房改造需延期")
     client = lifecycle.clients["routing"]
@@ -131,6 +132,7 @@ def test_a_return_offers_labelled_reasons_nothing_chosen_and_leaves_the_officer(
     assert view["officer_id"] and view["officer_id"] != OFFICER[1] and OFFICER[1] in view["returned_by"]
 
 
+@pytest.mark.both_backends
 def test_an_unresolvable_resolution_waits_for_review_and_is_sent_back_with_a_reason(lifecycle: Harness) -> None:
     demand_id = _filed(lifecycle, "无法解决的诉求")
     client = lifecycle.clients["routing"]
