@@ -7,8 +7,8 @@ import pytest
 from routing_service.domain.states import (
     ACTIONS,
     EVENT_TYPES,
-    OPEN_STATES,
     FINAL_STATES,
+    OPEN_STATES,
     REOPEN,
     RESOLVE_FOR_REVIEW,
     STATES,
