@@ -272,6 +272,10 @@ class DemandState:
 REASON_CODES = {"the resolution deadline was breached": "resolution_breached",
                 "the enterprise was not satisfied": "enterprise_unsatisfied"}
 REASONED_BY_ROUTING = frozenset({"escalated", "reopened"})  # kinds whose reason routing may write itself
+# Reasons routing of issue 15 writes as codes already (routing_service.domain.policy): an escalation after repeated
+# returns, or with nobody else eligible, and a bulk reassignment's transfer. Kept as codes too.
+ROUTING_REASON_CODES = frozenset({"repeated_return", "no_eligible_officer", "officer_unavailable"})
+CODED_BY_ROUTING = REASONED_BY_ROUTING | {"transferred"}
 
 
 def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +289,10 @@ def timeline_details(kind: str, data: dict[str, Any]) -> dict[str, Any]:
         details["into_number"] = demand_number(data["into"])
     if kind == "resolved" and data.get("review"):
         details["review"] = True  # waits for the supervisor's review (结案审核)
-    code = REASON_CODES.get(details.get("reason") or "") if kind in REASONED_BY_ROUTING else None
+    reason = details.get("reason") or ""
+    code = REASON_CODES.get(reason) if kind in REASONED_BY_ROUTING else None
+    if code is None and kind in CODED_BY_ROUTING and reason in ROUTING_REASON_CODES:
+        code = reason
     if code:
         del details["reason"]
         details["reason_code"] = code

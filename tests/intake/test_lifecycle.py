@@ -80,6 +80,13 @@ def test_timeline_details_keep_codes_days_and_the_survivors_number():
     assert "review" not in timeline_details("resolved", {"outcome": "resolved", "note": ""})
 
 
+def test_routings_own_lifecycle_reasons_are_kept_as_codes():
+    assert timeline_details("escalated", {"reason": "repeated_return", "automatic": True, "to_officer_id": None}) \
+        == {"reason_code": "repeated_return", "automatic": True, "to_officer_id": None}
+    assert timeline_details("transferred", {"reason": "officer_unavailable"})["reason_code"] == "officer_unavailable"
+    assert timeline_details("sent_back", {"reason": "repeated_return"}) == {"reason": "repeated_return"}  # typed
+
+
 def test_a_likely_duplicate_is_open_and_received_within_the_window():
     assert is_likely_duplicate("in_progress", NOW - DUPLICATE_WINDOW, NOW)  # the boundary is inside
     assert not is_likely_duplicate("in_progress", NOW - DUPLICATE_WINDOW - timedelta(seconds=1), NOW)
