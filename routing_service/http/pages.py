@@ -95,6 +95,7 @@ def demand(demand_id: str, errors: dict[str, list[str]] | None = None, message: 
     page = queries.demand_page(context(), g.principal, demand_id)
     if page is None:
         return error_page(404, str(NOT_YOURS))
+    page["actions"] = _offered(page["actions"], page["a"])
     try:
         details = call_service("intake", f"/api/v1/demands/{demand_id}")
     except ServiceUnavailable:
@@ -105,6 +106,14 @@ def demand(demand_id: str, errors: dict[str, list[str]] | None = None, message: 
         form=request.form, return_reasons=RETURN_REASONS, reject_reasons=REJECT_REASONS,
         merge_targets=_merge_targets(page, details) if "merge" in page["actions"] else [],
     ), status
+
+
+def _offered(actions: list[str], a: dict[str, Any]) -> list[str]:
+    """The forms worth showing: a request for more time only while none waits, its approval or refusal only
+    while one does (routing refuses the others anyway; a form bound to be refused is not offered)."""
+    pending = bool(a.get("extension_request"))
+    hidden = {"request-extension"} if pending else {"approve-extension", "refuse-extension"}
+    return [x for x in actions if x not in hidden]
 
 
 def _merge_targets(page: dict[str, Any], details: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -92,8 +92,10 @@ def test_the_officer_asks_for_more_time_and_the_supervisor_approves_it_from_the_
                         data={"csrf_token": token, "working_days": "2", "reason": "需等待规划部门批复"})
     assert asked.status_code == 302, asked.get_data(as_text=True)
     assert _view(lifecycle, demand_id)["extension_request"]["working_days"] == 2
+    assert f"{path}/request-extension" not in client.get(path).get_data(as_text=True)  # one request at a time
 
     sign_in(lifecycle, "routing", *SUPERVISOR)
+    assert "/approve-extension" in client.get(path).get_data(as_text=True)  # offered while a request waits
     street = client.get("/supervisor?lang=en").get_data(as_text=True)
     card = re.search(rf'<li class="card" data-demand-id="{demand_id}" data-card="extension">.*?</li>', street, re.S)
     assert card, street
@@ -109,6 +111,7 @@ def test_the_officer_asks_for_more_time_and_the_supervisor_approves_it_from_the_
     after = client.get("/supervisor?done=approve-extension&lang=en").get_data(as_text=True)
     assert "Done: Approve the extension." in after
     assert f'data-demand-id="{demand_id}" data-card="extension"' not in after
+    assert "/approve-extension" not in client.get(path).get_data(as_text=True)  # nothing waits any more
 
 
 def test_a_return_offers_labelled_reasons_nothing_chosen_and_leaves_the_officer(lifecycle: Harness) -> None:
