@@ -32,6 +32,12 @@ from tests.harness import Harness, make_harness
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", environments.PG_ADMIN_URL)
 KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", environments.KAFKA)
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The shipped SLA policy with no sampled closure reviews: tests resolve random demands and expect them
+# resolved, which the shipped 10 % sample would break for one demand in ten. Every process the tests start
+# inherits it (Settings.from_env, devstack.stack); the review rule has its own tests, and
+# tests/platform/test_reference.py keeps this file equal to deploy/sla_policy.yaml in everything else.
+TEST_SLA_POLICY = Path(__file__).with_name("sla_policy.yaml")
+os.environ.setdefault("SLA_POLICY_PATH", str(TEST_SLA_POLICY))
 
 
 def _reachable(host: str, port: int) -> bool:

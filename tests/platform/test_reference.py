@@ -127,3 +127,13 @@ def test_three_enterprises_and_one_key_enterprise_per_street(enterprises, office
     for e in enterprises:
         assert isinstance(e["key_enterprise"], bool)
         assert ("chief_officer" in e) == e["key_enterprise"]
+
+
+def test_the_tests_sla_policy_is_the_shipped_one_without_sampled_reviews():
+    """tests/sla_policy.yaml (every test's SLA_POLICY_PATH) may differ from the shipped policy in the review
+    sample only, so the tests time demands as production does."""
+    shipped = yaml.safe_load((DEPLOY / "sla_policy.yaml").read_text(encoding="utf-8"))
+    tests = yaml.safe_load((DEPLOY.parent / "tests" / "sla_policy.yaml").read_text(encoding="utf-8"))
+    assert shipped["review"]["sample_share"] > 0 and tests["review"]["sample_share"] == 0
+    shipped["review"].pop("sample_share"), tests["review"].pop("sample_share")
+    assert tests == shipped

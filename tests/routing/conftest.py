@@ -16,10 +16,10 @@ from sqlalchemy import delete, func, select
 from routing_service.model import Assignment, Officer, outbox
 from routing_service.timers import UnassignedRetry
 from shared.contracts import events
+from tests.conftest import TEST_SLA_POLICY
 from tests.harness import Harness, make_harness
 
 ROSTER = Path(__file__).with_name("roster.yaml")
-SLA_POLICY = Path(__file__).with_name("sla_policy.yaml")  # no sampled reviews: resolve means resolved
 OFFICER_1, OFFICER_2 = "com-wujiaochang-1", "com-wujiaochang-2"
 USCC = "91310110MA4PFF8Q3P"
 
@@ -93,7 +93,7 @@ class Routing(Harness):
 def make_routing(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Routing:
     """Routing alone on ``env``'s backend with the test roster; the retry timer runs on every step (tests of
     "which path refilled" stop it through :attr:`Routing.retry`)."""
-    return make_harness({**env, "ROSTER_PATH": str(ROSTER), "SLA_POLICY_PATH": str(SLA_POLICY)}, monkeypatch,
+    return make_harness({**env, "ROSTER_PATH": str(ROSTER), "SLA_POLICY_PATH": str(TEST_SLA_POLICY)}, monkeypatch,
                         ("routing",), cls=Routing,
                         routing={"retry_interval_s": 0.0})
 
