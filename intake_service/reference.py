@@ -6,10 +6,8 @@ officer serves: a token names an officer, the roster says where they work (windo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 from sqlalchemy.orm import Session
@@ -47,39 +45,3 @@ def load_roster(path: Path) -> Mapping[str, RosterOfficer]:
     return {entry["id"]: RosterOfficer(entry["kind"], frozenset(entry.get("streets") or ()),
                                        str(entry.get("name") or ""), str(entry.get("phone") or ""))
             for entry in entries}
-
-
-# The SLA policy's warning share when it does not set one (sla's default too).
-DEFAULT_WARNING_FRACTION = 0.8
-
-
-@dataclass(frozen=True)
-class Promises:
-    """What the SLA policy promises, in business seconds, as intake's pages tell people: the deadline a demand
-    is promised when filed, the help desk's first-answer minute. sla validates the file and keeps the clocks;
-    intake only reads the targets."""
-
-    first_response: Mapping[str, float]  # by channel; "default" for every other channel
-    resolution: Mapping[str, float]  # by complexity
-    warning_fraction: float
-
-    def first_response_for(self, channel: str) -> float | None:
-        return self.first_response.get(channel, self.first_response.get("default"))
-
-
-def _seconds(section: Any, seconds_per_working_day: int) -> dict[str, float]:
-    targets: dict[str, float] = {}
-    for key, target in (section or {}).items():
-        if isinstance(target, dict) and "working_days" in target:
-            targets[key] = float(target["working_days"]) * seconds_per_working_day
-        elif isinstance(target, dict) and "business_seconds" in target:
-            targets[key] = float(target["business_seconds"])
-    return targets
-
-
-def load_promises(path: Path, seconds_per_working_day: int) -> Promises:
-    """The targets of the SLA policy file (deploy/sla_policy.yaml)."""
-    policy = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return Promises(_seconds(policy.get("first_response"), seconds_per_working_day),
-                    _seconds(policy.get("resolution"), seconds_per_working_day),
-                    float(policy.get("warning_fraction", DEFAULT_WARNING_FRACTION)))

@@ -24,6 +24,7 @@ from shared.calendar import load_calendar
 from shared.config import Settings
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.fields import Phone, Text, count
+from shared.sla_policy import read_policy
 from shared.validation import flatten_errors
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
@@ -161,27 +162,12 @@ def seed(session: Session, settings: Settings) -> int:
 # --- the SLA policy's lifecycle sections (sla owns and validates the file; routing only reads it) ------------
 
 
-def _seconds(section: Any, seconds_per_working_day: int) -> dict[str, float]:
-    """A section of targets in business seconds (as intake's ``reference.load_promises`` reads them)."""
-    targets: dict[str, float] = {}
-    for key, target in (section or {}).items():
-        if isinstance(target, dict) and "working_days" in target:
-            targets[key] = float(target["working_days"]) * seconds_per_working_day
-        elif isinstance(target, dict) and "business_seconds" in target:
-            targets[key] = float(target["business_seconds"])
-    return targets
-
-
 def read_lifecycle_policy(path: Path, seconds_per_working_day: int) -> LifecyclePolicy:
     """The extension cap and review sample of the SLA policy file, with the defaults where it says nothing."""
-    policy = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    extension, review = policy.get("extension") or {}, policy.get("review") or {}
-    defaults = LifecyclePolicy()
+    targets = read_policy(path, seconds_per_working_day)
     return LifecyclePolicy(
-        max_extensions=int(extension.get("max_count", defaults.max_extensions)),
-        max_share_of_target=float(extension.get("max_share_of_target", defaults.max_share_of_target)),
-        review_sample_share=float(review.get("sample_share", defaults.review_sample_share)),
-        resolution_seconds=_seconds(policy.get("resolution"), seconds_per_working_day),
+        max_extensions=targets.max_extensions, max_share_of_target=targets.max_share_of_target,
+        review_sample_share=targets.review_sample_share, resolution_seconds=targets.resolution,
         seconds_per_working_day=seconds_per_working_day)
 
 

@@ -29,11 +29,11 @@ from intake_service.http import caller, ctx
 from intake_service.http.api import UPLOAD_LIMIT, file_response, read_upload
 from intake_service.http.schemas import DemandIn, DuplicateQuery, IdempotencyHeaders
 from intake_service.model import Demand
-from intake_service.reference import Promises, load_promises
 from shared.calendar import BusinessCalendar, load_calendar
 from shared.config import PROJECT_ROOT, Settings
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
+from shared.sla_policy import PolicyTargets, read_policy
 from shared.validation import flatten_errors
 from shared.webkit.errors import status_of
 from shared.webkit.inputs import body_limit
@@ -311,15 +311,15 @@ def officer_names() -> dict[str, str]:
     return {officer_id: o.name for officer_id, o in ctx().roster.items() if o.name}
 
 
-def promises(settings: Settings) -> tuple[BusinessCalendar, Promises]:
+def promises(settings: Settings) -> tuple[BusinessCalendar, PolicyTargets]:
     """The business calendar and the SLA policy's targets of this deployment (read once per process)."""
     return _promises(settings.calendar_overrides_path, settings.sla_policy_path, settings.service_hours)
 
 
 @functools.cache
-def _promises(calendar_path: Path, policy_path: Path, hours: str) -> tuple[BusinessCalendar, Promises]:
+def _promises(calendar_path: Path, policy_path: Path, hours: str) -> tuple[BusinessCalendar, PolicyTargets]:
     calendar = load_calendar(calendar_path, hours)
-    return calendar, load_promises(policy_path, calendar.seconds_per_working_day)
+    return calendar, read_policy(policy_path, calendar.seconds_per_working_day)
 
 
 def promised_by(settings: Settings, demand: Demand) -> datetime | None:
