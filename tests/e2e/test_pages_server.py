@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from sqlalchemy import func, select
 
@@ -197,8 +198,8 @@ def test_the_supervisor_page_shows_the_street_even_when_sla_does_not_answer(suit
 
 def _extracted() -> set[tuple[str | None, str]]:
     keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
-    method_map = [("shared/webkit/pages/**.py", "python"), ("*_service/http/*pages.py", "python"),
-                  ("shared/webkit/templates/**.html", "jinja2"), ("*_service/templates/**.html", "jinja2")]
+    with (CATALOGUE.parents[2] / "babel.cfg").open() as fh:  # what `pybabel extract` reads (docs/pages.md)
+        method_map, _options = parse_mapping_cfg(fh)
     found = set()
     for _file, _line, message, _comments, context in extract_from_dir(str(PROJECT_ROOT), method_map,
                                                                        keywords=keywords):
