@@ -20,6 +20,6 @@ def create(settings: Settings | None = None, *, ctx: Context | None = None) -> F
     one with the worker)."""
     ctx = ctx or bootstrap(settings)
     logs.configure("intake-web", ctx.settings.log_level)
-    apis = [api.blp, enterprise_pages.api_blp, open311.blp]
+    apis = [api.blp, open311.blp]
     return install_pages(create_app(ctx, apis, DESCRIPTION), pages.bp, helpdesk_pages.bp, hotline_pages.bp,
                          enterprise_pages.bp)

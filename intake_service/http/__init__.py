@@ -6,12 +6,17 @@ HTTP status (:mod:`shared.webkit.errors`, Open311's own error list) or a page me
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import cast
 
+from flask import url_for
+
+from intake_service import commands
 from intake_service.bootstrap import Context
 from intake_service.domain.policy import Caller
 from shared.webkit.app import context
 from shared.webkit.auth import current_principal
+from shared.webkit.pages import service_url
 
 
 def ctx() -> Context:
@@ -31,3 +36,11 @@ def caller_of(context: Context, subject: str, role: str, street: str | None) -> 
     if officer is None:
         return Caller(subject, role, street)
     return Caller(subject, role, street, kind=officer.kind, streets=officer.streets)
+
+
+def issue_link(demand_id: str) -> tuple[commands.IssuedLink, str, datetime]:
+    """Issue the enterprise's private link to the demand as the caller (the API and the link page both do):
+    what was issued, the link's address, and when."""
+    now = datetime.now(UTC)
+    issued = commands.issue_enterprise_link(ctx(), caller(), demand_id, now)
+    return issued, service_url("intake", url_for("enterprise.view", token=issued.token)), now

@@ -17,8 +17,8 @@ from marshmallow import RAISE, ValidationError
 from intake_service import commands, queries
 from intake_service.domain import INVALID, IntakeRefused
 from intake_service.domain.attachments import ACCEPTED, MAX_BYTES, MAX_PER_DEMAND
-from intake_service.domain.policy import CHANNELS_BY_ROLE
-from intake_service.http import caller, ctx
+from intake_service.domain.policy import CHANNELS_BY_ROLE, LINK_ISSUERS
+from intake_service.http import caller, ctx, issue_link
 from intake_service.http.schemas import (
     AttachmentForm,
     AttachmentList,
@@ -31,12 +31,14 @@ from intake_service.http.schemas import (
     DuplicateList,
     DuplicateQuery,
     IdempotencyHeaders,
+    LinkOut,
 )
 from intake_service.model import Attachment
 from shared.validation import flatten_errors
 from shared.webkit.app import answers
 from shared.webkit.auth import require
 from shared.webkit.inputs import ApiBlueprint, body_limit
+from shared.webkit.pages import service_url
 
 blp = ApiBlueprint("demands", __name__, url_prefix="/api/v1", description="Log and follow enterprise demands")
 # The file plus the multipart envelope and the form's other fields.
@@ -203,3 +205,20 @@ def list_attachments(demand_id: str) -> dict[str, Any]:
 def get_attachment(demand_id: str, attachment_id: str) -> Response:
     """One attachment's bytes, for whoever may read the demand (its holder included)."""
     return file_response(queries.attachment_file(ctx(), caller(), demand_id, attachment_id))
+
+
+@blp.route("/demands/<demand_id>/enterprise-link", methods=["POST"])
+@require(*sorted(LINK_ISSUERS))
+@blp.response(201, LinkOut(), description="A new link for the enterprise; any earlier one stops working.")
+@answers(blp, {403: "The role hands out no links, or may not read this demand.", 404: "No such demand."})
+def issue_enterprise_link(demand_id: str) -> dict[str, Any]:
+    """Issue the enterprise's private link to its demand.
+
+    Grid workers, officers, supervisors and hotline and help-desk agents who may read the demand. The answer
+    is the only time the link is seen (intake keeps its SHA-256); calling again issues a new one and the
+    earlier link stops working. It opens the demand's progress without a sign-in until 30 days after the
+    demand is closed.
+    """
+    issued, url, now = issue_link(demand_id)
+    return {"url": url, "page": service_url("intake", url_for("enterprise.link_page", demand_id=demand_id)),
+            "issued_at": now, "expires_at": issued.expires_at}

@@ -2,7 +2,7 @@
 
 Whoever speaks with the enterprise (its grid worker, the officer, an agent) issues the link from
 ``/demands/<id>/enterprise-link`` (a page with the QR code) or ``POST /api/v1/demands/<id>/enterprise-link``
-(for another service's page). The link, ``/e/<token>``, carries 144 random bits; intake keeps only their
+(for another service's page, in :mod:`.api`). The link, ``/e/<token>``, carries 144 random bits; intake keeps only their
 SHA-256 (:class:`intake_service.model.EnterpriseLink`), so it is shown once and never read back, and issuing
 again replaces it. It opens the demand's status, deadline, officer, timeline and the materials asked for, in
 plain words and without staff ids or the reporter's phone, until 30 days after the demand is closed; an
@@ -24,10 +24,10 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from marshmallow import Schema, ValidationError, fields, validate
 
-from intake_service import commands, queries
+from intake_service import queries
 from intake_service.domain import IntakeRefused
 from intake_service.domain.policy import LINK_ISSUERS, NOT_OPEN_STATUSES
-from intake_service.http import caller, ctx
+from intake_service.http import caller, ctx, issue_link
 from intake_service.http.pages import number, promised_by
 from intake_service.model import Demand, TimelineEntry
 from shared.auth import issue_token
@@ -35,18 +35,14 @@ from shared.auth_store import STORAGE_SCHEME
 from shared.contracts.vocabulary import SATISFACTIONS
 from shared.fields import Text
 from shared.validation import flatten_errors
-from shared.webkit.app import answers
-from shared.webkit.auth import auth_store, require
+from shared.webkit.auth import auth_store
 from shared.webkit.errors import status_of
-from shared.webkit.inputs import ApiBlueprint
-from shared.webkit.pages import SERVICE_TOKEN_SECONDS, page_blueprint, require_page, service_url, when
+from shared.webkit.pages import SERVICE_TOKEN_SECONDS, page_blueprint, require_page, when
 from shared.webkit.pages.errors import localize_all
 from shared.webkit.pages.labels import department_name, label
 from shared.webkit.service_client import ServiceUnavailable, call_service
 
 bp = page_blueprint("enterprise", __name__, template_folder="../templates")
-api_blp = ApiBlueprint("enterprise_links", __name__, url_prefix="/api/v1",
-                       description="The enterprise's private link to its demand")
 
 # Per client address: opening the link (and switching its language), and sending a rating.
 VIEW_LIMIT = "30 per minute"
@@ -75,43 +71,11 @@ class WithdrawForm(Schema):
     reason = Text(required=True, validate=validate.Length(min=1, max=REASON_MAX))
 
 
-class LinkOut(Schema):
-    url = fields.String(metadata={"description": "The link to give the enterprise (shown once: only its hash is "
-                                                 "kept; asking again issues a new one and the old stops working)"})
-    page = fields.String(metadata={"description": "Intake's page that shows the link as a QR code"})
-    issued_at = fields.AwareDateTime(metadata={"description": "When this link was issued"})
-    expires_at = fields.AwareDateTime(allow_none=True, metadata={
-        "description": "30 days after the demand was closed; null while it is open"})
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _issue(demand_id: str) -> tuple[commands.IssuedLink, str, datetime]:
-    now = _now()
-    issued = commands.issue_enterprise_link(ctx(), caller(), demand_id, now)
-    return issued, service_url("intake", url_for("enterprise.view", token=issued.token)), now
-
-
 # --- issuing the link (staff) ---------------------------------------------------------------------------
-
-
-@api_blp.route("/demands/<demand_id>/enterprise-link", methods=["POST"])
-@require(*sorted(LINK_ISSUERS))
-@api_blp.response(201, LinkOut(), description="A new link for the enterprise; any earlier one stops working.")
-@answers(api_blp, {403: "The role hands out no links, or may not read this demand.", 404: "No such demand."})
-def issue_link(demand_id: str) -> dict[str, Any]:
-    """Issue the enterprise's private link to its demand.
-
-    Grid workers, officers, supervisors and hotline and help-desk agents who may read the demand. The answer
-    is the only time the link is seen (intake keeps its SHA-256); calling again issues a new one and the
-    earlier link stops working. It opens the demand's progress without a sign-in until 30 days after the
-    demand is closed.
-    """
-    issued, url, now = _issue(demand_id)
-    return {"url": url, "page": service_url("intake", url_for("enterprise.link_page", demand_id=demand_id)),
-            "issued_at": now, "expires_at": issued.expires_at}
 
 
 @bp.route("/demands/<demand_id>/enterprise-link", methods=["GET", "POST"])
@@ -123,7 +87,7 @@ def link_page(demand_id: str) -> Any:
         demand, _ = queries.readable_demand(ctx(), caller(), demand_id)
         url = qr = expires = None
         if request.method == "POST":
-            issued, url, _ = _issue(demand_id)
+            issued, url, _ = issue_link(demand_id)
             expires = issued.expires_at
             qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
         earlier = queries.link_issued(ctx(), demand_id)

@@ -202,3 +202,12 @@ class DemandQuery(Schema):
 class DemandPage(Schema):
     items = fields.List(fields.Nested(DemandSummary), metadata={"description": "newest first"})
     next_cursor = fields.String(allow_none=True, metadata={"description": "null on the last page"})
+
+
+class LinkOut(Schema):
+    url = fields.String(metadata={"description": "The link to give the enterprise (shown once: only its hash is "
+                                                 "kept; asking again issues a new one and the old stops working)"})
+    page = fields.String(metadata={"description": "Intake's page that shows the link as a QR code"})
+    issued_at = fields.AwareDateTime(metadata={"description": "When this link was issued"})
+    expires_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "30 days after the demand was closed; null while it is open"})

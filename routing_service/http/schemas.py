@@ -149,8 +149,13 @@ class FeedbackIn(Schema):
                    metadata={"description": "The enterprise's own words, if any"})
 
 
+# No policy grants more than this in one extension (the longest target, 30 working days, twice over); the
+# policy's own cap, a share of the demand's target, is checked by the command.
+MAX_EXTENSION_DAYS = 60
+
+
 class ExtensionRequestIn(Schema):
-    working_days = fields.Float(required=True, validate=validate.Range(min=0.5), metadata={
+    working_days = fields.Float(required=True, validate=validate.Range(min=0.5, max=MAX_EXTENSION_DAYS), metadata={
         "description": "More working days asked for (at least 0.5; at most the policy's share of the demand's "
                        "resolution target, else 422)"})
     reason = Text(required=True, validate=validate.Length(min=1, max=500))
