@@ -139,6 +139,7 @@ def test_the_demand_page_shows_the_timeline_and_says_when_routing_cannot_give_th
     assert response.status_code == 200
     assert 'class="timeline"' in page and "钟月华" in page
     assert "the routing service did not answer" in page
+    assert f'href="/demands/{demand_id}/enterprise-link"' in page  # the QR code for the enterprise
     assert desk.client.get("/hotline/demands/00000000-0000-4000-8000-000000000000").status_code == 404
 
 

@@ -53,6 +53,8 @@ def test_forms_preselect_nothing_refuse_a_placeholder_and_need_the_materials_not
     page = client.get(path).get_data(as_text=True)
     assert not re.search(r'name="(outcome|satisfaction)"[^>]* checked', page)
     assert re.search(r'<select id="f-to-department"[^>]*>\s*<option value="">', page)
+    link = re.search(r'data-part="enterprise-link"\s+href="([^"]+)"', page)  # the enterprise's QR code, at intake
+    assert link and link.group(1).endswith(f"/demands/{demand_id}/enterprise-link")
     token = csrf(client, path)
 
     unchosen = client.post(f"{path}/resolve?lang=en", data={"csrf_token": token, "choices": "outcome", "note": "已办"})
