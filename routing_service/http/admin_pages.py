@@ -54,6 +54,7 @@ DONE = {
     "on_duty": lazy_gettext("On duty: %(who)s."), "off_duty": lazy_gettext("Off duty: %(who)s."),
     "capacity": lazy_gettext("Capacity saved: %(who)s."), "revoke": lazy_gettext("Revoked: %(who)s."),
     "reassign": lazy_gettext("Open demands reassigned: %(who)s."),
+    "departed": lazy_gettext("Account disabled and off duty: %(who)s. Reassign what they still hold below."),
 }
 
 
@@ -172,7 +173,8 @@ def edit_account(username: str) -> Any:
 @bp.post("/admin/accounts/<username>/<action>")
 @require_page("admin")
 def account_action(username: str, action: str) -> Any:
-    """Unlock, disable, enable, or reset the password (a new one-time password, shown once)."""
+    """Unlock, disable, enable, or reset the password (a new one-time password, shown once). Disabling an
+    officer's account also takes them off duty and leads to the roster, where their open demands are reassigned."""
     if action not in ACCOUNT_ACTIONS:
         return error_page(404, gettext("There is no such page."))
     if action == "disable" and username.strip().lower() == _me():
@@ -186,6 +188,10 @@ def account_action(username: str, action: str) -> Any:
         return error_page(404, gettext("There is no such page."))
     except (StoreUnavailable, SQLAlchemyError):
         return error_page(503, str(STORE_DOWN))
+    if action == "disable" and account.officer_id:
+        # An officer who leaves: no new demands, and the roster offers 全部改派 of what they still hold.
+        return _roster_change(account.officer_id, lambda: commands.set_on_duty(
+            context(), account.officer_id or "", False, by=_me(), journal=journal()), "departed")
     return redirect(url_for("admin.accounts", done=action, who=account.username))
 
 

@@ -260,3 +260,19 @@ def test_an_account_update_is_checked_as_a_whole_and_ends_its_sessions(routing: 
     assert (changed.role, changed.officer_id, changed.subject) == ("hotline_agent", None, "he.ping")
     assert accounts.resolve(session_id) is None  # the session carried the old role
     assert _audit(routing, target="he.ping")[0].after == {"role": "hotline_agent", "officer_id": None}
+
+
+def test_disabling_an_officers_account_takes_them_off_duty_and_offers_to_reassign_their_work(
+        routing: Routing, admin: Any) -> None:
+    held = routing.submit()
+    assert routing.assignment(held).officer_id == OFFICER_1
+    _accounts(routing).create("officer.one", "officer", "one@example.cn", None, OFFICER_1,
+                              password="correct-horse-battery-staple", must_change_password=False)
+    token = _csrf(admin)
+    left = admin.post("/admin/accounts/officer.one/disable?lang=en", data={"csrf_token": token})
+    assert left.status_code == 302 and "/admin/roster" in left.headers["Location"]
+    assert routing.officer(OFFICER_1).on_duty is False
+    page = admin.get(left.headers["Location"]).get_data(as_text=True)
+    assert "Account disabled and off duty" in page
+    assert f'action="/admin/roster/{OFFICER_1}/reassign' in page
+    assert [e.action for e in _audit(routing, target=OFFICER_1)][:1] == ["officer.off_duty"]
