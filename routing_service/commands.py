@@ -15,7 +15,7 @@ between is refused rather than acted on from a stale read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -335,8 +335,8 @@ def _transfer(ctx: Context, session: Session, a: Assignment, body: dict[str, Any
         raise RoutingRefused("invalid", "not someone this demand may be transferred to", {"to_officer": [
             f"{target.id} may not take a demand of {a.street}: transfer to an officer or the supervisor of "
             f"{a.street}, or to a department specialist"]})
-    if not target.on_duty:
-        raise RoutingRefused("conflict", f"officer {target.id} is off duty")
+    if not officer_state(target).on_duty:  # the switch, or on leave today
+        raise RoutingRefused("conflict", f"officer {target.id} is off duty or on leave")
     if target.open_count >= target.capacity:
         raise RoutingRefused("conflict", f"officer {target.id} is at capacity ({target.open_count}/{target.capacity})")
     from_unassigned = a.state == UNASSIGNED
@@ -622,8 +622,10 @@ def _check_officer(entry: dict[str, Any]) -> None:
 
 
 def _audited(officer: Officer) -> dict[str, Any]:
-    """What the audit keeps of an officer: the roster fields and the duty switch."""
-    return {**roster_entry(officer), "on_duty": officer.on_duty}
+    """What the audit keeps of an officer: the roster fields, the duty switch and the leave (ISO dates)."""
+    return {**roster_entry(officer), "on_duty": officer.on_duty,
+            "leave_from": officer.leave_from.isoformat() if officer.leave_from else None,
+            "leave_until": officer.leave_until.isoformat() if officer.leave_until else None}
 
 
 def create_officer(ctx: Context, body: dict[str, Any], *, by: str, journal: Journal) -> dict[str, Any]:
@@ -676,6 +678,19 @@ def set_on_duty(ctx: Context, officer_id: str, on_duty: bool, *, by: str, journa
         officer.on_duty = on_duty
 
     return _edit_officer(ctx, officer_id, change, "officer.on_duty" if on_duty else "officer.off_duty", by, journal)
+
+
+def set_leave(ctx: Context, officer_id: str, leave_from: date | None, leave_until: date | None, *, by: str,
+              journal: Journal) -> dict[str, Any]:
+    """The officer's leave, ``leave_from``..``leave_until`` (Shanghai dates, inclusive; both None cancels it):
+    on those days routing treats them as off duty, with no timer. What they hold stays theirs (the roster offers
+    全部改派). Like the duty switch it is not a roster field: the YAML roster never overwrites it. Audited as
+    ``officer.leave``; the caller has checked the range (the API's schema)."""
+
+    def change(officer: Officer) -> None:
+        officer.leave_from, officer.leave_until = leave_from, leave_until
+
+    return _edit_officer(ctx, officer_id, change, "officer.leave", by, journal)
 
 
 def set_capacity(ctx: Context, officer_id: str, capacity: int, *, by: str, journal: Journal) -> dict[str, Any]:

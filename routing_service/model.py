@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import DemandFacts, UTCDateTime
@@ -37,6 +37,10 @@ class Officer(Base):
     open_count: Mapped[int] = mapped_column(Integer, default=0)
     last_assigned_seq: Mapped[int] = mapped_column(Integer, default=0)
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Leave for a date range (Asia/Shanghai, both days inclusive; migration 0006): routing treats the officer as
+    # off duty on those days (policy.on_leave). Like ``on_duty`` it is the admin's, never the YAML roster's.
+    leave_from: Mapped[date | None] = mapped_column(Date)
+    leave_until: Mapped[date | None] = mapped_column(Date)
     # Set when an admin edits the officer through the API; the YAML roster then no longer overwrites it.
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from routing_service.domain import RoutingRefused
-from routing_service.domain.policy import EVERY_STREET, Duty, may_act, transfer_targets
+from routing_service.domain.policy import EVERY_STREET, Duty, may_act, on_leave, shanghai_today, transfer_targets
 from routing_service.domain.states import AWAITING_MATERIALS, CLOSED, FEEDBACK_RECEIVED, RESOLVED, allowed_actions
 from routing_service.model import Assignment, Officer, Transfer
 from routing_service.reference import DutySchema
@@ -226,8 +226,11 @@ def _officer_names(session: Session) -> dict[str, str]:
 def officer_view(o: Officer) -> dict[str, Any]:
     """An officer with their current load, and whether their weekly shift covers this moment."""
     duty = dict(o.duty)
+    now = datetime.now(UTC)
     return {**roster_entry(o), "duty": DutySchema().load(duty), "open_count": o.open_count, "on_duty": o.on_duty,
-            "on_shift_now": Duty.from_dict(duty).covers(datetime.now(UTC)), "edited_at": o.edited_at}
+            "on_shift_now": Duty.from_dict(duty).covers(now), "edited_at": o.edited_at,
+            "leave_from": o.leave_from, "leave_until": o.leave_until,
+            "on_leave": on_leave(o.leave_from, o.leave_until, shanghai_today(now))}
 
 
 def officers(ctx: Context, street: str | None = None, kind: str | None = None,

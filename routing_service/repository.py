@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal, select
@@ -40,7 +40,9 @@ from routing_service.domain.policy import (
     Duty,
     OfficerState,
     next_due,
+    on_leave,
     relevant_officer_ids,
+    shanghai_today,
 )
 from routing_service.domain.states import HELD_OPEN_STATES, UNASSIGNED
 from routing_service.model import Assignment, EarlyClock, Officer
@@ -53,12 +55,16 @@ ROSTER_FIELDS = ("name", "phone", "kind", "streets", "department", "skills", "ca
 # --- rows <-> the rules' values ----------------------------------------------------------------------
 
 
-def officer_state(officer: Officer | Any) -> OfficerState:
-    """The policy's view of a stored officer (an entity, or a row with the same columns)."""
+def officer_state(officer: Officer | Any, today: date | None = None) -> OfficerState:
+    """The policy's view of a stored officer (an entity, or a row with the same columns). An officer on leave
+    ``today`` (the Shanghai date now, unless given) is off duty for every rule, transfer and escalation."""
+    day = today or shanghai_today(datetime.now(UTC))
     return OfficerState(
         id=officer.id, kind=officer.kind, streets=frozenset(officer.streets), department=officer.department,
         skills=frozenset(officer.skills), capacity=officer.capacity, open_count=officer.open_count,
-        last_assigned_seq=officer.last_assigned_seq, on_duty=officer.on_duty, duty=Duty.from_dict(officer.duty),
+        last_assigned_seq=officer.last_assigned_seq,
+        on_duty=officer.on_duty and not on_leave(officer.leave_from, officer.leave_until, day),
+        duty=Duty.from_dict(officer.duty),
     )
 
 
@@ -109,13 +115,15 @@ def clock_views(sla: dict[str, Any]) -> list[ClockView]:
 
 
 _SNAPSHOT_COLUMNS = (Officer.id, Officer.kind, Officer.streets, Officer.department, Officer.skills, Officer.capacity,
-                     Officer.open_count, Officer.last_assigned_seq, Officer.on_duty, Officer.duty)
+                     Officer.open_count, Officer.last_assigned_seq, Officer.on_duty, Officer.duty,
+                     Officer.leave_from, Officer.leave_until)
 
 
 def roster_snapshot(session: Session) -> dict[str, OfficerState]:
     """Every officer as last committed, without locks (plain rows, not tracked entities): used to decide which
     rows to lock, and for a dry run."""
-    return {row.id: officer_state(row) for row in session.execute(select(*_SNAPSHOT_COLUMNS))}
+    today = shanghai_today(datetime.now(UTC))
+    return {row.id: officer_state(row, today) for row in session.execute(select(*_SNAPSHOT_COLUMNS))}
 
 
 class RelevanceCache:

@@ -11,10 +11,10 @@ The rules, tried in order for a submitted demand (district plan part (三) 3 and
    now and under capacity: least loaded first, round-robin among equals;
 5. ``unassigned`` — nobody eligible: the street's unassigned queue, which its supervisor sees.
 
-A rule whose officer cannot take the demand (switched off duty by an admin, or at capacity) falls through to
-the next rule, so no officer ever goes over capacity by routing. Duty *hours* gate rule 4 only: rules 1-3
-name an owner (the enterprise's own officer, the supervisor, the department) whose queue the demand should
-wait in until they are back, whereas rule 4 shares live work among whoever is on shift.
+A rule whose officer cannot take the demand (switched off duty by an admin, on leave today, or at capacity)
+falls through to the next rule, so no officer ever goes over capacity by routing. Duty *hours* gate rule 4
+only: rules 1-3 name an owner (the enterprise's own officer, the supervisor, the department) whose queue the
+demand should wait in until they are back, whereas rule 4 shares live work among whoever is on shift.
 
 Every choice is deterministic for the same roster state and instant: ties are broken by the round-robin
 sequence (the officer who was given work longest ago first), then by roster id.
@@ -47,7 +47,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -107,6 +107,20 @@ class Duty:
         return DAYS[local.weekday()] in self.days and self.start <= minute < self.end
 
 
+def shanghai_today(now: datetime) -> date:
+    """The calendar day in Asia/Shanghai at ``now`` (an aware time): the day leave is counted in."""
+    return now.astimezone(SHANGHAI).date()
+
+
+def on_leave(leave_from: date | None, leave_until: date | None, today: date) -> bool:
+    """Whether an officer whose leave runs ``leave_from``..``leave_until`` (Shanghai dates, both inclusive) is on
+    leave ``today``. No leave when either end is missing. Routing treats an officer on leave as off duty, at the
+    moment of each decision: the leave starts and ends by itself, no timer switches it."""
+    if leave_from is None or leave_until is None:
+        return False
+    return leave_from <= today <= leave_until
+
+
 @dataclass(frozen=True)
 class OfficerState:
     """What routing needs to know about one officer at the moment of a decision."""
@@ -119,7 +133,7 @@ class OfficerState:
     capacity: int
     open_count: int
     last_assigned_seq: int
-    on_duty: bool
+    on_duty: bool  # the admin's switch, and not on leave today (repository.officer_state)
     duty: Duty
 
     def serves(self, street: str) -> bool:

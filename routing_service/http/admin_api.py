@@ -17,6 +17,7 @@ from flask_smorest import abort
 from routing_service import commands, queries
 from routing_service.http.schemas import (
     CapacityIn,
+    LeaveIn,
     OfficerListArgs,
     OfficerOut,
     OfficerPatch,
@@ -109,6 +110,27 @@ def set_capacity(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
     """Change how many open demands the officer may hold. Lowering it below their load takes nothing away;
     they just get no more until they are under it."""
     return commands.set_capacity(context(), officer_id, body["capacity"], **_who())
+
+
+@blp.route("/officers/<officer_id>/leave", methods=["PUT"])
+@require("admin")
+@blp.arguments(LeaveIn)
+@blp.response(200, OfficerOut)
+@blp.doc(security=BEARER)
+def set_leave(body: dict[str, Any], officer_id: str) -> dict[str, Any]:
+    """Put the officer on leave from ``from`` to ``until`` (Asia/Shanghai dates, both inclusive; at most 366 days):
+    on those days routing gives them nothing, as if off duty; the leave starts and ends by itself. What they hold
+    stays theirs until reassigned (``POST .../reassign``)."""
+    return commands.set_leave(context(), officer_id, body["leave_from"], body["leave_until"], **_who())
+
+
+@blp.route("/officers/<officer_id>/leave", methods=["DELETE"])
+@require("admin")
+@blp.response(200, OfficerOut)
+@blp.doc(security=BEARER)
+def cancel_leave(officer_id: str) -> dict[str, Any]:
+    """Cancel the officer's leave (past, current or planned)."""
+    return commands.set_leave(context(), officer_id, None, None, **_who())
 
 
 @blp.route("/officers/<officer_id>/reassign", methods=["POST"])

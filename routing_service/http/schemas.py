@@ -12,7 +12,7 @@ from routing_service.queries import OFFICER_TABS, QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
 from shared.contracts.reference import DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, OUTCOMES, REJECT_REASONS, RETURN_REASONS, SATISFACTIONS
-from shared.fields import DemandFactsOut, Text, Token, count
+from shared.fields import DemandFactsOut, Text, Token, count, day
 
 # --- assignments and queues --------------------------------------------------------------------------
 
@@ -236,6 +236,10 @@ class OfficerOut(Schema):
     on_duty = fields.Boolean(metadata={"description": "The admin's switch; off = not given demands"})
     on_shift_now = fields.Boolean(metadata={"description": "Within the weekly duty hours at this moment"})
     edited_at = fields.AwareDateTime(allow_none=True)
+    leave_from = fields.Date(allow_none=True, metadata={"description": "First day of leave (Asia/Shanghai)"})
+    leave_until = fields.Date(allow_none=True, metadata={"description": "Last day of leave, inclusive"})
+    on_leave = fields.Boolean(metadata={
+        "description": "The leave covers today (Shanghai): routing treats the officer as off duty"})
 
 
 class OfficerListArgs(Schema):
@@ -247,6 +251,27 @@ class OfficerListArgs(Schema):
 
 class OfficerPatch(OfficerFields):
     """Any subset of the officer's fields."""
+
+
+MAX_LEAVE_DAYS = 366  # until is at most from + this many days
+
+
+class LeaveIn(Schema):
+    """An officer's leave: two Asia/Shanghai dates, both inclusive."""
+
+    leave_from = day("First day of leave", data_key="from", required=True)
+    leave_until = day("Last day of leave (inclusive): on or after from, at most 366 days later", data_key="until",
+                      required=True)
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("leave_from"), data.get("leave_until")
+        if start is None or end is None:
+            return
+        if end < start:
+            raise ValidationError("must be on or after from", "until")
+        if (end - start).days > MAX_LEAVE_DAYS:
+            raise ValidationError(f"at most {MAX_LEAVE_DAYS} days after from", "until")
 
 
 class CapacityIn(Schema):
