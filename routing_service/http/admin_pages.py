@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from babel.dates import get_day_names
+from babel.dates import format_skeleton, get_day_names
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from marshmallow import ValidationError
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from routing_service import commands, queries
 from routing_service.domain import RoutingRefused
 from routing_service.http.admin_api import journal
-from routing_service.http.schemas import CapacityIn
+from routing_service.http.schemas import CapacityIn, LeaveIn
 from shared import audit
 from shared.accounts import Account, AccountRefused, Accounts
 from shared.auth import ACCOUNT_ROLES, LEEWAY_SECONDS, STREET_REQUIRED_ROLES
@@ -52,7 +52,8 @@ DONE = {
     "unlock": lazy_gettext("Unlocked: %(who)s."), "disable": lazy_gettext("Disabled: %(who)s (signed out everywhere)."),
     "enable": lazy_gettext("Enabled: %(who)s."), "edit": lazy_gettext("Saved: %(who)s (signed out everywhere)."),
     "on_duty": lazy_gettext("On duty: %(who)s."), "off_duty": lazy_gettext("Off duty: %(who)s."),
-    "capacity": lazy_gettext("Capacity saved: %(who)s."), "revoke": lazy_gettext("Revoked: %(who)s."),
+    "capacity": lazy_gettext("Capacity saved: %(who)s."), "leave": lazy_gettext("Leave saved: %(who)s."),
+    "leave_cancelled": lazy_gettext("Leave cancelled: %(who)s."), "revoke": lazy_gettext("Revoked: %(who)s."),
     "reassign": lazy_gettext("Open demands reassigned: %(who)s."),
     "departed": lazy_gettext("Account disabled and off duty: %(who)s. Reassign what they still hold below."),
 }
@@ -66,6 +67,12 @@ def _day_names() -> dict[str, Any]:
     """Weekday names in the reader's language (from the locale data, so no catalogue words)."""
     names = get_day_names("abbreviated", locale=get_locale())
     return {"day_names": {code: names[i] for i, code in enumerate(DAYS)}}
+
+
+@bp.app_template_filter("month_day")
+def _month_day(day: Any) -> str:
+    """A date as month and day in the reader's language ("12月1日", "Dec 1"): the roster's leave range."""
+    return format_skeleton("MMMd", day, locale=get_locale())
 
 
 def _accounts() -> Accounts:
@@ -251,6 +258,25 @@ def set_duty(officer_id: str) -> Any:
     on_duty = request.form.get("on_duty") == "1"
     return _roster_change(officer_id, lambda: commands.set_on_duty(
         context(), officer_id, on_duty, by=_me(), journal=journal()), "on_duty" if on_duty else "off_duty")
+
+
+@bp.post("/admin/roster/<officer_id>/leave")
+@require_page("admin")
+def set_leave(officer_id: str) -> Any:
+    """The officer's leave for a date range, or its cancelling (``cancel``): the command of
+    ``PUT`` / ``DELETE /api/v1/officers/<id>/leave``, checked by the same schema."""
+    if request.form.get("cancel"):
+        return _roster_change(officer_id, lambda: commands.set_leave(
+            context(), officer_id, None, None, by=_me(), journal=journal()), "leave_cancelled")
+    try:
+        body = LeaveIn().load({"from": request.form.get("leave_from", "").strip(),
+                               "until": request.form.get("leave_until", "").strip()})
+    except ValidationError:
+        return _roster_page({officer_id: {"leave": gettext(
+            "Enter two dates, the last on or after the first and at most 366 days later.")}},
+            gettext("Some fields need fixing."), 422)
+    return _roster_change(officer_id, lambda: commands.set_leave(
+        context(), officer_id, body["leave_from"], body["leave_until"], by=_me(), journal=journal()), "leave")
 
 
 @bp.post("/admin/roster/<officer_id>/reassign")

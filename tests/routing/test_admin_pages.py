@@ -276,3 +276,38 @@ def test_disabling_an_officers_account_takes_them_off_duty_and_offers_to_reassig
     assert "Account disabled and off duty" in page
     assert f'action="/admin/roster/{OFFICER_1}/reassign' in page
     assert [e.action for e in _audit(routing, target=OFFICER_1)][:1] == ["officer.off_duty"]
+
+
+def test_roster_page_sets_and_cancels_leave_and_offers_to_reassign_what_an_officer_on_leave_holds(
+        routing: Routing, admin: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from routing_service.domain.policy import shanghai_today
+
+    held = routing.submit()
+    assert routing.assignment(held).officer_id == OFFICER_1
+    token = _csrf(admin)
+    page = admin.get("/admin/roster?lang=en").get_data(as_text=True)
+    assert f'action="/admin/roster/{OFFICER_1}/leave' in page and 'name="leave_from" type="date"' in page
+    assert f'action="/admin/roster/{OFFICER_1}/reassign' not in page  # on duty, not on leave
+    bad = admin.post(f"/admin/roster/{OFFICER_1}/leave?lang=en",
+                     data={"csrf_token": token, "leave_from": "2026-12-05", "leave_until": "2026-12-01"})
+    assert bad.status_code == 422 and "at most 366 days later" in bad.get_data(as_text=True)
+    assert routing.officer(OFFICER_1).leave_from is None
+    today = shanghai_today(datetime.now(UTC))
+    saved = admin.post(f"/admin/roster/{OFFICER_1}/leave?lang=zh_Hans_CN",
+                       data={"csrf_token": token, "leave_from": str(today), "leave_until": str(today + timedelta(4))})
+    assert saved.status_code == 302
+    shown = admin.get(saved.headers["Location"] + "&lang=zh_Hans_CN").get_data(as_text=True)
+    start, end = today, today + timedelta(4)
+    assert f"休假中 {start.month}月{start.day}日–{end.month}月{end.day}日" in shown
+    assert f'action="/admin/roster/{OFFICER_1}/reassign' in shown  # on leave and holding a demand: 全部改派
+    assert routing.officer(OFFICER_1).on_duty is True  # the switch is untouched
+    entry = _audit(routing, target=OFFICER_1)[0]
+    assert (entry.action, entry.actor, entry.after) == (
+        "officer.leave", ADMIN, {"leave_from": str(start), "leave_until": str(end)})
+    assert "Leave changed" in admin.get("/admin/audit?lang=en").get_data(as_text=True)
+    cancelled = admin.post(f"/admin/roster/{OFFICER_1}/leave", data={"csrf_token": token, "cancel": "1"})
+    assert cancelled.status_code == 302 and routing.officer(OFFICER_1).leave_until is None
+    again = admin.get("/admin/roster?lang=en").get_data(as_text=True)
+    assert f'action="/admin/roster/{OFFICER_1}/reassign' not in again and 'data-part="leave"' not in again
