@@ -152,6 +152,7 @@ def send_traffic(settings: Settings) -> None:
     act(settings, answered, "wujiaochang", "resolve", {"outcome": "resolved", "note": "已协调税务专员上门处理"})
     act(settings, answered, "wujiaochang", "close")
     act(settings, breached, "yinhang", "resolve", {"outcome": "unresolvable", "note": "超出职权范围"})
+    act(settings, breached, "yinhang", "approve-resolution")  # an unresolvable outcome is always reviewed
     act(settings, breached, "yinhang", "close")
     # refusals: an invalid demand (422) and no token (401)
     intake = settings.service_urls["intake"]
