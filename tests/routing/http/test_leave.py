@@ -102,3 +102,14 @@ def test_leave_is_audited_with_before_and_after(routing):
         "officer.leave", "admin-1", {"leave_from": None, "leave_until": None},
         {"leave_from": "2026-12-01", "leave_until": "2026-12-05"})
     assert (cancelled.action, cancelled.after) == ("officer.leave", {"leave_from": None, "leave_until": None})
+
+
+def test_reloading_the_yaml_roster_keeps_the_leave(routing):
+    from routing_service.reference import load_roster
+    from tests.routing.conftest import ROSTER
+
+    _leave(routing, "2026-12-01", "2026-12-05")
+    with routing.session() as s:
+        load_roster(s, ROSTER)
+    officer = routing.officer(OFFICER_1)
+    assert (str(officer.leave_from), str(officer.leave_until), officer.edited_at) == ("2026-12-01", "2026-12-05", None)
