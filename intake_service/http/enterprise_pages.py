@@ -28,7 +28,7 @@ from intake_service import queries
 from intake_service.domain import IntakeRefused
 from intake_service.domain.policy import LINK_ISSUERS, NOT_OPEN_STATUSES
 from intake_service.http import caller, ctx, issue_link
-from intake_service.http.pages import number, promised_by
+from intake_service.http.pages import not_yours, number, promised_by
 from intake_service.model import Demand, TimelineEntry
 from shared.auth import issue_token
 from shared.auth_store import STORAGE_SCHEME
@@ -36,7 +36,6 @@ from shared.contracts.vocabulary import SATISFACTIONS
 from shared.fields import Text
 from shared.validation import flatten_errors
 from shared.webkit.auth import auth_store
-from shared.webkit.errors import status_of
 from shared.webkit.pages import SERVICE_TOKEN_SECONDS, page_blueprint, require_page, when
 from shared.webkit.pages.errors import localize_all
 from shared.webkit.pages.labels import department_name, label
@@ -92,9 +91,7 @@ def link_page(demand_id: str) -> Any:
             qr = segno.make(url, error="m").svg_data_uri(scale=6, border=2)
         earlier = queries.link_issued(ctx(), demand_id)
     except IntakeRefused as refusal:
-        status = status_of(refusal)
-        return render_template("pages/error.html", status=status,
-                               message=gettext("There is no such demand, or it is not yours to see.")), status
+        return not_yours(refusal)
     back = url_for("grid.demand_page", demand_id=demand_id) if caller().role == "grid_worker" else None
     return render_template("intake/enterprise_link.html", demand=demand, number=number(demand.id), url=url, qr=qr,
                            expires=expires, earlier=earlier, back=back)

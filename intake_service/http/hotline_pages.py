@@ -23,7 +23,7 @@ from intake_service import commands, queries
 from intake_service.domain import IntakeRefused
 from intake_service.domain.policy import NOT_OPEN_STATUSES
 from intake_service.http import caller, ctx
-from intake_service.http.pages import body_from_form, number, officer_names, registry_warnings, status_words
+from intake_service.http.pages import body_from_form, not_yours, number, officer_names, registry_warnings, status_words
 from intake_service.http.schemas import DemandIn, IdempotencyHeaders
 from intake_service.model import Demand
 from shared.contracts.reference import CATEGORIES, STREETS
@@ -175,9 +175,7 @@ def _demand_page(demand_id: str, message: str | None = None, status: int = 200,
     try:
         demand, timeline = queries.readable_demand(ctx(), who, demand_id)
     except IntakeRefused as refusal:
-        code = status_of(refusal)
-        return render_template("pages/error.html", status=code,
-                               message=gettext("There is no such demand, or it is not yours to see.")), code
+        return not_yours(refusal)
     view = queries.full_view(who, demand, timeline)
     clocks, clocks_problem = _clocks(demand_id)
     return render_template(

@@ -159,9 +159,7 @@ def demand_page(demand_id: str) -> Any:
     try:
         demand, timeline = queries.readable_demand(ctx(), who, demand_id)
     except IntakeRefused as refusal:
-        status = status_of(refusal)
-        return render_template("pages/error.html", status=status,
-                               message=gettext("There is no such demand, or it is not yours to see.")), status
+        return not_yours(refusal)
     view = queries.full_view(who, demand, timeline)
     facts = _who_and_when(demand)
     if wants_json():  # the result screen asks who it went to, while routing assigns it
@@ -227,9 +225,15 @@ def attachment(demand_id: str, attachment_id: str) -> Any:
     try:
         return file_response(queries.attachment_file(ctx(), caller(), demand_id, attachment_id))
     except IntakeRefused as refusal:
-        status = status_of(refusal)
-        return render_template("pages/error.html", status=status,
-                               message=gettext("There is no such demand, or it is not yours to see.")), status
+        return not_yours(refusal)
+
+
+def not_yours(refusal: IntakeRefused) -> tuple[str, int]:
+    """The page for a demand the caller may not read (or that does not exist): one answer for both, so a page
+    never tells which demands exist."""
+    status = status_of(refusal)
+    return render_template("pages/error.html", status=status,
+                           message=gettext("There is no such demand, or it is not yours to see.")), status
 
 
 @bp.get("/grid/enterprises")
