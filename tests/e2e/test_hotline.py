@@ -52,7 +52,8 @@ def test_the_hotline_agent_logs_a_call_answers_where_it_is_and_makes_the_follow_
         page.click("#call-form button[type=submit]")
         page.wait_for_selector("#result")
         holder = page.locator("#result [data-part=holder]")
-        assert "分派中" in holder.inner_text(), holder.inner_text()  # routing has not answered yet
+        # Routing usually has not answered yet (分派中); on a quick pass it already has.
+        assert "分派中" in holder.inner_text() or SPECIALIST[1] in holder.inner_text(), holder.inner_text()
         shoot(page, "hotline-assigning")
         demand_id = page.url.split("filed=", 1)[1].split("&", 1)[0]
 
