@@ -13,7 +13,9 @@ yet (a column added to ``accounts`` later will need one).
   ``limits`` library has no SQL storage): every worker counts in the same rows and a restart forgets nothing.
 * ``accounts`` and ``sessions``: password accounts and the page sessions opened with them
   (:mod:`shared.accounts`).
-* ``audit_log``: every admin change (accounts, roster, tokens), append-only (:mod:`shared.audit`).
+* ``audit_log``: every admin change (accounts, roster, tokens, calendar), append-only (:mod:`shared.audit`).
+* ``calendar_entries``: each year's official working schedule as operators entered it, one row per entry,
+  never changed (the latest of a year is in force; :mod:`shared.calendar_store`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shared.auth import LEEWAY_SECONDS, decode_token, issue_token
 from shared.db import make_engine
+from shared.instants import instant_text
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,17 @@ for _operation in ("UPDATE", "DELETE"):
         f"CREATE TRIGGER audit_log_no_{_operation.lower()} BEFORE {_operation} ON audit_log "
         f"BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: {_operation} refused'); END"
     ).execute_if(dialect="sqlite"))
+# Official schedules entered by operators (shared.calendar_store): appended, never updated; ``revision`` is
+# unique and increases in commit order, so a process that saw revision N has seen every entry up to N.
+calendar_entries = sa.Table(
+    "calendar_entries", metadata,
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("year", sa.Integer, nullable=False, index=True),
+    sa.Column("holidays", sa.JSON, nullable=False),  # ["2027-02-05", ...]
+    sa.Column("workdays", sa.JSON, nullable=False),  # make-up workdays (Saturdays and Sundays)
+    sa.Column("entered_by", sa.String(200), nullable=False),  # the admin's subject
+    sa.Column("entered_at", sa.BigInteger, nullable=False),  # epoch seconds
+)
 # Page sessions: only the SHA-256 of the random id in the cookie is stored, so a copy of this table opens none.
 sessions = sa.Table(
     "sessions", metadata,
@@ -116,7 +130,7 @@ sessions = sa.Table(
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+    return instant_text(datetime.fromtimestamp(epoch, UTC))
 
 
 class StoreUnavailable(RuntimeError):

@@ -3,17 +3,23 @@
 SLA time only runs on working days of China's official calendar (statutory holidays off, make-up
 workdays "调休" on) between the service hours, 09:00-17:00 Asia/Shanghai by default.
 
-Where a date's status comes from, highest priority first:
+Where a date's status comes from, highest priority first (its *source*, reported with every day):
 
-1. the override file (``holidays:`` / ``workdays:`` lists, flat or under a year key), so operators
-   can publish the State Council's schedule before a ``chinesecalendar`` release carries it, or
-   correct a single date;
-2. ``chinese_calendar``, for the years it covers;
-3. a fallback for the years it does not cover (it raises ``NotImplementedError``): Monday-Friday
-   minus the fixed-date statutory holidays.  The fallback knows nothing of the lunar holidays or
-   of make-up workdays, so using it is reported once per year in the log and through the gauge
-   ``yangpu_calendar_fallback_active{year}`` -- unless the override file has a section for that
-   year, which means the published schedule is in place.
+1. ``official``: an operator's entry. A year's whole schedule as the State Council published it, entered
+   on the admin desk or ``PUT /api/v1/calendar/{year}`` and kept in the platform store
+   (:mod:`shared.calendar_store`); for a year with no such entry, the year section of the override file
+   (``CALENDAR_OVERRIDES_PATH``, the seed of a fresh install). The file's flat lists correct single dates.
+2. ``library``: ``chinese_calendar``, for the years it covers (it raises ``NotImplementedError`` beyond).
+3. ``estimate``: for any other year, the statutory holidays of the national rules as amended in 2024
+   (State Council Order No. 795: 元旦 1 day, 春节 4 days from 除夕, 清明 1, 劳动节 2, 端午 1, 中秋 1,
+   国庆 3) on Monday-Friday weeks, the lunar and solar-term dates from ``lunar_python``. No make-up
+   workday (调休) and no 补休 can be estimated: they are decided each year by the State Council's notice.
+   While a current or coming year is estimated the gauge ``yangpu_calendar_estimated{year}`` is 1, a
+   warning is logged once, and the pages say so.
+
+The calendar follows the platform store: at most every :data:`REFRESH_SECONDS` it reads the store's
+revision (one indexed query) and, when an operator entered a schedule, reloads and forgets its cached years.
+SLA re-times its open clocks when the revision moves (``sla_service.commands.retime_clocks``).
 
 Working-day status is computed a whole year at a time and cached together with a running count of
 working days, so the arithmetic jumps over whole days instead of iterating seconds (or even days):
@@ -26,32 +32,148 @@ import bisect
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from time import monotonic as _monotonic
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import yaml
+from lunar_python import Lunar
 from prometheus_client import Gauge
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _US = timedelta(microseconds=1)
 
-# Fixed-date statutory holidays (month, day) used when the official schedule of a year is unknown.
-# May 2 is statutory since the 2025 revision of the holiday rules (State Council Order No. 795).
-FALLBACK_FIXED_HOLIDAYS: frozenset[tuple[int, int]] = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+SOURCES = ("official", "library", "estimate")
+# How stale a process's copy of the operators' entries may be.
+REFRESH_SECONDS = 1.0
+# A year is "coming" (its estimate matters, so it is announced) from this long before it starts: the
+# longest resolution target, 30 working days, reaches about six weeks ahead.
+LOOKAHEAD = timedelta(days=60)
 
-CALENDAR_FALLBACK_ACTIVE = Gauge(
-    "yangpu_calendar_fallback_active",
-    "1 when the working days of a year are computed by the Monday-Friday fallback because neither "
-    "chinesecalendar nor the override file has that year's official schedule.",
+CALENDAR_ESTIMATED = Gauge(
+    "yangpu_calendar_estimated",
+    "1 while the working days of a current or coming year are estimated (statutory holidays from the lunar "
+    "calendar, no make-up workdays) because neither an operator's entry nor chinesecalendar has its official "
+    "schedule; 0 once they have.",
     ["year"],
 )
 
+# chinese_calendar's holiday names, as the pages and the API show them.
+_LIBRARY_NAMES = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节", "Mid-autumn Festival": "中秋节", "National Day": "国庆节",
+}
+
 log = logging.getLogger(__name__)
+
+
+def estimated_holidays(year: int) -> dict[date, str]:
+    """The statutory holidays of ``year`` under the rules as amended in 2024, with their names.
+
+    元旦 Jan 1; 春节 除夕 to 初三 (4 days); 清明 the solar term's day; 劳动节 May 1-2; 端午 the 5th of the 5th
+    lunar month; 中秋 the 15th of the 8th; 国庆 Oct 1-3. Lunar dates and the solar term from ``lunar_python``
+    (a port of 6tail's lunar library, pure Python, covering 1900-2100 and more). A holiday falling on another
+    takes the next free day, as the notices do. The notice also moves days (调休, 补休), which no rule predicts.
+    """
+
+    def solar(lunar: Any) -> date:
+        s = lunar.getSolar()
+        return date(s.getYear(), s.getMonth(), s.getDay())
+
+    new_year = solar(Lunar.fromYmd(year, 1, 1))  # between Jan 21 and Feb 20
+    qingming = Lunar.fromYmd(year, 3, 1).getJieQiTable()["清明"]
+    fixed = [(date(year, 1, 1), "元旦"), (date(year, 5, 1), "劳动节"), (date(year, 5, 2), "劳动节"),
+             *((date(year, 10, d), "国庆节") for d in (1, 2, 3))]
+    moving = [*((new_year + timedelta(days=offset), "春节") for offset in range(-1, 3)),  # 除夕 .. 初三
+              (date(qingming.getYear(), qingming.getMonth(), qingming.getDay()), "清明节"),
+              (solar(Lunar.fromYmd(year, 5, 5)), "端午节"), (solar(Lunar.fromYmd(year, 8, 15)), "中秋节")]
+    days: dict[date, str] = {}
+    for day, name in fixed + moving:
+        while day in days:  # 中秋 on a day of 国庆 (2028, 2031, ...): the notice adds a day to the block
+            day += timedelta(days=1)
+        days[day] = name
+    return days
+
+
+class ScheduleError(ValueError):
+    """An entered schedule breaks a rule; ``errors`` names the field and why (``holidays``, ``workdays``)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """A year's official schedule: the days off on Monday-Friday or at the weekend, the make-up workdays.
+
+    Days not listed follow the week (Monday-Friday work). ``entered_by``/``entered_at`` say who entered it and
+    when (the override file's name and None for the seed); ``revision`` is the platform store's (0: the file).
+    """
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+    entered_by: str
+    entered_at: datetime | None = None
+    revision: int = 0
+
+
+def check_schedule(year: int, holidays: list[date], workdays: list[date]) -> None:
+    """Refuse a schedule an operator could not mean, naming every problem (ScheduleError)."""
+    errors: dict[str, list[str]] = {}
+
+    def refuse(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    if not holidays:
+        refuse("holidays", "a year's schedule lists its holidays; none given")
+    for name, days in (("holidays", holidays), ("workdays", workdays)):
+        outside = sorted({d for d in days if d.year != year})
+        if outside:
+            refuse(name, f"{', '.join(d.isoformat() for d in outside)} not in {year}")
+        repeated = sorted({d for d in days if days.count(d) > 1})
+        if repeated:
+            refuse(name, f"{', '.join(d.isoformat() for d in repeated)} listed twice")
+    both = sorted(set(holidays) & set(workdays))
+    if both:
+        refuse("workdays", f"{', '.join(d.isoformat() for d in both)} also listed as holidays")
+    weekdays = sorted(d for d in set(workdays) if d.weekday() < 5)
+    if weekdays:
+        refuse("workdays", f"a make-up workday is a Saturday or Sunday; {', '.join(d.isoformat() for d in weekdays)} "
+                           "is a weekday")
+    if errors:
+        raise ScheduleError(errors)
+
+
+class ScheduleSource(Protocol):
+    """Where operators' entries live (:class:`shared.calendar_store.CalendarStore`)."""
+
+    def revision(self) -> int:
+        """The latest revision (0: nothing entered)."""
+
+    def schedules(self) -> tuple[int, dict[int, YearSchedule]]:
+        """The revision and each year's latest schedule, read together."""
+
+
+@dataclass(frozen=True)
+class DayStatus:
+    """How one date counts: ``kind`` is workday, weekend, holiday or makeup_workday; ``source`` one of SOURCES."""
+
+    day: date
+    working: bool
+    kind: str
+    source: str
+    name: str | None = None
 
 
 class CalendarOverrideError(ValueError):
@@ -60,11 +182,11 @@ class CalendarOverrideError(ValueError):
 
 @dataclass(frozen=True)
 class CalendarOverrides:
-    """Date-level overrides plus the years whose official schedule the file publishes."""
+    """The file's single-date corrections (flat lists) and the years' schedules it seeds."""
 
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
-    published_years: frozenset[int] = frozenset()
+    schedules: Mapping[int, YearSchedule] = field(default_factory=dict)
 
 
 class _DatesAsStringsLoader(yaml.SafeLoader):
@@ -142,13 +264,14 @@ def load_overrides(path: Path | str | None) -> CalendarOverrides:
         raise CalendarOverrideError(
             f"{path}: top level must be a mapping of 'holidays', 'workdays' and year sections"
         )
-    holidays: set[date] = set()
-    workdays: set[date] = set()
-    years: set[int] = set()
     flat = {k: v for k, v in data.items() if k in ("holidays", "workdays")}
-    h, w = _parse_lists(flat, None, path)
-    holidays |= h
-    workdays |= w
+    holidays, workdays = _parse_lists(flat, None, path)
+    both = sorted(holidays & workdays)
+    if both:
+        raise CalendarOverrideError(
+            f"{path}: {both[0].isoformat()} is listed both as a holiday and as a workday"
+        )
+    schedules: dict[int, YearSchedule] = {}
     for key, section in data.items():
         if key in ("holidays", "workdays"):
             continue
@@ -162,15 +285,13 @@ def load_overrides(path: Path | str | None) -> CalendarOverrides:
                 f"{path}: unknown key {key!r} (expected 'holidays', 'workdays' or a year such as 2027)"
             )
         h, w = _parse_lists(section, year, path)
-        holidays |= h
-        workdays |= w
-        years.add(year)
-    both = sorted(holidays & workdays)
-    if both:
-        raise CalendarOverrideError(
-            f"{path}: {both[0].isoformat()} is listed both as a holiday and as a workday"
-        )
-    return CalendarOverrides(frozenset(holidays), frozenset(workdays), frozenset(years))
+        try:
+            check_schedule(year, sorted(h), sorted(w))
+        except ScheduleError as exc:
+            first = next(iter(exc.errors))
+            raise CalendarOverrideError(f"{path}: {year}.{first}: {' '.join(exc.errors[first])}") from exc
+        schedules[year] = YearSchedule(year, frozenset(h), frozenset(w), entered_by=path.name)
+    return CalendarOverrides(frozenset(holidays), frozenset(workdays), schedules)
 
 
 class _Year:
@@ -188,13 +309,17 @@ class _Year:
 
 
 class BusinessCalendar:
-    """Working days and business-time arithmetic in Asia/Shanghai (all datetimes tz-aware)."""
+    """Working days and business-time arithmetic in Asia/Shanghai (all datetimes tz-aware).
+
+    With a ``source`` (the platform store) the operators' entries are followed: see the module's docstring.
+    """
 
     def __init__(
         self,
         overrides_path: Path | str | None = None,
         day_start: time = time(9),
         day_end: time = time(17),
+        source: ScheduleSource | None = None,
     ) -> None:
         if day_start.tzinfo is not None or day_end.tzinfo is not None:
             raise ValueError("day_start/day_end are Asia/Shanghai wall-clock times and must be naive")
@@ -208,13 +333,56 @@ class BusinessCalendar:
         # push a deadline that ends at close of business over to the next morning.
         anchor = date(2000, 1, 1)
         self._day_us = (datetime.combine(anchor, day_end) - datetime.combine(anchor, day_start)) // _US
-        self._years: dict[int, _Year] = {}
         self._lock = threading.Lock()
+        self._source = source
+        self._years: dict[int, _Year] = {}
+        self._schedules: Mapping[int, YearSchedule] = self.overrides.schedules
+        self._estimates: dict[int, dict[date, str]] = {}
+        self._warned: set[int] = set()
+        self.revision = 0  # the platform store's revision these working days follow (0: none entered)
+        self._next_check = 0.0
+        if source is not None:
+            self.refresh()
 
     @property
     def seconds_per_working_day(self) -> int:
         """Business seconds in one working day (28,800 for 09:00-17:00); policies count in these."""
         return self._day_us // 1_000_000
+
+    # ----------------------------------------------------------------- following the operators' entries
+
+    def refresh(self, now: datetime | None = None) -> bool:
+        """Reload the entries if the store's revision moved; returns whether it did.
+
+        A store that cannot be read keeps the entries last read (logged), so a database restart never stops
+        the arithmetic. Also announces every current or coming year that is estimated.
+        """
+        self._next_check = _monotonic() + REFRESH_SECONDS
+        if self._source is None:
+            return False
+        changed = False
+        try:
+            if self._source.revision() != self.revision:
+                revision, entered = self._source.schedules()
+                with self._lock:
+                    self._schedules = {**self.overrides.schedules, **entered}
+                    self._years = {}
+                    self.revision = revision
+                changed = True
+                log.info("working calendar now at revision %d (years entered: %s)", revision,
+                         ", ".join(str(y) for y in sorted(entered)) or "none")
+        except Exception as exc:  # noqa: BLE001 - any store failure: keep the days last read
+            log.warning("cannot read the working calendar's entries, keeping revision %d: %s", self.revision, exc)
+        today = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
+        for year in sorted({today.year, (today + LOOKAHEAD).year} | set(self._years)):
+            self._year(year)  # builds it, setting its gauge
+        return changed
+
+    def follow(self) -> None:
+        """:meth:`refresh` if the last look at the store is :data:`REFRESH_SECONDS` old (the arithmetic does this
+        by itself; an idle process that must notice an entry calls it)."""
+        if self._source is not None and _monotonic() >= self._next_check:
+            self.refresh()
 
     # ----------------------------------------------------------------- working days
 
@@ -224,39 +392,84 @@ class BusinessCalendar:
         except NotImplementedError:
             return None
 
-    def _build_year(self, year: int) -> _Year:
+    def year_source(self, year: int) -> str:
+        """``official`` (entered), ``library`` (chinesecalendar) or ``estimate`` for the year's schedule."""
+        if year in self._schedules:
+            return "official"
+        return "estimate" if self._library_is_workday(date(year, 6, 30)) is None else "library"
+
+    def estimated_years(self, today: date) -> list[int]:
+        """The current or coming years (within :data:`LOOKAHEAD`) whose working days are estimated."""
+        years = sorted({today.year, (today + LOOKAHEAD).year})
+        return [y for y in years if self.year_source(y) == "estimate"]
+
+    def _estimate(self, year: int) -> dict[date, str]:
+        table = self._estimates.get(year)
+        if table is None:
+            try:
+                table = estimated_holidays(year)
+            except Exception:  # noqa: BLE001 - beyond the lunar tables: the fixed-date holidays at least
+                table = {d: n for d, n in estimated_holidays(2000).items() if n in ("元旦", "劳动节", "国庆节")}
+                table = {d.replace(year=year): n for d, n in table.items()}
+            self._estimates[year] = table
+        return table
+
+    def day_status(self, d: date) -> DayStatus:
+        """How ``d`` counts and why: the layer that decided it (module docstring) and the holiday's name."""
         ov = self.overrides
-        n_days = date(year, 12, 31).toordinal() - date(year, 1, 1).toordinal() + 1
-        first = date(year, 1, 1)
-        working: list[bool] = []
-        fallback_used = False
-        for i in range(n_days):
-            d = first + timedelta(days=i)
-            if d in ov.holidays:
-                working.append(False)
-                continue
-            if d in ov.workdays:
-                working.append(True)
-                continue
+        weekend = d.weekday() >= 5
+        schedule = self._schedules.get(d.year)
+        if d in ov.holidays or d in ov.workdays:
+            working, source = d in ov.workdays, "official"
+        elif schedule is not None:
+            working = d in schedule.workdays or (not weekend and d not in schedule.holidays)
+            source = "official"
+        else:
             lib = self._library_is_workday(d)
             if lib is None:
-                fallback_used = True
-                lib = d.weekday() < 5 and (d.month, d.day) not in FALLBACK_FIXED_HOLIDAYS
-            working.append(lib)
-        if fallback_used and year not in ov.published_years:
-            CALENDAR_FALLBACK_ACTIVE.labels(year=str(year)).set(1)
+                working, source = not weekend and d not in self._estimate(d.year), "estimate"
+            else:
+                working, source = lib, "library"
+        name = self._estimate(d.year).get(d)
+        if source == "library":
+            on_holiday, detail = chinese_calendar.get_holiday_detail(d)
+            name = _LIBRARY_NAMES.get(detail) if on_holiday else None
+        if working:
+            kind = "makeup_workday" if weekend else "workday"
+        else:
+            listed = (d in ov.holidays or (schedule is not None and d in schedule.holidays)
+                      or (source != "official" and name is not None))
+            kind = "holiday" if listed or not weekend else "weekend"
+        return DayStatus(d, working, kind, source, name if not working or kind == "makeup_workday" else None)
+
+    def year_days(self, year: int) -> list[DayStatus]:
+        """Every day of ``year`` with its status and source (``GET /api/v1/calendar/{year}``)."""
+        self.follow()
+        first = date(year, 1, 1)
+        return [self.day_status(first + timedelta(days=i)) for i in range(date(year, 12, 31).timetuple().tm_yday)]
+
+    def schedule(self, year: int) -> YearSchedule | None:
+        """The official schedule in force for ``year`` (entered, or the file's seed), if any."""
+        self.follow()
+        return self._schedules.get(year)
+
+    def _build_year(self, year: int) -> _Year:
+        first = date(year, 1, 1)
+        n_days = date(year, 12, 31).toordinal() - first.toordinal() + 1
+        working = [self.day_status(first + timedelta(days=i)).working for i in range(n_days)]
+        estimated = self.year_source(year) == "estimate"
+        CALENDAR_ESTIMATED.labels(year=str(year)).set(1 if estimated else 0)
+        if estimated and year not in self._warned:
+            self._warned.add(year)
             log.warning(
-                "chinesecalendar has no official schedule for %d and %s has no section for it: "
-                "using the Monday-Friday fallback with fixed-date holidays only; publish the "
-                "year's schedule in the calendar override file",
-                year,
-                self.overrides_path or "the (absent) override file",
+                "no official schedule for %d (neither entered nor in chinesecalendar): its working days are "
+                "estimated from the statutory holidays, without make-up workdays; enter the State Council's "
+                "notice on the admin desk's calendar page", year,
             )
-        elif fallback_used:
-            CALENDAR_FALLBACK_ACTIVE.labels(year=str(year)).set(0)
         return _Year(year, working)
 
     def _year(self, year: int) -> _Year:
+        self.follow()
         table = self._years.get(year)
         if table is None:
             with self._lock:
@@ -375,8 +588,13 @@ def _to_shanghai(t: datetime) -> datetime:
 
 
 @lru_cache(maxsize=16)
-def _load_cached(key: str | None, hours: str) -> BusinessCalendar:
-    return BusinessCalendar(key, *parse_service_hours(hours))
+def _load_cached(key: str | None, hours: str, store_url: str | None) -> BusinessCalendar:
+    source = None
+    if store_url is not None:
+        from shared.calendar_store import CalendarStore  # the store needs SQLAlchemy; the arithmetic does not
+
+        source = CalendarStore.open(store_url)
+    return BusinessCalendar(key, *parse_service_hours(hours), source=source)
 
 
 def parse_service_hours(hours: str) -> tuple[time, time]:
@@ -391,14 +609,17 @@ def parse_service_hours(hours: str) -> tuple[time, time]:
     return start, end
 
 
-def load_calendar(overrides_path: Path | str | None = None, hours: str = "09:00-17:00") -> BusinessCalendar:
-    """The process-wide calendar for an override file and service hours (cached, so it stays warm).
-
-    The file is read once; restart the process (or call ``load_calendar.cache_clear()``) to
-    pick up an edited file.
-    """
+def load_calendar(overrides_path: Path | str | None = None, hours: str = "09:00-17:00",
+                  store_url: str | None = None) -> BusinessCalendar:
+    """The process-wide calendar for an override file, service hours and platform store (cached, so it stays
+    warm). The file is read once; the store's entries are followed (see the module's docstring)."""
     key = str(Path(overrides_path).resolve()) if overrides_path is not None else None
-    return _load_cached(key, hours)
+    return _load_cached(key, hours, store_url)
+
+
+def calendar_for(settings: Settings) -> BusinessCalendar:
+    """This deployment's calendar: its override file, its service hours, the operators' entries."""
+    return load_calendar(settings.calendar_overrides_path, settings.service_hours, settings.auth_database_url)
 
 
 load_calendar.cache_clear = _load_cached.cache_clear  # type: ignore[attr-defined]

@@ -14,9 +14,11 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from shared.calendar import BusinessCalendar, load_calendar
+from shared.calendar import BusinessCalendar, calendar_for
 from shared.config import Settings
+from shared.contracts.reference import DEPARTMENTS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
+from sla_service.domain.holder import STREET_GROUP
 from sla_service.domain.policy import (
     DEFAULT_EXTENSION_MAX_COUNT,
     DEFAULT_EXTENSION_MAX_SHARE,
@@ -28,6 +30,8 @@ from sla_service.domain.policy import (
 
 DURATION_UNITS = ("working_days", "business_seconds")
 REQUIRED = ("first_response", "resolution", "warning_fraction")
+# The department clocks' section (sla only): a default target and one per holder group, all optional.
+HOLDER_KEYS = ("default", "departments")
 # Optional sections (routing reads them too), each key with its default when the section or key is left out.
 OPTIONAL = {
     "extension": {"max_count": DEFAULT_EXTENSION_MAX_COUNT, "max_share_of_target": DEFAULT_EXTENSION_MAX_SHARE},
@@ -36,8 +40,8 @@ OPTIONAL = {
 
 
 def working_calendar(settings: Settings) -> BusinessCalendar:
-    """China's working calendar with the operators' overrides and service hours."""
-    return load_calendar(settings.calendar_overrides_path, settings.service_hours)
+    """China's working calendar with the operators' entries and the service hours."""
+    return calendar_for(settings)
 
 
 def policy_for(settings: Settings, calendar: BusinessCalendar) -> SlaPolicy:
@@ -127,6 +131,33 @@ def _review(data: dict[str, Any], path: Path) -> float:
     return float(share)
 
 
+def _holder(data: dict[str, Any], path: Path, seconds_per_working_day: int) -> tuple[dict[str, int], int | None]:
+    """``holder``: the department clocks' targets (none when the section is left out)."""
+    raw = data.get("holder")
+    if raw is None:
+        return {}, None
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}: holder must be a mapping with {' and/or '.join(HOLDER_KEYS)}, got {raw!r}")
+    for key in raw:
+        if key not in HOLDER_KEYS:
+            raise PolicyError(f"{path}: holder.{key}: unknown key (expected {', '.join(HOLDER_KEYS)})")
+    default = raw.get("default")
+    if default is not None:
+        default = _duration(default, "holder.default", path, seconds_per_working_day)
+    departments = raw.get("departments") or {}
+    if not isinstance(departments, dict):
+        raise PolicyError(f"{path}: holder.departments must be a mapping of department codes to targets, "
+                          f"got {departments!r}")
+    groups = (STREET_GROUP, *DEPARTMENTS)
+    for key in departments:
+        if key not in groups:
+            raise PolicyError(f"{path}: holder.departments.{key}: unknown department "
+                              f"(expected {STREET_GROUP!r} or one of {', '.join(DEPARTMENTS)})")
+    targets = {str(key): _duration(value, f"holder.departments.{key}", path, seconds_per_working_day)
+               for key, value in departments.items()}
+    return targets, default
+
+
 def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS_PER_WORKING_DAY) -> SlaPolicy:
     """Read and validate the policy file; operators edit it, so every mistake is named."""
     path = Path(path)
@@ -136,7 +167,7 @@ def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS
         raise PolicyError(f"{path}: cannot read SLA policy: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError(f"{path}: top level must be a mapping with first_response, resolution, warning_fraction")
-    allowed = {*REQUIRED, *OPTIONAL}
+    allowed = {*REQUIRED, *OPTIONAL, "holder"}
     for key in data:
         if key not in allowed:
             raise PolicyError(f"{path}: {key}: unknown key (expected {', '.join(sorted(allowed))})")
@@ -147,6 +178,7 @@ def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
         raise PolicyError(f"{path}: warning_fraction must be a number between 0 and 1 (exclusive), got {fraction!r}")
     max_count, max_share = _extension(data, path)
+    holder_targets, holder_default = _holder(data, path, seconds_per_working_day)
     return SlaPolicy(
         first_response_targets=_targets(data, "first_response", CHANNELS, path, seconds_per_working_day),
         resolution_targets=_targets(data, "resolution", COMPLEXITIES, path, seconds_per_working_day),
@@ -155,4 +187,6 @@ def load_policy(path: Path | str, seconds_per_working_day: int = DEFAULT_SECONDS
         extension_max_count=max_count,
         extension_max_share_of_target=max_share,
         review_sample_share=_review(data, path),
+        holder_targets=holder_targets,
+        holder_default_seconds=holder_default,
     )

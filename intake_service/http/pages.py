@@ -29,7 +29,7 @@ from intake_service.http import caller, ctx
 from intake_service.http.api import UPLOAD_LIMIT, file_response, read_upload
 from intake_service.http.schemas import DemandIn, DuplicateQuery, IdempotencyHeaders
 from intake_service.model import Demand
-from shared.calendar import BusinessCalendar, load_calendar
+from shared.calendar import BusinessCalendar, calendar_for
 from shared.config import PROJECT_ROOT, Settings
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import COMPLEXITIES
@@ -316,14 +316,14 @@ def officer_names() -> dict[str, str]:
 
 
 def promises(settings: Settings) -> tuple[BusinessCalendar, PolicyTargets]:
-    """The business calendar and the SLA policy's targets of this deployment (read once per process)."""
-    return _promises(settings.calendar_overrides_path, settings.sla_policy_path, settings.service_hours)
+    """The business calendar (following the operators' entries) and the SLA policy's targets of this deployment."""
+    calendar = calendar_for(settings)
+    return calendar, _targets(settings.sla_policy_path, calendar.seconds_per_working_day)
 
 
 @functools.cache
-def _promises(calendar_path: Path, policy_path: Path, hours: str) -> tuple[BusinessCalendar, PolicyTargets]:
-    calendar = load_calendar(calendar_path, hours)
-    return calendar, read_policy(policy_path, calendar.seconds_per_working_day)
+def _targets(policy_path: Path, seconds_per_working_day: int) -> PolicyTargets:
+    return read_policy(policy_path, seconds_per_working_day)
 
 
 def promised_by(settings: Settings, demand: Demand) -> datetime | None:

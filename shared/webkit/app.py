@@ -119,6 +119,9 @@ def create_app(ctx: ServiceContext, blueprints: list[Any], description: str,
     from shared.webkit.auth import install as install_auth  # it imports this module: no cycle at import
 
     install_auth(app, api, settings)  # the identity store (deny list) and POST /auth/revocations
+    from shared.webkit.calendar_api import calendar_api
+
+    api.register_blueprint(calendar_api)  # the platform's working calendar, served by every service
     BUILD_INFO.labels(service, VERSION).set(1)
 
     @app.before_request

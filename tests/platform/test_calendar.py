@@ -4,7 +4,7 @@ Dates used below, as chinesecalendar 1.11.0 has them (verified with the library)
 - March 2026 has no holidays; 2026-03-13 is a Friday, 2026-03-16 a Monday.
 - National Day 2026: 2026-10-01 (Thu) .. 2026-10-07 (Wed) off; make-up workdays Sunday 2026-09-20
   and Saturday 2026-10-10; Mid-Autumn 2026-09-25 (Fri) .. 09-27 off.
-- 2027 is not covered (NotImplementedError): the fallback applies. 2027-01-01 is a Friday.
+- 2027 is not covered (NotImplementedError): the estimate applies. 2027-01-01 is a Friday.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def cal() -> BusinessCalendar:
     return BusinessCalendar()
 
 
-def fallback_gauge(year: int) -> float | None:
-    return REGISTRY.get_sample_value("yangpu_calendar_fallback_active", {"year": str(year)})
+def estimated_gauge(year: int) -> float | None:
+    return REGISTRY.get_sample_value("yangpu_calendar_estimated", {"year": str(year)})
 
 
 # ---------------------------------------------------------------- the library's 2026 facts
@@ -173,26 +173,49 @@ def test_thirty_working_days_jumps_days(cal):
 # ---------------------------------------------------------------- fallback years
 
 
-def test_deadline_running_into_2027_uses_the_fallback(caplog):
+def test_deadline_running_into_2027_uses_the_estimate(caplog):
     cal = BusinessCalendar()
     caplog.set_level(logging.WARNING, logger="shared.calendar")
-    # Difficult (30 working days) from Tue 2026-12-15 09:00. December 2026 (library): Dec 15-18 (4),
-    # 21-25 (5), 28-31 (4) = 13. 2027 (fallback): Jan 1 (Fri) is a fixed-date holiday;
-    # Jan 4-8 -> 18, 11-15 -> 23, 18-22 -> 28, Jan 25, 26 -> 30 => 2027-01-26 17:00.
-    due = cal.add_business_seconds(sh(2026, 12, 15, 9), 30 * DAY)
-    assert due == sh(2027, 1, 26, 17)
-    assert fallback_gauge(2027) == 1.0
+    # Difficult (30 working days) from Mon 2026-12-28 09:00. December 2026 (library): Dec 28-31 (4). 2027
+    # (estimate): Jan 1 (Fri) 元旦 off; Jan 4-29 -> 24; Feb 1-4 -> 28; 除夕 Fri 02-05 to 初三 Mon 02-08 off;
+    # Feb 9, 10 -> 30 => 2027-02-10 17:00 (Monday-Friday alone would have said 02-08).
+    due = cal.add_business_seconds(sh(2026, 12, 28, 9), 30 * DAY)
+    assert due == sh(2027, 2, 10, 17)
+    assert estimated_gauge(2027) == 1.0
     assert [r for r in caplog.records if "2027" in r.getMessage()]
-    assert not cal.is_working_day(date(2027, 1, 1))
-    assert not cal.is_working_day(date(2027, 1, 2))  # Saturday
+    assert [d for d in (date(2027, 2, 4) + timedelta(days=i) for i in range(6)) if not cal.is_working_day(d)] == [
+        date(2027, 2, d) for d in range(5, 9)]
+    for d in (date(2027, 1, 1), date(2027, 4, 5), date(2027, 5, 1), date(2027, 6, 9), date(2027, 9, 15),
+              date(2027, 10, 1), date(2027, 10, 3)):
+        assert not cal.is_working_day(d), d  # 元旦, 清明, 劳动节, 端午, 中秋, 国庆
+        assert cal.day_status(d).source == "estimate" and cal.day_status(d).name
     assert cal.is_working_day(date(2027, 1, 4))
-    for d in (date(2028, 5, 1), date(2028, 5, 2), date(2028, 10, 2), date(2028, 10, 3)):
-        assert not cal.is_working_day(d), d  # fixed-date holidays on weekdays of 2028
+    assert not cal.is_working_day(date(2027, 1, 2))  # Saturday
+    for d in (date(2028, 1, 25), date(2028, 1, 28), date(2028, 5, 2), date(2028, 10, 3)):
+        assert not cal.is_working_day(d), d  # 2028: 除夕 01-25 to 初三 01-28, 劳动节, 国庆
+    assert cal.estimated_years(date(2026, 11, 30)) == [2027]
+    assert cal.estimated_years(date(2026, 6, 1)) == []
 
     # logged once per year, not once per lookup
     caplog.clear()
     cal.add_business_seconds(sh(2027, 3, 1, 9), 5 * DAY)
     assert not [r for r in caplog.records if "2027" in r.getMessage()]
+
+
+@pytest.mark.parametrize("year", range(2027, 2051))
+def test_the_estimate_has_the_thirteen_statutory_days_of_the_2024_rules(year):
+    from shared.calendar import estimated_holidays
+
+    days = estimated_holidays(year)
+    names = sorted(days.values())
+    assert len(days) == 13 and all(d.year == year for d in days)
+    assert {n: names.count(n) for n in set(names)} == {"元旦": 1, "春节": 4, "清明节": 1, "劳动节": 2, "端午节": 1,
+                                                       "中秋节": 1, "国庆节": 3}
+    spring = sorted(d for d, n in days.items() if n == "春节")
+    assert spring == [spring[0] + timedelta(days=i) for i in range(4)]
+    assert date(year, 1, 20) <= spring[0] <= date(year, 2, 20)
+    qingming = next(d for d, n in days.items() if n == "清明节")
+    assert qingming in (date(year, 4, 4), date(year, 4, 5), date(year, 4, 6))
 
 
 # ---------------------------------------------------------------- override file
@@ -214,11 +237,12 @@ def test_override_file_wins_over_library_and_fallback(tmp_path, caplog):
     assert cal.is_working_day(date(2026, 10, 5))
     assert not cal.is_working_day(date(2027, 2, 8))
     assert cal.is_working_day(date(2027, 2, 20))
-    assert not cal.is_working_day(date(2027, 1, 1))  # unlisted: fixed-date rule still applies
+    assert cal.is_working_day(date(2027, 1, 1))  # a year section is the whole schedule: what it leaves out works
+    assert cal.day_status(date(2027, 2, 8)).source == "official"
     # Fri 03-13 16:00 + 2 h: 1 h Friday, Monday 03-16 now off -> Tue 03-17 10:00.
     assert cal.add_business_seconds(sh(2026, 3, 13, 16), 2 * HOUR) == sh(2026, 3, 17, 10)
-    # A year section is the published schedule: no fallback alarm for 2027.
-    assert fallback_gauge(2027) == 0.0
+    # A year section is the published schedule: no estimate alarm for 2027.
+    assert estimated_gauge(2027) == 0.0
     assert not [r for r in caplog.records if "2027" in r.getMessage()]
 
 

@@ -137,13 +137,12 @@ def deadline_parts(t: datetime | None) -> dict[str, Any] | None:
 
 
 def clock_face(c: dict[str, Any], warning_fraction: float = DEFAULT_WARNING_FRACTION) -> Face:
-    """The template global: :func:`face` now, with the service's calendar (settings' overrides and hours) and
+    """The template global: :func:`face` now, with the deployment's calendar and
     the reader's language."""
     from flask import current_app
     from flask_babel import get_locale
 
-    from shared.calendar import load_calendar
+    from shared.calendar import calendar_for
 
-    settings = current_app.extensions["yangpu"]["context"].settings
-    calendar = load_calendar(settings.calendar_overrides_path, settings.service_hours)
+    calendar = calendar_for(current_app.extensions["yangpu"]["context"].settings)
     return face(c, datetime.now(UTC), calendar, str(get_locale() or "zh"), warning_fraction)
