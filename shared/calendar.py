@@ -8,7 +8,8 @@ Where a date's status comes from, highest priority first (its *source*, reported
 1. ``official``: an operator's entry. A year's whole schedule as the State Council published it, entered
    on the admin desk or ``PUT /api/v1/calendar/{year}`` and kept in the platform store
    (:mod:`shared.calendar_store`); for a year with no such entry, the year section of the override file
-   (``CALENDAR_OVERRIDES_PATH``, the seed of a fresh install). The file's flat lists correct single dates.
+   (``CALENDAR_OVERRIDES_PATH``, the seed of a fresh install); then the file's flat lists, which correct
+   single dates of the years below.
 2. ``library``: ``chinese_calendar``, for the years it covers (it raises ``NotImplementedError`` beyond).
 3. ``estimate``: for any other year, the statutory holidays of the national rules as amended in 2024
    (State Council Order No. 795: 元旦 1 day, 春节 4 days from 除夕, 清明 1, 劳动节 2, 端午 1, 中秋 1,
@@ -361,6 +362,7 @@ class BusinessCalendar:
         if self._source is None:
             return False
         changed = False
+        built = set(self._years)  # their gauges are re-set below, also when an entry dropped them
         try:
             if self._source.revision() != self.revision:
                 revision, entered = self._source.schedules()
@@ -374,7 +376,7 @@ class BusinessCalendar:
         except Exception as exc:  # noqa: BLE001 - any store failure: keep the days last read
             log.warning("cannot read the working calendar's entries, keeping revision %d: %s", self.revision, exc)
         today = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
-        for year in sorted({today.year, (today + LOOKAHEAD).year} | set(self._years)):
+        for year in sorted({today.year, (today + LOOKAHEAD).year} | built):
             self._year(year)  # builds it, setting its gauge
         return changed
 
@@ -398,6 +400,12 @@ class BusinessCalendar:
             return "official"
         return "estimate" if self._library_is_workday(date(year, 6, 30)) is None else "library"
 
+    def source_between(self, first: date, last: date) -> str:
+        """The weakest source of the years ``first``..``last`` span: ``estimate`` if any is estimated, else
+        ``official`` if any is entered, else ``library`` (what a deadline over those days rests on)."""
+        sources = {self.year_source(year) for year in range(first.year, last.year + 1)}
+        return next(source for source in ("estimate", "official", "library") if source in sources)
+
     def estimated_years(self, today: date) -> list[int]:
         """The current or coming years (within :data:`LOOKAHEAD`) whose working days are estimated."""
         years = sorted({today.year, (today + LOOKAHEAD).year})
@@ -419,11 +427,11 @@ class BusinessCalendar:
         ov = self.overrides
         weekend = d.weekday() >= 5
         schedule = self._schedules.get(d.year)
-        if d in ov.holidays or d in ov.workdays:
-            working, source = d in ov.workdays, "official"
-        elif schedule is not None:
+        if schedule is not None:
             working = d in schedule.workdays or (not weekend and d not in schedule.holidays)
             source = "official"
+        elif d in ov.holidays or d in ov.workdays:
+            working, source = d in ov.workdays, "official"
         else:
             lib = self._library_is_workday(d)
             if lib is None:

@@ -310,3 +310,44 @@ def test_business_seconds_between_inverts_add_business_seconds(cal, start, span)
     # same business time elapsed (end may sit in a closed period after it)
     assert back <= end or used == 0
     assert cal.business_seconds_between(start, back) == pytest.approx(used, abs=1e-6)
+
+
+class _Entries:
+    """A stand-in for the platform store (pure logic: the real store is tested in tests/sla/http)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, object] = {}
+        self.fail = False
+
+    def revision(self) -> int:
+        if self.fail:
+            raise ConnectionError("store down")
+        return max((s.revision for s in self.entries.values()), default=0)
+
+    def schedules(self):
+        return self.revision(), dict(self.entries)
+
+
+def test_the_calendar_follows_entries_flips_its_gauge_and_keeps_its_days_when_the_store_is_down(caplog):
+    from shared.calendar import YearSchedule
+
+    entries = _Entries()
+    cal = BusinessCalendar(source=entries)
+    cal.refresh(now=sh(2026, 11, 30, 9))
+    assert cal.revision == 0 and estimated_gauge(2027) == 1.0
+    assert not cal.is_working_day(date(2027, 2, 8)) and cal.is_working_day(date(2027, 2, 9))
+    notice = YearSchedule(2027, frozenset(date(2027, 2, d) for d in range(5, 13)), frozenset({date(2027, 2, 20)}),
+                          "admin-01", revision=1)
+    entries.entries[2027] = notice
+    assert cal.refresh(now=sh(2026, 11, 30, 9)) is True
+    assert cal.revision == 1 and estimated_gauge(2027) == 0.0
+    assert not cal.is_working_day(date(2027, 2, 9)) and cal.is_working_day(date(2027, 2, 20))
+    assert cal.day_status(date(2027, 2, 20)).kind == "makeup_workday"
+    assert cal.schedule(2027) == notice and cal.year_source(2027) == "official"
+    assert cal.refresh(now=sh(2026, 11, 30, 9)) is False  # same revision: nothing reloaded
+
+    entries.fail = True
+    caplog.set_level(logging.WARNING, logger="shared.calendar")
+    assert cal.refresh() is False
+    assert "keeping revision 1" in caplog.text
+    assert not cal.is_working_day(date(2027, 2, 9))  # the days last read still count
