@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, tuple_
@@ -41,6 +41,7 @@ from intake_service.domain.policy import (
 from intake_service.model import Attachment, Demand, Enterprise, EnterpriseLink, TimelineEntry
 from intake_service.repository import INTAKE_SOURCE
 from shared.db import UTCDateTime, unit_of_work
+from shared.instants import instant_text, parse_instant
 from shared.validation import mask_phone, moment_problem, normalize_phone
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def list_page(ctx: Context, caller: Caller, filters: dict[str, Any]) -> dict[str
 
 def encode_cursor(demand: Demand) -> str:
     """The opaque position after ``demand`` in the newest-first list."""
-    raw = json.dumps([demand.received_at.astimezone(UTC).isoformat(), demand.id]).encode()
+    raw = json.dumps([instant_text(demand.received_at), demand.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -190,7 +191,7 @@ def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry],
               attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The reporter's view: the summary plus description, warnings, the whole timeline and the attachments."""
     submitted = {"kind": "submitted", "at": demand.received_at, "actor_id": demand.created_by,
-                 "details": {"channel": demand.channel, "reported_at": demand.reported_at.isoformat()}}
+                 "details": {"channel": demand.channel, "reported_at": instant_text(demand.reported_at)}}
     return {
         **summary_view(caller, demand), "description": demand.description, "created_by": demand.created_by,
         "warnings": demand.warnings or {},
@@ -199,9 +200,16 @@ def full_view(caller: Caller, demand: Demand, timeline: list[TimelineEntry],
     }
 
 
+# Instants a timeline entry's details may hold: entries stored before the convention of shared.instants kept
+# the offset they were given (+08:00 or +00:00), so they are written again in UTC with Z.
+_DETAIL_INSTANTS = ("target_at", "reported_at")
+
+
 def _entry_view(demand_id: str, entry: TimelineEntry) -> dict[str, Any]:
     """One timeline entry; an entry of a demand merged into this one names that demand (``merged_from``)."""
     details = entry.details or {}
+    details = {**details, **{k: instant_text(parse_instant(details[k])) for k in _DETAIL_INSTANTS
+                             if isinstance(details.get(k), str)}}
     if entry.demand_id != demand_id:
         details = {**details, "merged_from": demand_number(entry.demand_id)}
     return {"kind": entry.kind, "at": entry.at, "actor_id": entry.actor_id, "details": details}

@@ -79,6 +79,7 @@ from shared.audit import Journal, changes
 from shared.auth import Principal
 from shared.contracts.events import CloudEvent
 from shared.db import unit_of_work
+from shared.instants import instant_text
 
 if TYPE_CHECKING:
     from routing_service.bootstrap import Context
@@ -413,7 +414,7 @@ def _request_extension(ctx: Context, session: Session, a: Assignment, body: dict
         raise RoutingRefused("invalid", "too long an extension", {"working_days": [
             f"at most {cap:g} working days for a {a.complexity} demand"]})
     a.extension_request = {"working_days": body["working_days"], "reason": body["reason"],
-                           "actor_id": principal.subject, "at": now.isoformat()}
+                           "actor_id": principal.subject, "at": instant_text(now)}
     _simple(session, a, "request-extension", principal, now, working_days=body["working_days"],
             reason=body["reason"])
 

@@ -22,6 +22,7 @@ from shared.auth import Principal
 from shared.calendar import SHANGHAI
 from shared.contracts.reference import STREETS
 from shared.db import unit_of_work
+from shared.instants import instant_text, parse_instant
 
 if TYPE_CHECKING:
     from routing_service.bootstrap import Context
@@ -41,7 +42,15 @@ _QUEUE_COLUMNS = (Assignment.demand_id, Assignment.state, Assignment.street, Ass
 
 
 def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
+    return instant_text(t) if t else None
+
+
+def _extension(request: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The extension waiting for the supervisor, its ``at`` in UTC with Z (requests stored before the
+    convention of :mod:`shared.instants` kept ``+00:00``)."""
+    if not request or not isinstance(request.get("at"), str):
+        return request
+    return {**request, "at": instant_text(parse_instant(request["at"]))}
 
 
 def _clocks(sla: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -62,7 +71,7 @@ def assignment_view(session: Session, a: Assignment) -> dict[str, Any]:
         "department": a.department, "rule": a.rule, "assigned_at": a.assigned_at, "escalated": a.escalated,
         "escalated_to": a.escalated_to, "outcome": a.outcome, "satisfaction": a.satisfaction,
         "reopen_count": a.reopen_count, "next_due": a.next_due, "clocks": _clocks(a.sla, datetime.now(UTC)),
-        "extension_request": a.extension_request, "extension_count": a.extension_count or 0,
+        "extension_request": _extension(a.extension_request), "extension_count": a.extension_count or 0,
         "returned_by": list(a.returned_by or []), "merged_into": a.merged_into,
         "transfers": [{"from_officer_id": t.from_officer_id, "to_officer_id": t.to_officer_id,
                        "to_department": t.to_department, "reason": t.reason, "rule": t.rule,
@@ -322,7 +331,8 @@ def awaiting_supervisor(ctx: Context, street: str, page: dict[str, Any]) -> dict
                                                         Assignment.state.in_(EXTENSION_STATES))
                                .order_by(*URGENCY)).all()
         asked = [a for a in held if a.extension_request]
-        extensions = [{**_item(a, now), "extension_request": a.extension_request} for a in asked[:page["limit"]]]
+        extensions = [{**_item(a, now), "extension_request": _extension(a.extension_request)}
+                      for a in asked[:page["limit"]]]
         reviewed = session.scalars(select(Assignment).where(Assignment.street == street,
                                                             Assignment.state == UNDER_REVIEW)
                                    .order_by(*URGENCY).limit(page["limit"])).all()

@@ -46,6 +46,7 @@ from routing_service.domain.policy import (
 )
 from routing_service.domain.states import HELD_OPEN_STATES, UNASSIGNED
 from routing_service.model import Assignment, EarlyClock, Officer
+from shared.instants import instant_text
 
 # The state filter as a literal, so PostgreSQL matches it to the partial index on unassigned demands.
 IS_UNASSIGNED = Assignment.state == literal(UNASSIGNED, literal_execute=True)
@@ -97,10 +98,10 @@ def clock_from_event(data: dict[str, Any]) -> dict[str, Any]:
     """The stored (JSON) shape of a clock, from an sla event's data."""
     target = data.get("target_at")
     return {"kind": data["kind"], "status": data["status"],
-            "target_at": target.isoformat() if target else None,
+            "target_at": instant_text(target) if target else None,
             "business_seconds_used": float(data["business_seconds_used"]),
             "business_seconds_target": int(data["business_seconds_target"]),
-            "at": data["at"].isoformat()}
+            "at": instant_text(data["at"])}
 
 
 def clock_views(sla: dict[str, Any]) -> list[ClockView]:

@@ -48,6 +48,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from shared import audit
 from shared.auth import ACCOUNT_ROLES, Principal, _check_role_street, check_officer_street, roster_streets
 from shared.auth_store import SqlRateLimitStorage, StoreUnavailable, accounts, sessions
+from shared.instants import instant_text
 
 LOCK_AFTER = 5  # wrong passwords in a row that lock an account
 LOCK_SECONDS = 15 * 60
@@ -157,7 +158,7 @@ def _audited(row: Row[Any] | None) -> dict[str, Any]:
     locked = row.locked_until
     return {"role": row.role, "street": row.street, "email": row.email, "officer_id": row.officer_id,
             "must_change_password": bool(row.must_change_password), "disabled": bool(row.disabled),
-            "locked_until": datetime.fromtimestamp(locked, UTC).isoformat() if locked else None}
+            "locked_until": instant_text(datetime.fromtimestamp(locked, UTC)) if locked else None}
 
 
 _UNSET: Any = object()  # "leave this field as it is" (None is a value: no street, no roster id)

@@ -25,6 +25,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.contracts.events import TOPICS, EventValidationError, dlq_topic
+from shared.instants import instant_text
 from shared.messaging.backends import ensure_topics, make_producer, read_topic
 from shared.messaging.bus import OutgoingMessage, StoredMessage
 from shared.messaging.codec import KafkaMessage, from_message
@@ -122,7 +123,7 @@ def find(letters: Sequence[DeadLetter], topic: str, position: str) -> DeadLetter
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return instant_text(datetime.fromtimestamp(timestamp, UTC))
 
 
 def _clip(text: str, width: int) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from shared.instants import Instant
 from shared.validation import (
     EARLIEST,
     LATEST,
@@ -26,7 +27,7 @@ from shared.validation import (
     uscc_problem,
 )
 
-__all__ = ["MONTH", "DemandFactsOut", "Phone", "Text", "Token", "Uscc", "count", "day", "month", "moment"]
+__all__ = ["MONTH", "DemandFactsOut", "Instant", "Phone", "Text", "Token", "Uscc", "count", "day", "month", "moment"]
 
 # Year-month of a monthly report (the calendar's range: 1970-2099).
 MONTH = r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$"
@@ -90,9 +91,9 @@ def _in_range(value: datetime | date) -> None:
         raise ValidationError(problem)
 
 
-def moment(description: str, **kwargs: Any) -> fields.AwareDateTime:
-    """An ISO-8601 time with offset, between :data:`EARLIEST` and :data:`LATEST`."""
-    return fields.AwareDateTime(validate=_in_range, metadata={"description": description}, **kwargs)
+def moment(description: str, **kwargs: Any) -> Instant:
+    """An ISO-8601 time with any offset, between :data:`EARLIEST` and :data:`LATEST`, loaded in UTC."""
+    return Instant(validate=_in_range, metadata={"description": description}, **kwargs)
 
 
 def day(description: str, **kwargs: Any) -> fields.Date:

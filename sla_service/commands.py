@@ -27,6 +27,7 @@ from shared.contracts import events
 from shared.contracts.events import CloudEvent
 from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import after_commit, unit_of_work
+from shared.instants import instant_text
 from sla_service import announce, metrics, repository
 from sla_service.domain.clock import Clock, Transition
 from sla_service.domain.compliance import NOTHING, Vector, contribution, excluded
@@ -211,7 +212,7 @@ def repair_clocks(ctx: Context, session: Session, facts: dict[str, Any]) -> list
         return []
     queued = _open(ctx, session, facts, facts["key_enterprise"])
     log.warning("opened the clocks of a demand whose submitted event never reached SLA, from its assignment",
-                extra={"demand_id": demand_id, "reported_at": facts["reported_at"].isoformat()})
+                extra={"demand_id": demand_id, "reported_at": instant_text(facts["reported_at"])})
     after_commit(session, lambda: metrics.CLOCKS_REPAIRED.labels("repaired").inc())
     return queued
 

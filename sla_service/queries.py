@@ -21,6 +21,7 @@ from shared.auth import Principal
 from shared.calendar import SHANGHAI
 from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import UTCDateTime, unit_of_work
+from shared.instants import instant_text
 from shared.validation import moment_problem
 from sla_service import repository
 from sla_service.domain import SlaRefused
@@ -268,7 +269,7 @@ def _day_start(day: date) -> datetime:
 
 
 def _encode_cursor(row: ClockRow) -> str:
-    raw = json.dumps([row.breached_at.isoformat(), row.demand_id, row.kind]).encode()
+    raw = json.dumps([instant_text(row.breached_at), row.demand_id, row.kind]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from shared.contracts import events
 from shared.contracts.events import known
+from shared.instants import instant_text
 
 # Which channels each role may log (district plan part (三) 3); the first is the role's default channel.
 CHANNELS_BY_ROLE: dict[str, tuple[str, ...]] = {
@@ -226,6 +227,7 @@ EVENT_KINDS = known({
     events.MERGED: "merged",
     events.WARNING: "sla_warning",
     events.BREACHED: "sla_breached",
+    events.CLOCK_UPDATED: "sla_retimed",  # only those a new working calendar caused (intake_service.handlers)
 })
 
 # Which data fields each kind keeps in the timeline entry's details.
@@ -251,6 +253,7 @@ _DETAILS = {
     "merged": ("into",),
     "sla_warning": ("kind", "status", "target_at", "business_seconds_used", "business_seconds_target"),
     "sla_breached": ("kind", "status", "target_at", "business_seconds_used", "business_seconds_target"),
+    "sla_retimed": ("kind", "target_at", "previous_target_at", "calendar_revision"),
 }
 
 
@@ -408,4 +411,4 @@ def resend_gap(resends: int, after_s: int) -> timedelta:
 
 
 def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return instant_text(value) if isinstance(value, datetime) else value

@@ -43,7 +43,7 @@ from intake_service.http.schemas import (
 from intake_service.model import Demand
 from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
-from shared.fields import Text, Token, moment
+from shared.fields import Instant, Text, Token, moment
 from shared.validation import EARLIEST, flatten_errors
 from shared.webkit.app import BEARER
 from shared.webkit.auth import require
@@ -170,9 +170,9 @@ class RequestOut(Schema):
     agency_responsible = fields.String(allow_none=True, metadata={
         "description": "the department it was transferred to, else the street"})
     service_notice = fields.String(allow_none=True, metadata={"description": "registry warnings, if any"})
-    requested_datetime = fields.AwareDateTime(metadata={"description": "when the enterprise raised it"})
-    updated_datetime = fields.AwareDateTime(metadata={"description": "last change"})
-    expected_datetime = fields.AwareDateTime(allow_none=True, metadata={"description": "always null"})
+    requested_datetime = Instant(metadata={"description": "when the enterprise raised it"})
+    updated_datetime = Instant(metadata={"description": "last change"})
+    expected_datetime = Instant(allow_none=True, metadata={"description": "always null"})
     address = fields.String(allow_none=True, metadata={"description": "the street's name"})
     address_id = fields.String(allow_none=True, metadata={"description": "the street code"})
     zipcode = fields.String(allow_none=True, metadata={"description": "always null"})

@@ -9,7 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from intake_service.domain.policy import DUPLICATE_WINDOW_DAYS, MAX_DUPLICATES, SLA_STATUSES, STATUSES
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, COMPLEXITIES
-from shared.fields import Phone, Text, Token, Uscc, count, moment
+from shared.fields import Instant, Phone, Text, Token, Uscc, count, moment
 
 MAX_FUTURE = timedelta(minutes=5)
 MAX_PAST = timedelta(days=30)
@@ -103,9 +103,9 @@ class DemandSummary(Schema):
     escalated = fields.Boolean(metadata={"description": "escalated at least once since it was logged"})
     sla_status = fields.String(metadata={"enum": list(SLA_STATUSES),
                                          "description": "worst SLA alert so far"})
-    reported_at = fields.AwareDateTime(metadata={"description": "when the enterprise raised it (SLA clocks start)"})
-    received_at = fields.AwareDateTime(metadata={"description": "when intake stored it"})
-    updated_at = fields.AwareDateTime(metadata={"description": "when the view last changed"})
+    reported_at = Instant(metadata={"description": "when the enterprise raised it (SLA clocks start)"})
+    received_at = Instant(metadata={"description": "when intake stored it"})
+    updated_at = Instant(metadata={"description": "when the view last changed"})
 
 
 class TimelineOut(Schema):
@@ -116,7 +116,7 @@ class TimelineOut(Schema):
                                                   "review_approved, sent_back, withdrawn, rejected, merged, "
                                                   "merged_in (a demand merged into this one), sla_warning, "
                                                   "sla_breached"})
-    at = fields.AwareDateTime(metadata={"description": "when it happened"})
+    at = Instant(metadata={"description": "when it happened"})
     actor_id = fields.String(allow_none=True, metadata={"description": "who did it (user id, routing or sla)"})
     details = fields.Dict(metadata={"description": "the event's facts, e.g. officer_id, outcome, reason; "
                                                    "merged_from names the merged demand an entry came from"})
@@ -133,7 +133,7 @@ class AttachmentOut(Schema):
     location_kept = fields.Boolean(metadata={"description": "the sender kept the photo's EXIF (GPS included); "
                                                             "otherwise only its orientation is kept"})
     uploaded_by = fields.String(metadata={"description": "who attached it"})
-    uploaded_at = fields.AwareDateTime(metadata={"description": "when intake stored it"})
+    uploaded_at = Instant(metadata={"description": "when intake stored it"})
 
 
 class AttachmentList(Schema):
@@ -178,7 +178,7 @@ class DuplicateOut(Schema):
     number = fields.String(metadata={"description": "the demand's number (its id's first 8 characters)"})
     title = fields.String(metadata={"description": "short title"})
     status = fields.String(metadata={"enum": list(STATUSES)})
-    received_at = fields.AwareDateTime(metadata={"description": "when intake stored it"})
+    received_at = Instant(metadata={"description": "when intake stored it"})
 
 
 class DuplicateList(Schema):
@@ -208,6 +208,6 @@ class LinkOut(Schema):
     url = fields.String(metadata={"description": "The link to give the enterprise (shown once: only its hash is "
                                                  "kept; asking again issues a new one and the old stops working)"})
     page = fields.String(metadata={"description": "Intake's page that shows the link as a QR code"})
-    issued_at = fields.AwareDateTime(metadata={"description": "When this link was issued"})
-    expires_at = fields.AwareDateTime(allow_none=True, metadata={
+    issued_at = Instant(metadata={"description": "When this link was issued"})
+    expires_at = Instant(allow_none=True, metadata={
         "description": "30 days after the demand was closed; null while it is open"})

@@ -12,7 +12,7 @@ from routing_service.queries import OFFICER_TABS, QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
 from shared.contracts.reference import DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, OUTCOMES, REJECT_REASONS, RETURN_REASONS, SATISFACTIONS
-from shared.fields import DemandFactsOut, Text, Token, count, day
+from shared.fields import DemandFactsOut, Instant, Text, Token, count, day
 
 # --- assignments and queues --------------------------------------------------------------------------
 
@@ -23,7 +23,7 @@ class ClockOut(Schema):
         "description": "running | paused | met | breached: as sla last said, or, in the queues, as the demand's "
                        "state already implies (acknowledged: first response met; awaiting materials: paused; "
                        "resolved: met) while sla's word is on its way"})
-    target_at = fields.String(allow_none=True, metadata={"format": "date-time", "description": "ISO-8601 with offset"})
+    target_at = fields.String(allow_none=True, metadata={"format": "date-time", "description": "RFC 3339 in UTC (Z)"})
     seconds_left = fields.Float(allow_none=True, metadata={
         "description": "Wall-clock seconds until target_at, negative once passed; null while paused"})
     business_seconds_used = fields.Float()
@@ -37,7 +37,7 @@ class TransferOut(Schema):
     reason = fields.String()
     rule = fields.String()
     actor_id = fields.String()
-    at = fields.AwareDateTime()
+    at = Instant()
 
 
 class AssignmentOut(DemandFactsOut):
@@ -46,7 +46,7 @@ class AssignmentOut(DemandFactsOut):
     officer_kind = fields.String(allow_none=True)
     department = fields.String(allow_none=True)
     rule = fields.String(metadata={"description": "The rule that gave the demand to its current holder"})
-    assigned_at = fields.AwareDateTime(allow_none=True)
+    assigned_at = Instant(allow_none=True)
     escalated = fields.Boolean()
     escalated_to = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
@@ -57,7 +57,7 @@ class AssignmentOut(DemandFactsOut):
     extension_count = fields.Integer(metadata={"description": "Extensions approved so far"})
     returned_by = fields.List(fields.String(), metadata={"description": "Officers who returned the demand"})
     merged_into = fields.String(allow_none=True)
-    next_due = fields.AwareDateTime(allow_none=True)
+    next_due = Instant(allow_none=True)
     clocks = fields.List(fields.Nested(ClockOut))
     transfers = fields.List(fields.Nested(TransferOut))
 
@@ -69,14 +69,14 @@ class QueueItem(DemandFactsOut):
     key_enterprise = fields.Boolean()
     officer_id = fields.String(allow_none=True)
     escalated = fields.Boolean()
-    reported_at = fields.AwareDateTime()
-    assigned_at = fields.AwareDateTime(allow_none=True)
-    next_due = fields.AwareDateTime(allow_none=True, metadata={"description": "The nearest deadline in play"})
+    reported_at = Instant()
+    assigned_at = Instant(allow_none=True)
+    next_due = Instant(allow_none=True, metadata={"description": "The nearest deadline in play"})
     clocks = fields.List(fields.Nested(ClockOut))
     enterprise_name = fields.String(allow_none=True, metadata={
         "description": "As the demand was submitted; null for demands routed before routing kept it"})
     enterprise_uscc = fields.String(metadata={"description": "Unified social credit code"})
-    updated_at = fields.AwareDateTime(metadata={"description": "The last action or assignment"})
+    updated_at = Instant(metadata={"description": "The last action or assignment"})
     outcome = fields.String(allow_none=True)
     satisfaction = fields.String(allow_none=True, metadata={"description": "The enterprise's feedback, once in"})
 
@@ -235,7 +235,7 @@ class OfficerOut(Schema):
     open_count = fields.Integer(metadata={"description": "Open demands the officer holds now"})
     on_duty = fields.Boolean(metadata={"description": "The admin's switch; off = not given demands"})
     on_shift_now = fields.Boolean(metadata={"description": "Within the weekly duty hours at this moment"})
-    edited_at = fields.AwareDateTime(allow_none=True)
+    edited_at = Instant(allow_none=True)
     leave_from = fields.Date(allow_none=True, metadata={"description": "First day of leave (Asia/Shanghai)"})
     leave_until = fields.Date(allow_none=True, metadata={"description": "Last day of leave, inclusive"})
     on_leave = fields.Boolean(metadata={

@@ -3,6 +3,7 @@
 Every event is a CloudEvent whose ``subject`` and ``partitionkey`` are the demand id, so Kafka keeps one
 demand's events in order. On the wire it travels in binary content mode (``ce_*`` headers, JSON value).
 Each type has a marshmallow schema here; producers validate before writing, consumers before handling.
+Every instant in an event's data is written in UTC with ``Z`` (:func:`shared.instants.instant_text`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shared.contracts.vocabulary import (
     RETURN_REASONS,
     SATISFACTIONS,
 )
+from shared.instants import Instant, instant_text
 
 DEMAND_EVENTS = "demand.events"
 SLA_EVENTS = "sla.events"
@@ -96,14 +98,14 @@ class DemandSubmitted(_Data):
     complexity = fields.String(required=True, validate=validate.OneOf(COMPLEXITIES))
     title = fields.String(required=True)
     enterprise = fields.Nested(EnterpriseRef, required=True)
-    reported_at = fields.AwareDateTime(required=True)
-    received_at = fields.AwareDateTime(required=True)
+    reported_at = Instant(required=True)
+    received_at = Instant(required=True)
 
 
 class _Action(_Data):
     street = fields.String(required=True)
     actor_id = fields.String(required=True)
-    at = fields.AwareDateTime(required=True)
+    at = Instant(required=True)
 
 
 class DemandAssigned(_Action):
@@ -118,7 +120,7 @@ class DemandAssigned(_Action):
     complexity = fields.String(allow_none=True, load_default=None,
                                validate=validate.OneOf(COMPLEXITIES))
     key_enterprise = fields.Boolean(allow_none=True, load_default=None)
-    reported_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    reported_at = Instant(allow_none=True, load_default=None)
 
 
 class DemandAcknowledged(_Action):
@@ -233,11 +235,11 @@ class SlaClockEvent(_Data):
     category = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(CLOCK_KINDS))
     status = fields.String(required=True)
-    target_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    target_at = Instant(allow_none=True, load_default=None)
     business_seconds_used = fields.Float(required=True)
     business_seconds_target = fields.Integer(required=True)
     key_enterprise = fields.Boolean(load_default=False)
-    at = fields.AwareDateTime(required=True)
+    at = Instant(required=True)
 
 
 @dataclass(frozen=True)
@@ -343,9 +345,10 @@ def load_data(event: CloudEvent) -> dict[str, Any]:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise EventValidationError("event times must carry a UTC offset")
-        return value.isoformat()
+        try:
+            return instant_text(value)
+        except ValueError as exc:
+            raise EventValidationError(f"event times must carry a UTC offset: {exc}") from exc
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -14,14 +14,21 @@ from cloudevents.core.formats.json import JSONFormat
 from sqlalchemy import Column, LargeBinary, String, Text
 
 from shared.contracts.events import CloudEvent, EventValidationError
+from shared.instants import instant_text
 from shared.messaging.bus import OutgoingMessage
 
 _FORMAT = JSONFormat()
 
 
 def to_message(event: CloudEvent) -> KafkaMessage:
-    """Binary content mode: attributes in ``ce_*`` headers, data as the JSON value."""
-    return to_binary(event, _FORMAT)
+    """Binary content mode: attributes in ``ce_*`` headers, data as the JSON value; ``ce_time`` in UTC with
+    ``Z`` like every instant the suite emits (the SDK would keep whatever offset the attribute carries)."""
+    message = to_binary(event, _FORMAT)
+    sent_at = event.get_time()
+    if sent_at is None:
+        return message
+    return KafkaMessage(headers={**message.headers, "ce_time": instant_text(sent_at).encode()},
+                        key=message.key, value=message.value)
 
 
 def from_message(message: KafkaMessage) -> CloudEvent:

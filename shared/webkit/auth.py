@@ -33,7 +33,7 @@ from shared.auth import (
 from shared.auth_store import AuthStore, StoreUnavailable
 from shared.config import Settings
 from shared.contracts.reference import STREETS
-from shared.fields import Token, moment
+from shared.fields import Instant, Token, moment
 from shared.webkit.app import answers
 from shared.webkit.inputs import ApiBlueprint
 
@@ -159,7 +159,7 @@ class RevocationIn(ma.Schema):
 
 class RevocationOut(ma.Schema):
     jti = ma.fields.String(metadata={"description": "The revoked token's `jti`"})
-    expires_at = ma.fields.AwareDateTime(metadata={"description": "When the entry is purged"})
+    expires_at = Instant(metadata={"description": "When the entry is purged"})
 
 
 revocations = ApiBlueprint("auth", __name__, url_prefix="/auth",
@@ -228,7 +228,7 @@ class AccountOut(ma.Schema):
     email = ma.fields.String(metadata={"description": "E-mail address"})
     officer_id = ma.fields.String(allow_none=True, metadata={"description": "An officer's roster id"})
     must_change_password = ma.fields.Boolean(metadata={"description": "The next sign-in must choose a password"})
-    locked_until = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "Set while locked"})
+    locked_until = Instant(allow_none=True, metadata={"description": "Set while locked"})
     disabled = ma.fields.Boolean(metadata={"description": "No sign-in possible"})
     initial_password = ma.fields.String(metadata={"description": "The generated one-time password: shown once"})
 

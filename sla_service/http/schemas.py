@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
-from shared.fields import DemandFactsOut, Token, count, day, month
+from shared.fields import DemandFactsOut, Instant, Token, count, day, month
 from sla_service.domain.clock import STATUSES
 from sla_service.domain.compliance import OUTCOMES, RATES
 
@@ -25,10 +25,10 @@ class ClockOut(Schema):
         "description": "running | paused while open; met | breached once stopped (breached for good once past "
                        "the target, even after an extension); cancelled: stopped because the demand was "
                        "withdrawn, rejected or merged (counted in no rate)"})
-    started_at = fields.AwareDateTime()
-    target_at = fields.AwareDateTime(allow_none=True, metadata={
+    started_at = Instant()
+    target_at = Instant(allow_none=True, metadata={
         "description": "When the used time reaches (or reached) the target; null while paused or once met"})
-    stopped_at = fields.AwareDateTime(allow_none=True)
+    stopped_at = Instant(allow_none=True)
     business_seconds_used = fields.Float(metadata={"description": "Business time used so far (live while running)"})
     business_seconds_target = fields.Integer(metadata={
         "description": "The target, including what approved extensions added"})
@@ -123,8 +123,8 @@ class BreachQuery(_Query):
 class BreachOut(DemandFactsOut):
     kind = fields.String()
     key_enterprise = fields.Boolean()
-    breached_at = fields.AwareDateTime(metadata={"description": "When the used time reached the target"})
-    stopped_at = fields.AwareDateTime(allow_none=True, metadata={"description": "null while still open"})
+    breached_at = Instant(metadata={"description": "When the used time reached the target"})
+    stopped_at = Instant(allow_none=True, metadata={"description": "null while still open"})
     business_seconds_target = fields.Integer()
 
 
@@ -146,12 +146,12 @@ class RateDemandsQuery(_Query):
 
 class RateDemandOut(DemandFactsOut):
     key_enterprise = fields.Boolean()
-    reported_at = fields.AwareDateTime()
+    reported_at = Instant()
     counted_as = fields.String(validate=validate.OneOf(OUTCOMES), metadata={
         "description": "`met` (in the numerator) or `missed` (in the denominator only)"})
-    deadline_passed_at = fields.AwareDateTime(allow_none=True, metadata={
+    deadline_passed_at = Instant(allow_none=True, metadata={
         "description": "The deadline the clock missed (null when met, and for the resolution rate)"})
-    ended_at = fields.AwareDateTime(allow_none=True, metadata={
+    ended_at = Instant(allow_none=True, metadata={
         "description": "When the clock stopped (null while a breached clock still runs), or when the demand "
                        "was closed (resolution rate)"})
     resolution_outcome = fields.String(allow_none=True, metadata={

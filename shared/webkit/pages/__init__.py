@@ -35,7 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,6 +65,7 @@ from shared.accounts import LOCK_SECONDS, AccountRefused, Session
 from shared.auth import Principal, issue_token
 from shared.auth_store import STORAGE_SCHEME, StoreUnavailable
 from shared.config import PROJECT_ROOT, Settings
+from shared.instants import instant_text
 from shared.webkit.auth import accounts_of, auth_store
 from shared.webkit.pages.clocks import clock_face
 from shared.webkit.pages.labels import department_name, label, street_name
@@ -348,7 +349,7 @@ def when(value: datetime | str | None, fmt: str = "short") -> str:
 def iso(value: datetime | str | None) -> str:
     if value is None or isinstance(value, str):
         return value or ""
-    return value.astimezone(UTC).isoformat()
+    return instant_text(value)
 
 
 _PROBE_HOST = "this-host.invalid"
