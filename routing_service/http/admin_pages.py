@@ -1,16 +1,19 @@
-"""The admin's desk: accounts, the roster, integration tokens and the audit of every admin change.
+"""The admin's desk: accounts, the roster, integration tokens, the working calendar and the audit of every admin
+change.
 
 The pages do nothing the APIs cannot: accounts go through :class:`shared.accounts.Accounts` (as
 ``/auth/accounts`` does), the roster through routing's own commands (as ``/api/v1/officers`` does), tokens
-through the identity store (as ``/auth/revocations`` does), and each of those writes its own audit row
-(:mod:`shared.audit`), so a change is audited whichever door it came through. A one-time password or a token is
-shown once, in the answer to the form that made it, and kept nowhere.
+through the identity store (as ``/auth/revocations`` does), a year's official calendar through
+:class:`shared.calendar_store.CalendarStore` (as ``PUT /api/v1/calendar/<year>`` does, with the same check), and
+each of those writes its own audit row (:mod:`shared.audit`), so a change is audited whichever door it came through.
+A one-time password or a token is shown once, in the answer to the form that made it, and kept nowhere.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_skeleton, get_day_names
@@ -27,9 +30,12 @@ from shared import audit
 from shared.accounts import Account, AccountRefused, Accounts
 from shared.auth import ACCOUNT_ROLES, LEEWAY_SECONDS, STREET_REQUIRED_ROLES
 from shared.auth_store import StoreUnavailable
+from shared.calendar import SHANGHAI, BusinessCalendar, ScheduleError, calendar_for
+from shared.calendar_store import CalendarStore
 from shared.contracts.reference import STREETS
 from shared.webkit.app import context
 from shared.webkit.auth import accounts_of, auth_store
+from shared.webkit.calendar_api import FIRST_YEAR, LAST_YEAR, year_view
 from shared.webkit.errors import status_of
 from shared.webkit.pages import error_page, page_blueprint, require_page
 
@@ -368,6 +374,163 @@ def revoke_token() -> Any:
     except StoreUnavailable:
         return error_page(503, str(STORE_DOWN))
     return redirect(url_for("admin.tokens", done="revoke", who=jti))
+
+
+# --- the working calendar -------------------------------------------------------------------------------
+
+# What the textareas take besides single dates: a range as the State Council's notices give them.
+_RANGE = re.compile(r"^(\S+?)\s*(?:\.\.|~|～)\s*(\S+)$")
+_SEPARATORS = re.compile(r"[\n,，、;；]+")
+MAX_TYPED = 20_000  # characters per textarea: a whole year, one date a line, is under 4,000
+ENTERED = lazy_gettext("Entered the %(year)s working calendar (revision %(revision)s): deadlines not yet ended will "
+                       "be recomputed on it.")
+# The rule a refused field breaks, in the reader's words; the check's own (English) details follow it.
+SCHEDULE_FIELD = {
+    "holidays": lazy_gettext("List every day off of the notice, each once, all in %(year)s."),
+    "workdays": lazy_gettext("Make-up workdays are Saturdays or Sundays of %(year)s, each once, none of them also a "
+                             "day off."),
+}
+
+
+def _calendar() -> BusinessCalendar:
+    return calendar_for(context().settings)
+
+
+def _today() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def estimated_years() -> list[int]:
+    """The current or coming years whose working days are only estimated: the one source of the banner on the
+    admin's and the supervisor's pages, which asks for the State Council's notice until it is entered."""
+    return _calendar().estimated_years(_today())
+
+
+def calendar_banner() -> dict[str, Any]:
+    """Template context of the banner (``routing/_calendar_banner.html``): asked only when a page shows it."""
+    return {"estimated_calendar_years": estimated_years}
+
+
+bp.context_processor(calendar_banner)
+
+
+def date_ranges(days: Any) -> list[tuple[date, date]]:
+    """Dates (or ISO strings) as runs of consecutive days, first to last: how notices and the audit read."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted({d if isinstance(d, date) else date.fromisoformat(d) for d in days}):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+@bp.app_template_filter("date_ranges")
+def _date_ranges_text(days: Any) -> str:
+    """The audit's lists of dates, consecutive days as one range ("2027-02-05–2027-02-12, 2027-04-05")."""
+    return ", ".join(a.isoformat() if a == b else f"{a.isoformat()}–{b.isoformat()}" for a, b in date_ranges(days))
+
+
+def typed_days(days: list[date]) -> str:
+    """Dates as the textareas take them, one range or date a line (what the form is prefilled with)."""
+    return "\n".join(a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in date_ranges(days))
+
+
+def parse_days(text: str) -> tuple[list[date], list[str]]:
+    """The dates an admin typed: one a line or comma-separated, ranges as ``2027-02-05..2027-02-12`` or with ``~``.
+
+    Returns the dates (a range expanded, repeats kept so the schedule's check names them) and what could not be
+    read, in the reader's words; whether the dates make a schedule is :func:`shared.calendar.check_schedule`'s call.
+    """
+    if len(text) > MAX_TYPED:
+        return [], [gettext("At most %(n)s characters.", n=MAX_TYPED)]
+    days: list[date] = []
+    problems: list[str] = []
+    for item in (part.strip() for part in _SEPARATORS.split(text)):
+        if not item:
+            continue
+        found = _RANGE.match(item)
+        try:
+            first, last = ((date.fromisoformat(found[1]), date.fromisoformat(found[2])) if found
+                           else (date.fromisoformat(item),) * 2)
+        except ValueError:
+            problems.append(gettext("“%(text)s” is not a date (YYYY-MM-DD) or a range (YYYY-MM-DD..YYYY-MM-DD).",
+                                    text=item[:40]))
+            continue
+        if last < first or (last - first).days >= 366:
+            problems.append(gettext("“%(text)s”: a range runs forward, within a year.", text=item[:40]))
+            continue
+        days.extend(first + timedelta(days=i) for i in range((last - first).days + 1))
+    return days, problems
+
+
+def _weeks(days: list[dict[str, Any]]) -> list[list[dict[str, Any] | None]]:
+    """One month's days (the API's day views) as weeks from Monday, None before the 1st and after the last day."""
+    cells: list[dict[str, Any] | None] = [None] * days[0]["date"].weekday() + days
+    cells += [None] * (-len(cells) % 7)
+    return [cells[i:i + 7] for i in range(0, len(cells), 7)]
+
+
+def _calendar_page(year: int, errors: dict[str, list[str]] | None = None, refused: dict[str, list[str]] | None = None,
+                   typed: dict[str, str] | None = None, status: int = 200) -> Any:
+    store = auth_store()
+    if store is None:
+        return error_page(503, str(STORE_DOWN))
+    try:
+        view = year_view(_calendar(), year)
+        history = CalendarStore(store.engine).history(year)
+    except SQLAlchemyError:
+        return error_page(503, str(STORE_DOWN))
+    months = [{"title": format_skeleton("yMMMM", date(year, m, 1), locale=get_locale()),
+               "weeks": _weeks([d for d in view["days"] if d["date"].month == m])} for m in range(1, 13)]
+    entered = request.args.get("entered", "")
+    return render_template(
+        "routing/admin_calendar.html", year=year, view=view, months=months, history=history,
+        first_year=FIRST_YEAR, last_year=LAST_YEAR, errors=errors or {}, refused=refused or {},
+        typed=typed or {"holidays": typed_days(view["holidays"]), "workdays": typed_days(view["workdays"])},
+        done=str(ENTERED) % {"year": year, "revision": entered} if entered.isdigit() and not errors else None,
+        message=gettext("Some fields need fixing.") if errors or refused else None), status
+
+
+@bp.get("/admin/calendar")
+@require_page("admin")
+def calendar() -> Any:
+    """A year's working days month by month (``?year=``; by default the first estimated year, else this one), where
+    they come from, who entered them, and the form to enter the State Council's notice."""
+    asked = request.args.get("year", "").strip()
+    if asked:
+        if not asked.isdigit() or not FIRST_YEAR <= int(asked) <= LAST_YEAR:
+            return error_page(404, gettext("There is no such page."))
+        year = int(asked)
+    else:
+        year = next(iter(estimated_years()), _today().year)
+    return _calendar_page(year)
+
+
+@bp.post("/admin/calendar/<int:year>")
+@require_page("admin")
+def calendar_enter(year: int) -> Any:
+    """Enter the year's official schedule (the notice's days off and make-up workdays) through the store and the
+    check of ``PUT /api/v1/calendar/<year>``; a refused entry changes nothing and comes back as typed."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return error_page(404, gettext("There is no such page."))
+    store = auth_store()
+    if store is None:
+        return error_page(503, str(STORE_DOWN))
+    typed = {name: request.form.get(name, "") for name in ("holidays", "workdays")}
+    parsed = {name: parse_days(text) for name, text in typed.items()}
+    errors = {name: problems for name, (_, problems) in parsed.items() if problems}
+    if errors:
+        return _calendar_page(year, errors=errors, typed=typed, status=422)
+    try:
+        entry = CalendarStore(store.engine).enter(year, parsed["holidays"][0], parsed["workdays"][0], _me())
+    except ScheduleError as exc:
+        return _calendar_page(year, errors={name: [str(SCHEDULE_FIELD[name]) % {"year": year}] for name in exc.errors},
+                              refused=exc.errors, typed=typed, status=422)
+    except SQLAlchemyError:
+        return error_page(503, str(STORE_DOWN))
+    _calendar().refresh()  # this process shows it at once; every other follows within a second
+    return redirect(url_for("admin.calendar", year=year, entered=entry.revision, _anchor="result"))
 
 
 # --- the audit ------------------------------------------------------------------------------------------
