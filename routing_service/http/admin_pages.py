@@ -400,20 +400,6 @@ def _today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
-def estimated_years() -> list[int]:
-    """The current or coming years whose working days are only estimated: the one source of the banner on the
-    admin's and the supervisor's pages, which asks for the State Council's notice until it is entered."""
-    return _calendar().estimated_years(_today())
-
-
-def calendar_banner() -> dict[str, Any]:
-    """Template context of the banner (``routing/_calendar_banner.html``): asked only when a page shows it."""
-    return {"estimated_calendar_years": estimated_years}
-
-
-bp.context_processor(calendar_banner)
-
-
 def date_ranges(days: Any) -> list[tuple[date, date]]:
     """Dates (or ISO strings) as runs of consecutive days, first to last: how notices and the audit read."""
     runs: list[tuple[date, date]] = []
@@ -503,7 +489,7 @@ def calendar() -> Any:
             return error_page(404, gettext("There is no such page."))
         year = int(asked)
     else:
-        year = next(iter(estimated_years()), _today().year)
+        year = next(iter(_calendar().estimated_years(_today())), _today().year)
     return _calendar_page(year)
 
 

@@ -18,7 +18,6 @@ from marshmallow import ValidationError
 
 from routing_service import commands, queries
 from routing_service.domain import RoutingRefused
-from routing_service.http.admin_pages import calendar_banner
 from routing_service.http.schemas import ReassignIn
 from shared.calendar import SHANGHAI
 from shared.webkit.app import context
@@ -28,7 +27,6 @@ from shared.webkit.pages.labels import label
 from shared.webkit.service_client import ServiceUnavailable, call_service
 
 bp = page_blueprint("supervisor", __name__, template_folder="../templates")
-bp.context_processor(calendar_banner)  # the admin desk's banner while a year's working days are estimated
 
 QUEUE_PAGE = {"limit": 100, "offset": 0}
 CARDS = 10  # breach and escalation cards on the page (each may ask intake once); the rest are a link away

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from routing_service.http import admin_pages, supervisor_pages
+from routing_service.http import supervisor_pages
 from shared.calendar import SHANGHAI, BusinessCalendar, calendar_for
 from shared.calendar_store import CalendarStore
 from shared.webkit.auth import auth_store
@@ -186,7 +186,7 @@ def test_the_banner_shows_while_a_coming_year_is_estimated_and_not_after_its_ent
                 shown[path] = found[1].split() if found else []
                 if found:
                     assert BANNER in page, path
-                    linked = f'href="/admin/calendar?year={found[1].split()[0]}"' in page
+                    linked = re.search(rf'href="[^"]*/admin/calendar\?year={found[1].split()[0]}"', page) is not None
                     assert linked is (role == "admin"), path  # only an admin can enter it
         return shown
 
@@ -205,7 +205,7 @@ def test_the_banner_shows_while_a_coming_year_is_estimated_and_not_after_its_ent
 
 def test_the_banner_comes_from_one_helper(routing: Routing, admin: Any, supervisor: Any,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(admin_pages, "estimated_years", lambda: [2031])
+    monkeypatch.setitem(routing.client.application.jinja_env.globals, "estimated_calendar_years", lambda: [2031])
     for client, path in ((admin, "/admin/roster"), (supervisor, "/supervisor")):
         page = client.get(f"{path}?lang=en").get_data(as_text=True)
         assert "The 2031 working calendar is an estimate: enter the State Council's notice" in page, path

@@ -169,6 +169,7 @@ def init_pages(app: Flask) -> None:
                                  lang_switch_url=lang_switch_url)
     app.jinja_env.filters.update(when=when, iso=iso)
     app.jinja_env.globals["clock_face"] = clock_face  # the clock(c) macro: business-time countdowns
+    app.jinja_env.globals["estimated_calendar_years"] = estimated_calendar_years  # pages/_calendar_banner.html
     app.register_blueprint(_shared)
     _limit_signin(app)
 
@@ -314,6 +315,15 @@ def require_page(*roles: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def estimated_calendar_years() -> list[int]:
+    """The current or coming years whose working days are only estimated: the one source of the banner
+    (``pages/_calendar_banner.html``) on the admin's and the supervisors' pages, until the notice is entered."""
+    from shared.calendar import SHANGHAI, calendar_for
+
+    return calendar_for(current_app.extensions["yangpu"]["context"].settings).estimated_years(
+        datetime.now(SHANGHAI).date())
 
 
 def service_url(service: str, path: str = "") -> str:
