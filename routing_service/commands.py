@@ -352,7 +352,8 @@ def _transfer(ctx: Context, session: Session, a: Assignment, body: dict[str, Any
         announce.assigned(session, a, principal.subject, now)
     else:
         announce.action(session, "transfer", a, principal.subject, now, from_officer_id=previous,
-                        to_officer_id=target.id, to_department=body.get("to_department"), reason=body["reason"])
+                        to_officer_id=target.id, to_department=body.get("to_department"), reason=body["reason"],
+                        to_officer_kind=target.kind, to_officer_department=target.department)
 
 
 def _resolve(ctx: Context, session: Session, a: Assignment, body: dict[str, Any],
@@ -592,7 +593,8 @@ def reassign(ctx: Context, officer_id: str, body: dict[str, Any], principal: Pri
                                  actor_id=principal.subject, at=now))
             announce.action(session, "transfer", a, principal.subject, now, from_officer_id=officer_id,
                             to_officer_id=target, to_department=None, reason=REASON_OFFICER_UNAVAILABLE,
-                            reason_code=REASON_OFFICER_UNAVAILABLE, rule=RULE_REASSIGNMENT)
+                            reason_code=REASON_OFFICER_UNAVAILABLE, rule=RULE_REASSIGNMENT,
+                            to_officer_kind=officer.kind, to_officer_department=officer.department)
             moved.append({"demand_id": a.demand_id, "from_officer_id": officer_id, "to_officer_id": target,
                           "rule": RULE_REASSIGNMENT})
         metrics.ACTIONS.labels("reassign", "done").inc()

@@ -29,9 +29,11 @@ from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import after_commit, unit_of_work
 from shared.instants import instant_text
 from sla_service import announce, metrics, repository
+from sla_service.domain import holder
 from sla_service.domain.clock import Clock, Transition
 from sla_service.domain.compliance import NOTHING, Vector, contribution, excluded
-from sla_service.model import ClockRow, TimedDemand
+from sla_service.domain.holder import HolderSpan
+from sla_service.model import ClockRow, HolderSpanRow, TimedDemand
 from sla_service.repository import CountChanges
 
 if TYPE_CHECKING:
@@ -62,6 +64,9 @@ class TrackedDemand:
         self.events: list[CloudEvent] = []
         self._dirty: set[str] = set(self.rows) if opened else set()
         self._announce: set[str] = set(self.rows) if opened else set()
+        # The current holder span (department clocks), read when a change of the resolution clock needs it.
+        self._span: tuple[HolderSpanRow, HolderSpan] | None = None
+        self._span_read = opened  # a demand opened now has no span yet
 
     def _contribution(self) -> Vector:
         statuses = {kind: clock.status for kind, clock in self.clocks.items()}
@@ -107,7 +112,83 @@ class TrackedDemand:
         self._announce.add(kind)
         if clock.stopped_at is not None and not was_stopped:
             self._stopped(kind, clock)
+        if kind == "resolution":
+            self._follow_holder(at)
         self.fire_due(at)  # a stop past the target reports its breach if nothing had yet
+        return True
+
+    # ------------------------------------------------------------------ holder spans (department clocks)
+
+    def _current_span(self) -> tuple[HolderSpanRow, HolderSpan] | None:
+        if not self._span_read:
+            row = repository.current_span(self.session, self.demand.demand_id)
+            self._span = (row, repository.to_span(row)) if row is not None else None
+            self._span_read = True
+        return self._span
+
+    def _follow_holder(self, at: datetime) -> None:
+        """Pause, resume or end the current holder's span as the resolution clock just did (a reopen starts
+        the same holder's next span); nothing while no holder is known (the first one takes that time)."""
+        current = self._current_span()
+        if current is None:
+            return
+        row, span = current
+        was_ended = span.is_ended
+        following = holder.follow(span, self.clocks["resolution"], at, self.ctx.calendar)
+        self._span_changed(row, span, was_ended)
+        if following is not None:
+            self._start_span(following, row.seq + 1)
+
+    def change_holder(self, officer_id: str, officer_kind: str | None, department: str | None,
+                      at: datetime) -> bool:
+        """The demand has a new holder from ``at``: end the current span there and start theirs (the first
+        holder's span starts with the resolution clock). Idempotent: the same holder again, or an event older
+        than the current span (a redelivery after later changes), changes nothing. The first span starts with the
+        clock, which may be after an assignment or transfer made outside working hours: it is never stale."""
+        clock = self.clocks.get("resolution")
+        if clock is None:
+            return False
+        group = holder.holder_group(officer_kind, department)
+        current = self._current_span()
+        cal = self.ctx.calendar
+        if current is None:
+            self._start_span(holder.first_span(officer_id, officer_kind, group, clock, at, cal), 1)
+            return True
+        row, span = current
+        if span.officer_id == officer_id or (row.seq > 1 and at < span.started_at):
+            return False
+        following = holder.hand_over(span, officer_id, officer_kind, group, clock, at, cal)
+        self._span_changed(row, span, was_ended=row.ended_at is not None)
+        self._start_span(following, row.seq + 1)
+        return True
+
+    def _start_span(self, span: HolderSpan, seq: int) -> None:
+        row = repository.new_span_row(self.demand, seq, span, self.ctx.policy.holder_seconds(span.department))
+        self.session.add(row)
+        self._span = (row, span)
+        if span.is_ended:
+            self._observe_span(span)
+
+    def _span_changed(self, row: HolderSpanRow, span: HolderSpan, was_ended: bool) -> None:
+        repository.store_span(row, span)
+        if span.is_ended and not was_ended:
+            self._observe_span(span)
+
+    def _observe_span(self, span: HolderSpan) -> None:
+        group, used = span.department, span.business_seconds_used
+        after_commit(self.session, lambda: metrics.HOLDER_SECONDS.labels(group).observe(used))
+
+    def retime(self, kind: str, at: datetime) -> bool:
+        """Recompute the clock's instants on the calendar as it is now (an operator entered a year's schedule);
+        a moved target is announced with the reason, and one now past fires at once. False if nothing moved."""
+        row, clock = self.rows[kind], self.clocks[kind]
+        before = (row.target_at, row.next_fire_at)
+        self._write(kind)
+        if (row.target_at, row.next_fire_at) == before:
+            return False
+        self._tell(events.CLOCK_UPDATED, kind, clock.used_at(at, self.ctx.calendar), reason="calendar",
+                   previous_target_at=before[0], calendar_revision=self.ctx.calendar.revision)
+        self.fire_due(at)
         return True
 
     def stop_all(self, at: datetime) -> None:
@@ -222,6 +303,34 @@ def change_clock(ctx: Context, session: Session, demand_id: str, kind: str, at: 
     """One clock transition at ``at``: acknowledged stops ``first_response``, materials pause and resume
     ``resolution``."""
     return _update(ctx, session, demand_id, lambda tracked: tracked.change(kind, at, transition))
+
+
+def assigned(ctx: Context, session: Session, facts: dict[str, Any]) -> list[CloudEvent]:
+    """``assigned``: repair the clocks if SLA never timed the demand (:func:`repair_clocks`), then, when the
+    demand has a holder (not the street's unassigned queue), make them its current holder."""
+    queued = repair_clocks(ctx, session, facts)
+    if not facts.get("officer_id"):
+        return queued
+    return queued + change_holder(ctx, session, facts["demand_id"], facts["officer_id"],
+                                  facts.get("officer_kind"), facts.get("department"), facts["at"])
+
+
+def transferred(ctx: Context, session: Session, facts: dict[str, Any]) -> list[CloudEvent]:
+    """``transferred`` (by hand, or a bulk reassignment): the target is the holder from ``at``. Routing names
+    the target's kind and department; an older event without them counts the target under ``to_department``,
+    or ``unknown``."""
+    if not facts.get("to_officer_id"):
+        return []
+    kind = facts.get("to_officer_kind")
+    department = facts.get("to_officer_department") if kind else facts.get("to_department")
+    return change_holder(ctx, session, facts["demand_id"], facts["to_officer_id"], kind, department, facts["at"])
+
+
+def change_holder(ctx: Context, session: Session, demand_id: str, officer_id: str, officer_kind: str | None,
+                  department: str | None, at: datetime) -> list[CloudEvent]:
+    """A new holder of a timed demand from ``at`` (department clocks); see :meth:`TrackedDemand.change_holder`."""
+    return _update(ctx, session, demand_id,
+                   lambda tracked: tracked.change_holder(officer_id, officer_kind, department, at))
 
 
 def resolve(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str,

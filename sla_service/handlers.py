@@ -16,6 +16,9 @@ closed                 stops whatever still runs; counts as closed if it was nev
 extension_approved     moves the ``resolution`` target later by ``business_seconds`` (a new segment:
                        warning and breach re-timed; a breach already reached stays); counts as extended
 sent_back              (a resolution refused in review) resumes ``resolution`` as ``reopened`` does
+assigned, transferred  the demand's holder from ``at`` (department clocks, ``sla_service.domain.holder``):
+                       ends the current holder's span and starts the next; the first holder's span
+                       starts with the resolution clock
 withdrawn, rejected,   stop every running or paused clock as ``cancelled``; the demand leaves every
 merged                 rate and counts under its state instead (see ``sla_service.domain.compliance``)
 =====================  ==========================================================================
@@ -25,10 +28,12 @@ ended then; ``review_approved`` only marks the resolution as standing (no clock 
 ``extension_refused`` and ``returned`` change nothing (a return keeps the clocks running): SLA has no handler for
 them.
 
-``transferred``, ``escalated`` and ``feedback_received`` restart nothing, so SLA has no handler for them
-(an unsatisfied feedback comes with its own ``reopened`` event). ``assigned`` changes nothing either, except
-for a demand SLA does not time: one demand's events share a partition and ``submitted`` is always produced
-first, so its ``submitted`` was lost for SLA (dead-lettered, say). SLA then *repairs*: it opens both clocks
+``escalated`` and ``feedback_received`` restart nothing, so SLA has no handler for them (an escalation flags
+the demand for the supervisor, the holder keeps it; an unsatisfied feedback comes with its own ``reopened``
+event). ``transferred`` and ``assigned`` restart no clock: they only move the holder spans (a ``returned`` is
+followed by the ``assigned`` naming the next holder). ``assigned`` also repairs a demand SLA does not time:
+one demand's events share a partition and ``submitted`` is always produced first, so its ``submitted`` was
+lost for SLA (dead-lettered, say). SLA then *repairs*: it opens both clocks
 from the demand's facts that ``assigned`` repeats, at the original ``reported_at`` -- exactly what
 ``submitted`` would have done -- and counts it in ``yangpu_sla_clocks_repaired_total``. An ``assigned``
 from before routing repeated those facts cannot be repaired from: it is logged and counted as
@@ -58,7 +63,8 @@ def handlers(ctx: Context) -> dict[str, Handler]:
     return known({
         events.SUBMITTED: lambda session, _, data: commands.open_clocks(
             ctx, session, data, data["enterprise"]["key_enterprise"]),
-        events.ASSIGNED: lambda session, _, data: commands.repair_clocks(ctx, session, data),
+        events.ASSIGNED: lambda session, _, data: commands.assigned(ctx, session, data),
+        events.TRANSFERRED: lambda session, _, data: commands.transferred(ctx, session, data),
         events.ACKNOWLEDGED: lambda session, _, data: commands.change_clock(
             ctx, session, data["demand_id"], "first_response", data["at"], Clock.stop),
         events.MATERIALS_REQUESTED: lambda session, _, data: commands.change_clock(

@@ -4,7 +4,8 @@ Counters and the histogram move in the worker, where clocks change, and only onc
 (:func:`shared.db.after_commit`), so a handler retried after a rollback, or an event redelivered and
 deduplicated, never counts twice. Open clocks and the oldest unanswered demand are read from the database at scrape
 time by :class:`OpenClocksCollector` in the web app: every gunicorn worker answers the same numbers.
-Labels stay bounded (street, channel, category, kind, outcome, key_enterprise); never a demand id.
+Labels stay bounded (street, channel, category, kind, outcome, key_enterprise, department); never a demand id
+or an officer id.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ FIRST_RESPONSE_SECONDS = Histogram(
     "Business seconds from a demand's report to its first acknowledgement (the promise online is 60).",
     ["street", "channel"],
     buckets=(10, 30, 60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 144000),
+)
+# Department clocks (OLA): one observation per holder span when it ends (handed over, or the clock stopped).
+# Labelled by holder group only -- a department code or "street" -- never by officer (no personal data).
+HOLDER_SECONDS = Histogram(
+    "yangpu_sla_holder_business_seconds",
+    "Business seconds one holder had a demand (time awaiting the enterprise excluded), by department; "
+    "observed when the holding period ends.",
+    ["department"],
+    buckets=(3600, 14400, 28800, 57600, 86400, 144000, 288000, 576000, 864000, 1728000),
 )
 CLOCKS_MET = Counter("yangpu_sla_clocks_met_total", "SLA clocks stopped within their target.",
                      ["kind", "street", "channel"])

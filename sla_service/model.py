@@ -9,7 +9,9 @@ Hot queries and the index behind each:
 * the breach list, newest first, keyset-paginated, optionally per street -> partial indexes on
   ``(breached_at, demand_id, kind)`` and ``(street, breached_at, demand_id, kind)``;
 * the summary and the monthly report -> ``sla_daily_counts``, maintained in the same transaction as every
-  clock change, so they sum a few rows per day instead of scanning a million demands.
+  clock change, so they sum a few rows per day instead of scanning a million demands;
+* the department figures (OLA) -> partial indexes on ``holder_spans (end_day, department)`` and
+  ``(street, end_day, department)`` over ended spans: a period reads the spans that ended in it.
 """
 
 from __future__ import annotations
@@ -121,6 +123,42 @@ class DailyCounts(Base):
     merged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_sla_daily_counts_street_day", "street", "day"),)
+
+
+class HolderSpanRow(Base):
+    """A persisted :class:`sla_service.domain.holder.HolderSpan`: one holder's period with a demand (OLA).
+
+    ``seq`` numbers a demand's spans from 1; the open one is the highest. ``department`` is the holder group
+    (a department code, or ``street``); ``street``, ``channel`` and ``category`` repeat the demand's for the
+    summary's filters; ``end_day`` is the Asia/Shanghai date of ``ended_at``: the figures count the spans
+    *ended* on the days asked, through ``ix_holder_spans_end_day`` (district) and
+    ``ix_holder_spans_street_end_day`` (a supervisor's street), both over ended spans only.
+    ``business_seconds_target`` is the policy's target for the group when the span started (None: none).
+    """
+
+    __tablename__ = "holder_spans"
+
+    demand_id: Mapped[str] = mapped_column(ForeignKey("timed_demands.demand_id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    officer_kind: Mapped[str | None] = mapped_column(String(32))
+    department: Mapped[str] = mapped_column(String(64))
+    street: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    running_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    business_seconds_used: Mapped[float] = mapped_column(Float, default=0.0)
+    business_seconds_target: Mapped[int | None] = mapped_column(Integer)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_day: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index("ix_holder_spans_end_day", "end_day", "department", **_partial("end_day IS NOT NULL")),
+        Index("ix_holder_spans_street_end_day", "street", "end_day", "department",
+              **_partial("end_day IS NOT NULL")),
+    )
 
 
 COUNT_COLUMNS = COUNTS  # one column per count, in the order of a contribution vector

@@ -1,6 +1,7 @@
 """SLA's read side: a demand's clocks, the compliance summary, the breach list and the monthly report.
 
-The figures are read from ``sla_daily_counts`` (maintained with every clock change, see
+The department figures (OLA) read the holder spans that ended in the period through the end-day indexes of
+``holder_spans``. The rates' figures are read from ``sla_daily_counts`` (maintained with every clock change, see
 ``sla_service.repository``), so a summary sums a few rows per day instead of scanning every demand. Who
 may read what is decided by :mod:`sla_service.domain.access`; a refusal is an :class:`SlaRefused`.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from shared.auth import Principal
 from shared.calendar import SHANGHAI
+from shared.contracts.reference import DEPARTMENTS
 from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import UTCDateTime, unit_of_work
 from shared.instants import instant_text
@@ -27,10 +29,15 @@ from sla_service import repository
 from sla_service.domain import SlaRefused
 from sla_service.domain.access import report_streets, scoped_street
 from sla_service.domain.compliance import CLOCK_OUTCOME, EXCLUDED_NOTE, EXCLUDED_STATES, RATE_CLOCK, rates
-from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
+from sla_service.domain.holder import STREET_GROUP
+from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, HolderSpanRow, TimedDemand
 
 if TYPE_CHECKING:
     from sla_service.bootstrap import Context
+    from sla_service.domain.policy import SlaPolicy
+
+# A span holding the demand exactly as long as its target is on time (float sums may exceed it by a hair).
+_ON_TIME_SLACK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -116,20 +123,100 @@ def by_street(session: Session, filters: Filters, streets: Iterable[str]) -> dic
 
 
 def summary(ctx: Context, principal: Principal, filters: Filters) -> dict[str, Any]:
-    """The three rates with their parts, and the filters applied (a supervisor's street filled in)."""
+    """The three rates with their parts, the department figures, and the filters applied (a supervisor's
+    street filled in)."""
     filters = Filters(street=scoped_street(principal, filters.street), channel=filters.channel,
                       category=filters.category, first_day=filters.first_day, last_day=filters.last_day)
     with unit_of_work(ctx.sessions) as session:
         result = summarize(session, filters)
+        departments = holder_figures(session, filters, ctx.policy)
     return {"filters": {"street": filters.street, "channel": filters.channel, "category": filters.category,
-                        "from": _iso(filters.first_day), "to": _iso(filters.last_day)}, **result}
+                        "from": _iso(filters.first_day), "to": _iso(filters.last_day)}, **result,
+            "departments": departments}
+
+
+# ------------------------------------------------------------------ department clocks (OLA)
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    """The ``share`` percentile of ascending ``ordered`` values, interpolated as PostgreSQL's percentile_cont."""
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def holder_figures(session: Session, filters: Filters, policy: SlaPolicy) -> list[dict[str, Any]]:
+    """Per holder group (a department, or ``street``), the holder spans that *ended* on the filtered days: how
+    many, the median and 90th percentile of their holding time (business seconds and working days), and how
+    many of those with a target held the demand at most that long.
+
+    Reads only the spans ended in the period (``ix_holder_spans_end_day`` / ``ix_holder_spans_street_end_day``);
+    PostgreSQL computes the percentiles, SQLite (the embedded default) gets the period's durations in order.
+    """
+    s = HolderSpanRow
+    conditions: list[Any] = [s.end_day.is_not(None)]
+    for column, value in ((s.street, filters.street), (s.channel, filters.channel), (s.category, filters.category)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.first_day is not None:
+        conditions.append(s.end_day >= filters.first_day)
+    if filters.last_day is not None:
+        conditions.append(s.end_day <= filters.last_day)
+    has_target = s.business_seconds_target.is_not(None)
+    on_time = and_(has_target, s.business_seconds_used <= s.business_seconds_target + _ON_TIME_SLACK)
+    columns = [s.department, func.count(), how_many(has_target), how_many(on_time)]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        columns += [func.percentile_cont(share).within_group(s.business_seconds_used) for share in (0.5, 0.9)]
+    rows = session.execute(select(*columns).where(*conditions).group_by(s.department).order_by(s.department)).all()
+    durations: dict[str, list[float]] = {}
+    if not postgres:
+        for department, used in session.execute(select(s.department, s.business_seconds_used).where(*conditions)
+                                                .order_by(s.department, s.business_seconds_used)):
+            durations.setdefault(department, []).append(used)
+    day_seconds = policy.seconds_per_working_day
+    figures = []
+    for row in rows:
+        department, spans, with_target, in_time = row[0], int(row[1]), int(row[2]), int(row[3])
+        if postgres:
+            median, p90 = float(row[4]), float(row[5])
+        else:
+            median, p90 = (_percentile(durations[department], share) for share in (0.5, 0.9))
+        target = policy.holder_seconds(department)
+        figures.append({
+            "department": department, "department_name": _group_name(department), "spans": spans,
+            "median_business_seconds": median, "p90_business_seconds": p90,
+            "median_working_days": median / day_seconds, "p90_working_days": p90 / day_seconds,
+            "target_business_seconds": target, "with_target": with_target, "on_time": in_time,
+            "on_time_share": in_time / with_target if with_target else None,
+        })
+    return figures
+
+
+def _group_name(group: str) -> str:
+    if group in DEPARTMENTS:
+        return DEPARTMENTS[group].name_zh
+    return "街道" if group == STREET_GROUP else group
+
+
+def monthly_departments(ctx: Context, principal: Principal, month: str) -> list[dict[str, Any]]:
+    """The department figures of ``month`` (YYYY-MM, spans ended in it): a supervisor's street, or the district."""
+    first, last = _month_days(month)
+    filters = Filters(street=scoped_street(principal, None), first_day=first, last_day=last)
+    with unit_of_work(ctx.sessions) as session:
+        return holder_figures(session, filters, ctx.policy)
+
+
+def _month_days(month: str) -> tuple[date, date]:
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def monthly_report(ctx: Context, principal: Principal, month: str) -> dict[str, dict[str, Any]]:
     """``month`` (YYYY-MM) per street the caller may see, plus a district ``total`` for an admin."""
-    year, number = (int(part) for part in month.split("-"))
-    first = date(year, number, 1)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    first, last = _month_days(month)
     month_filter = Filters(first_day=first, last_day=last)
     with unit_of_work(ctx.sessions) as session:
         rows = by_street(session, month_filter, report_streets(principal))

@@ -1,7 +1,8 @@
 """SLA's rows: locks in one order, the one Clock <-> ClockRow mapping, and the daily counts.
 
 Lock order, the same everywhere so two workers never deadlock: clock rows, then the demand row, then
-the daily-count rows in key order. The timer skips locked clocks instead of waiting for them.
+the daily-count rows in key order; a demand's holder spans are only written under its clock rows' lock.
+The timer skips locked clocks instead of waiting for them.
 
 The daily counts (``sla_daily_counts``) are maintained, not computed: a change takes the demand's
 contribution before and after (:func:`sla_service.domain.compliance.contribution`) and adds the
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session, aliased
 from shared.calendar import BusinessCalendar
 from sla_service.domain.clock import Clock
 from sla_service.domain.compliance import EXCLUDED_STATES, Vector, report_day
-from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, TimedDemand
+from sla_service.domain.holder import HolderSpan
+from sla_service.model import COUNT_COLUMNS, ClockRow, DailyCounts, HolderSpanRow, TimedDemand
 
 BucketKey = tuple[date, str, str, str]  # day, street, channel, category
 
@@ -62,6 +64,41 @@ def new_clock_row(demand: TimedDemand, clock: Clock, calendar: BusinessCalendar,
                    started_at=clock.started_at, breached_at=None)
     store_clock(row, clock, calendar, warning_fraction)
     return row
+
+
+# ------------------------------------------------------------------ holder spans (department clocks)
+
+
+def to_span(row: HolderSpanRow) -> HolderSpan:
+    """The domain span a row stores."""
+    return HolderSpan(officer_id=row.officer_id, officer_kind=row.officer_kind, department=row.department,
+                      started_at=row.started_at, business_seconds_used=row.business_seconds_used,
+                      running_since=row.running_since, ended_at=row.ended_at, end_reason=row.end_reason)
+
+
+def store_span(row: HolderSpanRow, span: HolderSpan) -> None:
+    """Write ``span``'s changing fields into ``row`` (and the Asia/Shanghai day it ended, for the figures)."""
+    row.business_seconds_used = span.business_seconds_used
+    row.running_since = span.running_since
+    row.ended_at = span.ended_at
+    row.end_reason = span.end_reason
+    row.end_day = report_day(span.ended_at) if span.ended_at is not None else None
+
+
+def new_span_row(demand: TimedDemand, seq: int, span: HolderSpan, target: int | None) -> HolderSpanRow:
+    """The row of a span just started: the demand's facts repeated for the figures' filters."""
+    row = HolderSpanRow(demand_id=demand.demand_id, seq=seq, officer_id=span.officer_id,
+                        officer_kind=span.officer_kind, department=span.department, street=demand.street,
+                        channel=demand.channel, category=demand.category, started_at=span.started_at,
+                        business_seconds_target=target)
+    store_span(row, span)
+    return row
+
+
+def current_span(session: Session, demand_id: str) -> HolderSpanRow | None:
+    """The demand's latest span (the open one, if any); the caller holds the demand's clock rows' lock."""
+    return session.scalars(select(HolderSpanRow).where(HolderSpanRow.demand_id == demand_id)
+                           .order_by(HolderSpanRow.seq.desc()).limit(1)).first()
 
 
 # ------------------------------------------------------------------ demands and their clocks

@@ -27,7 +27,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from shared.contracts.reference import CATEGORIES, STREETS
+from shared.contracts.reference import CATEGORIES, DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS
 
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
@@ -43,6 +43,10 @@ _CHANNEL_LABELS = {
 CHANNEL_NAMES = {code: _CHANNEL_LABELS.get(code, code) for code in CHANNELS}
 STREET_NAMES = {code: street.name_zh for code, street in STREETS.items()}
 CATEGORY_NAMES = {code: category.name_zh for code, category in CATEGORIES.items()}
+# Department clocks' holder groups: the departments, and the street's own officers ("street").
+DEPARTMENT_NAMES = {"street": "街道 street officers", **{code: d.name_zh for code, d in DEPARTMENTS.items()}}
+HOLDER = "yangpu_sla_holder_business_seconds"
+SECONDS_PER_WORKING_DAY = 28_800
 
 # Label filters driven by the SLA dashboard's variables. Metrics without a category label (met clocks,
 # warnings) cannot honour the category variable; their panels say so.
@@ -150,6 +154,27 @@ def ratio_table(title: str, description: str, metric: str) -> table.Panel:
              .mappings([model.ValueMap(options={code: model.ValueMappingResult(text=name)
                                                 for code, name in STREET_NAMES.items()})])
              .height(10).span(12))
+    return panel
+
+
+def holder_table(title: str, description: str) -> table.Panel:
+    """One row per department: the median and 90th percentile holding time in working days over the range."""
+    quantiles = (("A", 0.5, "Median (working days)"), ("B", 0.9, "p90 (working days)"))
+    panel = (table.Panel().title(title).description(description).datasource(DATASOURCE)
+             .targets([query(f"histogram_quantile({q}, sum by (le, department) (increase({HOLDER}_bucket[$__range])))"
+                             f" / {SECONDS_PER_WORKING_DAY}", ref=ref, instant=True, table_format=True)
+                       for ref, q, _ in quantiles])
+             .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+             .with_transformation(model.DataTransformerConfig(id_val="organize", options={
+                 "excludeByName": {"Time": True},
+                 "renameByName": {"department": "Department 部门", **{f"Value #{ref}": text
+                                                                     for ref, _, text in quantiles}},
+             }))
+             .unit("short").decimals(1).thresholds(thresholds((None, "green"), (3, "orange"), (5, "red")))
+             .cell_options(common.TableColorTextCellOptions())
+             .mappings([model.ValueMap(options={code: model.ValueMappingResult(text=name)
+                                                for code, name in DEPARTMENT_NAMES.items()})])
+             .height(10).span(24))
     return panel
 
 
@@ -272,6 +297,14 @@ def sla_overview() -> dict[str, Any]:
              query("sum by (kind) (increase(yangpu_sla_warnings_total{" + F_SC + "}[$__rate_interval]))",
                    "warning: {{kind}}", "B")],
             width=24, bars=True))
+        .with_row(dash.Row("Department clocks (OLA)"))
+        .with_panel(holder_table(
+            "Holding time per department",
+            "How long each holder had a demand before handing it on or resolving it, in working days (time "
+            "awaiting the enterprise excluded): median and 90th percentile of the holding periods that ended in "
+            "the selected time range, per department (\"street\": the street's own officers). Orange from 3 "
+            "working days (the policy's default holder target), red from 5. The street, channel and category "
+            "filters do not apply (the metric carries the department only)."))
         .with_row(dash.Row("Open work now"))
         .with_panel(bar_panel(
             "Open demands per street",

@@ -138,8 +138,12 @@ class DemandMaterialsReceived(_Action):
 class DemandTransferred(_Action):
     from_officer_id = fields.String(allow_none=True, load_default=None)
     to_officer_id = fields.String(allow_none=True, load_default=None)
-    to_department = fields.String(allow_none=True, load_default=None)
+    to_department = fields.String(allow_none=True, load_default=None)  # the department asked for, if any
     reason = fields.String(required=True)
+    # The new holder's kind and department (None for a street officer), so SLA's department clocks know whose
+    # time starts; absent (None) in events from before routing said so.
+    to_officer_kind = fields.String(allow_none=True, load_default=None)
+    to_officer_department = fields.String(allow_none=True, load_default=None)
 
 
 class DemandResolved(_Action):

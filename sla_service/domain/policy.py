@@ -39,6 +39,10 @@ class SlaPolicy:
     extension_max_count: int = DEFAULT_EXTENSION_MAX_COUNT
     extension_max_share_of_target: float = DEFAULT_EXTENSION_MAX_SHARE
     review_sample_share: float = DEFAULT_REVIEW_SAMPLE_SHARE
+    # Department clocks (OLA): a holder's target per holder group (a department code, or "street" for the
+    # street's own officers), and the default for groups not listed; no target at all when both are empty.
+    holder_targets: Mapping[str, int] = field(default_factory=dict, hash=False)
+    holder_default_seconds: int | None = None
 
     def __post_init__(self) -> None:
         for name, members in (("first_response", CHANNELS), ("resolution", COMPLEXITIES)):
@@ -60,6 +64,10 @@ class SlaPolicy:
                               f"got {self.extension_max_share_of_target!r}")
         if not 0 <= self.review_sample_share <= 1:
             raise PolicyError(f"review.sample_share must be between 0 and 1, got {self.review_sample_share!r}")
+        for key, value in [*self.holder_targets.items(), ("default", self.holder_default_seconds)]:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise PolicyError(f"holder.{key} must be a positive whole number of seconds, got {value!r}")
+        object.__setattr__(self, "holder_targets", MappingProxyType(dict(self.holder_targets)))
 
     def first_response_seconds(self, channel: str) -> int:
         """Business seconds allowed before the first acknowledgement of a demand on ``channel``."""
@@ -81,6 +89,10 @@ class SlaPolicy:
         """The longest single extension of a ``complexity`` demand's resolution target, in business seconds."""
         return int(self.resolution_seconds(complexity) * self.extension_max_share_of_target)
 
+    def holder_seconds(self, group: str) -> int | None:
+        """The business seconds a holder of ``group`` may hold a demand (None: no target for it)."""
+        return self.holder_targets.get(group, self.holder_default_seconds)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view for the API, in business seconds (what clocks actually use)."""
         return {
@@ -91,4 +103,6 @@ class SlaPolicy:
             "extension": {"max_count": self.extension_max_count,
                           "max_share_of_target": self.extension_max_share_of_target},
             "review": {"sample_share": self.review_sample_share},
+            "holder": {"default_seconds": self.holder_default_seconds,
+                       "department_seconds": dict(self.holder_targets)},
         }

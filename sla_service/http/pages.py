@@ -1,5 +1,5 @@
 """The supervisor's compliance page (the street's figures for today, this month and all time) and the
-monthly CSV for the signed-in user.
+monthly CSV for the signed-in user (per street, or ``by=department``: the department clocks).
 
 The figures are sla's own (:func:`sla_service.queries.compliance`, the same as ``/api/v1/sla/summary``);
 a supervisor sees their street, an administrator picks one (or the whole district).
@@ -45,7 +45,9 @@ def report() -> Response:
     cannot send the API's bearer header, so the page session stands in for it (same rows, same rules)."""
     month = request.args.get("month") or cast(Context, context()).now().astimezone(SHANGHAI).strftime("%Y-%m")
     try:
-        ReportQuery().load({"month": month})
-    except ValidationError:
-        return error_page(422, gettext("That month cannot be reported: use YYYY-MM."))
-    return report_csv(month)
+        query = ReportQuery().load({"month": month, "by": request.args.get("by") or "street"})
+    except ValidationError as refused:
+        if "month" in refused.messages:
+            return error_page(422, gettext("That month cannot be reported: use YYYY-MM."))
+        return error_page(422, gettext("That report does not exist: by=street or by=department."))
+    return report_csv(month, query["by"])

@@ -93,6 +93,26 @@ class ExcludedCounts(Schema):
     excluded_note = fields.String(metadata={"description": "That they are excluded, in words"})
 
 
+class DepartmentFiguresOut(Schema):
+    """One holder group's department clock (OLA) figures over the holder spans that ended in the period."""
+
+    department = fields.String(metadata={
+        "description": "A department code, `street` (the street's own officers) or `unknown` (an old event)"})
+    department_name = fields.String(metadata={"description": "Its Chinese name"})
+    spans = fields.Integer(metadata={"description": "Holding periods that ended on the days `from`..`to`"})
+    median_business_seconds = fields.Float(metadata={
+        "description": "Median holding time in business seconds (time awaiting the enterprise excluded)"})
+    p90_business_seconds = fields.Float(metadata={"description": "90th percentile holding time, business seconds"})
+    median_working_days = fields.Float(metadata={"description": "The median in working days"})
+    p90_working_days = fields.Float(metadata={"description": "The 90th percentile in working days"})
+    target_business_seconds = fields.Integer(allow_none=True, metadata={
+        "description": "The policy's holder target for the group now (`holder` in the policy file); null if none"})
+    with_target = fields.Integer(metadata={"description": "Spans that had a target when they started"})
+    on_time = fields.Integer(metadata={"description": "Of those, the spans that held the demand at most that long"})
+    on_time_share = fields.Float(allow_none=True, metadata={
+        "description": "on_time / with_target; null when no span had a target"})
+
+
 class SummaryOut(ExcludedCounts):
     filters = fields.Dict(metadata={"description": "The filters applied (a supervisor's street filled in)"})
     demands = fields.Integer(metadata={
@@ -109,6 +129,9 @@ class SummaryOut(ExcludedCounts):
     resolution_rate = fields.Nested(RateOut, metadata={
         "description": "closed demands with outcome `resolved` / all closed demands (closed: resolved with any "
                        "outcome, or closed without a resolution, and not reopened since)"})
+    departments = fields.List(fields.Nested(DepartmentFiguresOut), metadata={
+        "description": "Department clocks (OLA): per holder group, the holding periods that *ended* on the days "
+                       "`from`..`to` (not the demands reported then) in the street, channel and category asked"})
 
 
 class BreachQuery(_Query):
@@ -168,5 +191,11 @@ class RateDemandPage(ExcludedCounts):
     next_offset = fields.Integer(allow_none=True, metadata={"description": "null on the last page"})
 
 
+REPORT_ROWS = ("street", "department")
+
+
 class ReportQuery(Schema):
     month = month("The month, YYYY-MM", required=True)
+    by = fields.String(load_default="street", validate=validate.OneOf(REPORT_ROWS), metadata={
+        "description": "`street` (default): the compliance rates per street; `department`: the department "
+                       "clocks (OLA) per holder group, over the holding periods that ended in the month"})

@@ -79,6 +79,8 @@ def test_transfer_to_an_officer_keeps_the_state_and_moves_the_load(routing, held
         (OFFICER_1, OFFICER_2, "专员乙熟悉该企业")]
     data = _one_event(routing, "transfer")
     assert (data["from_officer_id"], data["to_officer_id"], data["to_department"]) == (OFFICER_1, OFFICER_2, None)
+    # who the new holder is, for sla's department clocks
+    assert (data["to_officer_kind"], data["to_officer_department"]) == ("street_commissioner", None)
     assert (routing.officer(OFFICER_1).open_count, routing.officer(OFFICER_2).open_count) == (0, 1)
     # the new holder may act; the former one may still read the history but no longer act
     assert _ok(routing.act(held, "resolve", RESOLVE, headers=routing.officer_auth(OFFICER_2)))["state"] == "resolved"
@@ -92,6 +94,7 @@ def test_transfer_to_a_department_picks_its_specialist(routing, held):
         "spec-tax-1", "department_specialist", "tax")
     data = _one_event(routing, "transfer")
     assert (data["to_officer_id"], data["to_department"]) == ("spec-tax-1", "tax")
+    assert (data["to_officer_kind"], data["to_officer_department"]) == ("department_specialist", "tax")
 
 
 def test_supervisor_assigns_from_the_unassigned_queue(routing):

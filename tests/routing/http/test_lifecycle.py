@@ -302,6 +302,8 @@ def test_an_officers_open_demands_move_on_by_the_rules(routing, held):
     [(type_, data)] = routing.outbox()
     assert (type_, data["from_officer_id"], data["to_officer_id"], data["reason"]) == (
         events.TRANSFERRED, OFFICER_1, OFFICER_2, "officer_unavailable")
+    assert (data["to_department"], data["to_officer_kind"], data["to_officer_department"]) == (
+        None, "street_commissioner", None)
     view = routing.assignment(moved["demand_id"])
     assert (view.officer_id, view.rule, view.state) == (OFFICER_2, "reassignment",
                                                         "acknowledged" if moved["demand_id"] == held else "assigned")
