@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from shared.auth import ACCOUNT_ROLES
 from shared.calendar import SOURCES, BusinessCalendar, ScheduleError, calendar_for
 from shared.calendar_store import CalendarStore
-from shared.fields import Instant
+from shared.fields import Instant, day
 from shared.webkit.app import answers
 from shared.webkit.auth import auth_store, current_principal, require
 from shared.webkit.inputs import ApiBlueprint
@@ -64,9 +64,9 @@ class YearIn(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    holidays = ma.fields.List(ma.fields.Date(), required=True,
+    holidays = ma.fields.List(day("A day off"), required=True, validate=ma.validate.Length(max=366),
                               metadata={"description": "Every day off of the notice, weekends included"})
-    workdays = ma.fields.List(ma.fields.Date(), load_default=list,
+    workdays = ma.fields.List(day("A make-up workday"), load_default=list, validate=ma.validate.Length(max=366),
                               metadata={"description": "Every make-up workday (a Saturday or Sunday)"})
 
 

@@ -251,7 +251,7 @@ HOSTILE_BODIES = [
 ]
 HOSTILE_QUERY = ("?limit=99999999999999999999&offset=-1&cursor=%00%ff&from=0001-01-01&to=9999-12-31&month=0000-00"
                  "&street=%ED%A0%80&status=\u202e&reported_from=0000-01-01T00:00:00Z&kind=%00&lang=%00")
-PATH_VALUES = {"street": STREET, "service_code": "taxation", "code": "taxation"}
+PATH_VALUES = {"street": STREET, "service_code": "taxation", "code": "taxation", "year": 2027}
 
 
 def _routes(s: Secured) -> list[tuple[str, str, str]]:
