@@ -140,7 +140,7 @@ class TrackedDemand:
             self._start_span(following, row.seq + 1)
 
     def change_holder(self, officer_id: str, officer_kind: str | None, department: str | None,
-                      at: datetime) -> bool:
+                      at: datetime, previous: str | None = None) -> bool:
         """The demand has a new holder from ``at``: end the current span there and start theirs (the first
         holder's span starts with the resolution clock). Idempotent: the same holder again, or an event older
         than the current span (a redelivery after later changes), changes nothing. The first span starts with the
@@ -151,6 +151,10 @@ class TrackedDemand:
         group = holder.holder_group(officer_kind, department)
         current = self._current_span()
         cal = self.ctx.calendar
+        if current is None and previous and previous != officer_id:
+            # A demand SLA timed before it kept spans, transferred: the time so far was the former holder's.
+            self._start_span(holder.first_span(previous, None, holder.UNKNOWN_GROUP, clock, at, cal), 1)
+            current = self._current_span()
         if current is None:
             self._start_span(holder.first_span(officer_id, officer_kind, group, clock, at, cal), 1)
             return True
@@ -323,14 +327,16 @@ def transferred(ctx: Context, session: Session, facts: dict[str, Any]) -> list[C
         return []
     kind = facts.get("to_officer_kind")
     department = facts.get("to_officer_department") if kind else facts.get("to_department")
-    return change_holder(ctx, session, facts["demand_id"], facts["to_officer_id"], kind, department, facts["at"])
+    return change_holder(ctx, session, facts["demand_id"], facts["to_officer_id"], kind, department, facts["at"],
+                         facts.get("from_officer_id"))
 
 
 def change_holder(ctx: Context, session: Session, demand_id: str, officer_id: str, officer_kind: str | None,
-                  department: str | None, at: datetime) -> list[CloudEvent]:
-    """A new holder of a timed demand from ``at`` (department clocks); see :meth:`TrackedDemand.change_holder`."""
+                  department: str | None, at: datetime, previous: str | None = None) -> list[CloudEvent]:
+    """A new holder of a timed demand from ``at`` (department clocks); see :meth:`TrackedDemand.change_holder`.
+    ``previous`` (a transfer's former holder) takes the time so far of a demand that has no span yet."""
     return _update(ctx, session, demand_id,
-                   lambda tracked: tracked.change_holder(officer_id, officer_kind, department, at))
+                   lambda tracked: tracked.change_holder(officer_id, officer_kind, department, at, previous))
 
 
 def resolve(ctx: Context, session: Session, demand_id: str, at: datetime, outcome: str,

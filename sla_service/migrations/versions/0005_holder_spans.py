@@ -1,7 +1,8 @@
 """Department clocks (issue 16 point 5): ``holder_spans``, each holder's period with a demand in business time.
 
-A new table: the demands already timed get their spans from the next holder change or clock transition
-(their earlier holders are not reconstructed: nothing recorded them). Partial indexes over ended spans
+A new table; the demands already timed get their first span at their next holder change (nothing recorded their
+earlier holders): a transfer gives the time so far to its former holder (department ``unknown``), an
+``assigned`` (after a return, or from the queue) to the new holder. Partial indexes over ended spans
 serve the summary's per-department figures by end day (district, and per street).
 
 Revision ID: 0005

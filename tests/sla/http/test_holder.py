@@ -136,6 +136,17 @@ def test_an_old_transfer_without_the_targets_kind_counts_under_the_department_as
         ("street", HOUR), ("tax", HOUR), ("unknown", HOUR)]
 
 
+def test_a_demand_timed_before_spans_existed_gives_its_time_so_far_to_the_transfers_former_holder(real_rules, sla):
+    real_rules.set(sh(2026, 3, 2, 9))
+    demand = sla.submit(reported_at=sh(2026, 3, 2, 9))  # its assignment came before the upgrade: no span
+    sla.pump()
+    transfer(sla, demand, sh(2026, 3, 2, 12), "com-a", "spec-tax", "tax")
+    sla.act("resolved", demand, sh(2026, 3, 2, 13), outcome="resolved")
+    sla.pump()
+    assert [(r.officer_id, r.department, r.business_seconds_used) for r in spans(sla, demand)] == [
+        ("com-a", "unknown", 3 * HOUR), ("spec-tax", "tax", HOUR)]
+
+
 @pytest.mark.both_backends
 def test_the_summary_gives_median_p90_and_on_time_share_per_department(transfers, sla):
     body = sla.client.get("/api/v1/sla/summary", query_string={"from": "2026-03-01", "to": "2026-03-31"},
