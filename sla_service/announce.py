@@ -18,13 +18,14 @@ SOURCE = "/sla"
 
 
 def clock(session: Session, type_: str, demand: TimedDemand, row: ClockRow, used: float,
-          at: datetime) -> CloudEvent:
-    """Queue a ``type_`` event describing ``row`` as it stands, with ``used`` business seconds at ``at``."""
+          at: datetime, **why: object) -> CloudEvent:
+    """Queue a ``type_`` event describing ``row`` as it stands, with ``used`` business seconds at ``at``;
+    ``why`` adds the reason of a change no lifecycle event caused (``reason``, ``previous_target_at``, ...)."""
     event = new_event(type_, {
         "demand_id": demand.demand_id, "street": demand.street, "channel": demand.channel,
         "category": demand.category, "kind": row.kind, "status": row.status, "target_at": row.target_at,
         "business_seconds_used": used, "business_seconds_target": row.business_seconds_target,
-        "key_enterprise": demand.key_enterprise, "at": at,
+        "key_enterprise": demand.key_enterprise, "at": at, **why,
     }, source=SOURCE)
     emit(session, event)
     return event

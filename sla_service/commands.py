@@ -214,8 +214,8 @@ class TrackedDemand:
         repository.store_clock(self.rows[kind], self.clocks[kind], self.ctx.calendar,
                                self.ctx.policy.warning_fraction)
 
-    def _tell(self, type_: str, kind: str, used: float) -> None:
-        event = announce.clock(self.session, type_, self.demand, self.rows[kind], used, self.ctx.now())
+    def _tell(self, type_: str, kind: str, used: float, **why: object) -> None:
+        event = announce.clock(self.session, type_, self.demand, self.rows[kind], used, self.ctx.now(), **why)
         self.events.append(event)
 
     def save(self, changes: CountChanges) -> list[CloudEvent]:
@@ -458,6 +458,37 @@ def fire_due_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
                 tracked.save(changes)
             changes.apply(session)
     return len(due)
+
+
+def retime_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
+    """Re-time the clocks an older calendar revision timed, in one short transaction; returns how many were
+    looked at (the worker's loop goes round at once if > 0).
+
+    The calendar follows the operators' entries by itself (:meth:`shared.calendar.BusinessCalendar.refresh`);
+    every clock row records the revision its instants came from. At most ``BATCH`` clocks that can still fire
+    with an older revision are taken, skipping those another worker holds, and rewritten with the current one
+    in the same transaction as their ``clock_updated`` events: each clock is re-timed once per revision, by
+    one worker, and a crash half-way leaves the rest to the next round. A clock a worker with a not yet
+    refreshed calendar writes keeps the older revision, so it is caught by the next round.
+    """
+    calendar = ctx.calendar
+    calendar.follow()
+    if calendar.revision == 0:
+        return 0
+    now = ctx.now()
+    with unit_of_work(sessions) as session:
+        stale = repository.lock_clocks_to_retime(session, calendar.revision, BATCH)
+        changes = CountChanges()
+        moved = 0
+        with session.no_autoflush:
+            for row, demand in stale:
+                tracked = TrackedDemand(session, ctx, demand, [row])
+                moved += tracked.retime(row.kind, now)
+                tracked.save(changes)
+            changes.apply(session)
+    if stale:
+        log.info("re-timed %d clocks on calendar revision %d (%d moved)", len(stale), calendar.revision, moved)
+    return len(stale)
 
 
 # ------------------------------------------------------------------ maintenance

@@ -4,6 +4,8 @@ Hot queries and the index behind each:
 
 * the timer, every loop iteration: due clocks ``next_fire_at <= now`` -> partial index on ``next_fire_at``
   (stopped and paused clocks have none, so the index holds only clocks that can still fire);
+* the re-timer, when the calendar's revision moved: clocks that can still fire computed with an older
+  revision -> partial index on ``calendar_revision`` over the same clocks;
 * the scrape-time collector: open clocks per kind and street, the oldest unanswered report per street
   -> partial index on ``(kind, street, reported_at)`` over clocks not stopped;
 * the breach list, newest first, keyset-paginated, optionally per street -> partial indexes on
@@ -87,9 +89,12 @@ class ClockRow(Base):
     next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # What approved extensions added to business_seconds_target (the original target is the difference).
     business_seconds_extended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The calendar revision target_at and next_fire_at were computed with (shared.calendar_store).
+    calendar_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_clocks_due", "next_fire_at", **_partial("next_fire_at IS NOT NULL")),
+        Index("ix_clocks_calendar", "calendar_revision", **_partial("next_fire_at IS NOT NULL")),
         Index("ix_clocks_open", "kind", "street", "reported_at", **_partial("stopped_at IS NULL")),
         Index("ix_clocks_breaches", "breached_at", "demand_id", "kind", **_partial("breached_at IS NOT NULL")),
         Index("ix_clocks_street_breaches", "street", "breached_at", "demand_id", "kind",

@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from shared.auth import Principal
-from shared.calendar import SHANGHAI
+from shared.calendar import SHANGHAI, BusinessCalendar
 from shared.contracts.reference import DEPARTMENTS
 from shared.contracts.vocabulary import CLOCK_KINDS
 from shared.db import UTCDateTime, unit_of_work
@@ -69,15 +69,18 @@ def demand_clocks(ctx: Context, principal: Principal, demand_id: str) -> dict[st
         "policy": {"channel": demand.channel, "complexity": demand.complexity,
                    "warning_fraction": ctx.policy.warning_fraction,
                    "seconds_per_working_day": ctx.policy.seconds_per_working_day},
-        "clocks": [_clock_out(r, repository.to_clock(r).used_at(now, ctx.calendar)) for r in rows],
+        "clocks": [_clock_out(r, repository.to_clock(r).used_at(now, ctx.calendar), ctx.calendar) for r in rows],
     }
 
 
-def _clock_out(r: ClockRow, used: float) -> dict[str, Any]:
-    """A clock with what pages show: business time left (negative once past) and the working-time deadline
-    as text parts in Asia/Shanghai (a page words it in its language, with the weekday)."""
+def _clock_out(r: ClockRow, used: float, calendar: BusinessCalendar) -> dict[str, Any]:
+    """A clock with what pages show: business time left (negative once past), the working-time deadline as text
+    parts in Asia/Shanghai (a page words it in its language, with the weekday), and what the deadline's working
+    days rest on (an estimated year makes it provisional)."""
     target = r.target_at.astimezone(SHANGHAI) if r.target_at else None
+    source = calendar.source_between(r.started_at.astimezone(SHANGHAI).date(), target.date()) if target else None
     return {"kind": r.kind, "status": r.status, "started_at": r.started_at, "target_at": r.target_at,
+            "calendar_source": source,
             "stopped_at": r.stopped_at, "business_seconds_used": used,
             "business_seconds_target": r.business_seconds_target,
             "business_seconds_extended": r.business_seconds_extended or 0,

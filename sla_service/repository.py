@@ -55,6 +55,7 @@ def store_clock(row: ClockRow, clock: Clock, calendar: BusinessCalendar, warning
     # that a running clock an extension moved past its breach shows its new target (the breach stays).
     row.target_at = clock.target_at(calendar) if clock.target_ahead else row.breached_at or clock.target_at(calendar)
     row.next_fire_at = clock.next_fire_at(calendar, warning_fraction)
+    row.calendar_revision = calendar.revision
 
 
 def new_clock_row(demand: TimedDemand, clock: Clock, calendar: BusinessCalendar, warning_fraction: float) -> ClockRow:
@@ -135,6 +136,18 @@ def lock_due_clocks(session: Session, now: datetime, limit: int) -> Sequence[Row
         .join(TimedDemand, TimedDemand.demand_id == ClockRow.demand_id)
         .where(ClockRow.next_fire_at <= now)
         .order_by(ClockRow.next_fire_at)
+        .limit(limit)
+        .with_for_update(of=ClockRow, skip_locked=True)
+    ).all()
+
+
+def lock_clocks_to_retime(session: Session, revision: int, limit: int) -> Sequence[Row[ClockRow, TimedDemand]]:
+    """At most ``limit`` clocks that can still fire whose instants an older calendar revision computed, with their
+    demands; locked, skipping those another worker holds (through ``ix_clocks_calendar``)."""
+    return session.execute(
+        select(ClockRow, TimedDemand)
+        .join(TimedDemand, TimedDemand.demand_id == ClockRow.demand_id)
+        .where(ClockRow.next_fire_at.is_not(None), ClockRow.calendar_revision < revision)
         .limit(limit)
         .with_for_update(of=ClockRow, skip_locked=True)
     ).all()

@@ -115,7 +115,8 @@ class TimelineOut(Schema):
                                                   "extension_approved, extension_refused, returned, "
                                                   "review_approved, sent_back, withdrawn, rejected, merged, "
                                                   "merged_in (a demand merged into this one), sla_warning, "
-                                                  "sla_breached"})
+                                                  "sla_breached, sla_retimed (a new working calendar moved a "
+                                                  "deadline)"})
     at = Instant(metadata={"description": "when it happened"})
     actor_id = fields.String(allow_none=True, metadata={"description": "who did it (user id, routing or sla)"})
     details = fields.Dict(metadata={"description": "the event's facts, e.g. officer_id, outcome, reason; "

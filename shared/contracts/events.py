@@ -18,6 +18,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared.contracts.vocabulary import (
     CLOCK_KINDS,
+    CLOCK_UPDATE_REASONS,
     COMPLEXITIES,
     OUTCOMES,
     QUEUES,
@@ -244,6 +245,11 @@ class SlaClockEvent(_Data):
     business_seconds_target = fields.Integer(required=True)
     key_enterprise = fields.Boolean(load_default=False)
     at = Instant(required=True)
+    # Why a clock_updated was sent when no lifecycle event caused it: "calendar" (a new official schedule
+    # re-timed it: ``calendar_revision`` is the schedule's revision, ``previous_target_at`` the old instant).
+    reason = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CLOCK_UPDATE_REASONS))
+    previous_target_at = Instant(allow_none=True, load_default=None)
+    calendar_revision = fields.Integer(allow_none=True, load_default=None)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.calendar import SOURCES
 from shared.contracts.reference import CATEGORIES, STREETS
 from shared.contracts.vocabulary import CHANNELS, CLOCK_KINDS
 from shared.fields import DemandFactsOut, Instant, Token, count, day, month
@@ -28,6 +29,10 @@ class ClockOut(Schema):
     started_at = Instant()
     target_at = Instant(allow_none=True, metadata={
         "description": "When the used time reaches (or reached) the target; null while paused or once met"})
+    calendar_source = fields.String(allow_none=True, validate=validate.OneOf(SOURCES), metadata={
+        "description": "What the working days up to target_at rest on: estimate (a year with no official "
+                       "schedule yet: the deadline may move when it is entered), official (an operator's entry) "
+                       "or library (chinesecalendar); null without target_at"})
     stopped_at = Instant(allow_none=True)
     business_seconds_used = fields.Float(metadata={"description": "Business time used so far (live while running)"})
     business_seconds_target = fields.Integer(metadata={

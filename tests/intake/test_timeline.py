@@ -93,3 +93,23 @@ def test_migration_0005_turns_stored_english_reasons_into_codes_and_matches_the_
         differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
     assert not [d for d in differences if "enterprise_links" in repr(d)], differences
     engine.dispose()
+
+
+def test_a_deadline_a_new_working_calendar_moved_is_a_timeline_entry_and_other_clock_updates_are_not(intake):
+    resp = intake.client.post("/api/v1/demands", json=demand_body(), headers=intake.grid(STREET, WORKER))
+    demand_id = resp.get_json()["id"]
+    clock = {"demand_id": demand_id, "street": STREET, "channel": "grid", "category": "taxation",
+             "kind": "resolution", "status": "running", "business_seconds_used": 3600.0,
+             "business_seconds_target": 144000, "key_enterprise": False, "at": datetime(2026, 12, 1, 2, tzinfo=UTC)}
+    intake.publish("yangpu.sla.clock_updated.v1", {**clock, "target_at": datetime(2027, 2, 9, 9, tzinfo=UTC)})
+    intake.publish("yangpu.sla.clock_updated.v1", {
+        **clock, "target_at": datetime(2027, 2, 16, 9, tzinfo=UTC), "reason": "calendar",
+        "previous_target_at": datetime(2027, 2, 9, 9, tzinfo=UTC), "calendar_revision": 3})
+    intake.until(lambda: "2027-02-16 17:00" in _page(intake, demand_id, "en"))
+
+    english = _page(intake, demand_id, "en")
+    assert english.count("Deadline moved by the new working calendar") == 1  # the lifecycle's update is no entry
+    assert "before <time" in english and "2027-02-09 17:00" in english
+    view = intake.client.get(f"/api/v1/demands/{demand_id}", headers=intake.grid(STREET, WORKER)).get_json()
+    retimed = [t for t in view["timeline"] if t["kind"] == "sla_retimed"]
+    assert len(retimed) == 1 and retimed[0]["details"]["calendar_revision"] == 3

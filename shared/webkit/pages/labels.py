@@ -58,6 +58,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "review_approved": _("Resolution approved"), "sent_back": _("Sent back in review"),
         "withdrawn": _("Withdrawn"), "rejected": _("Not accepted"), "merged": _("Merged into another demand"),
         "merged_in": _("Merged a duplicate"),
+        "sla_retimed": _("Deadline moved by the new working calendar"),
     },
     # Reasons routing gives by itself, stored as codes (intake_service.domain.policy.REASON_CODES).
     "reason": {
