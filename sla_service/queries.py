@@ -92,16 +92,19 @@ def _clock_out(r: ClockRow, used: float, calendar: BusinessCalendar) -> dict[str
 # ------------------------------------------------------------------ summaries
 
 
-def _where(filters: Filters) -> list[Any]:
-    c = DailyCounts
+def _where(filters: Filters, table: Any = DailyCounts, day: Any = None) -> list[Any]:
+    """The filters as conditions on ``table``'s street, channel and category and on its ``day`` column (the daily
+    counts' report day by default; a holder span's end day for the department figures)."""
+    day = table.day if day is None else day
     conditions = []
-    for column, value in ((c.street, filters.street), (c.channel, filters.channel), (c.category, filters.category)):
+    for name in ("street", "channel", "category"):
+        value = getattr(filters, name)
         if value is not None:
-            conditions.append(column == value)
+            conditions.append(getattr(table, name) == value)
     if filters.first_day is not None:
-        conditions.append(c.day >= filters.first_day)
+        conditions.append(day >= filters.first_day)
     if filters.last_day is not None:
-        conditions.append(c.day <= filters.last_day)
+        conditions.append(day <= filters.last_day)
     return conditions
 
 
@@ -158,14 +161,7 @@ def holder_figures(session: Session, filters: Filters, policy: SlaPolicy) -> lis
     PostgreSQL computes the percentiles, SQLite (the embedded default) gets the period's durations in order.
     """
     s = HolderSpanRow
-    conditions: list[Any] = [s.end_day.is_not(None)]
-    for column, value in ((s.street, filters.street), (s.channel, filters.channel), (s.category, filters.category)):
-        if value is not None:
-            conditions.append(column == value)
-    if filters.first_day is not None:
-        conditions.append(s.end_day >= filters.first_day)
-    if filters.last_day is not None:
-        conditions.append(s.end_day <= filters.last_day)
+    conditions = [s.end_day.is_not(None), *_where(filters, s, s.end_day)]
     has_target = s.business_seconds_target.is_not(None)
     on_time = and_(has_target, s.business_seconds_used <= s.business_seconds_target + _ON_TIME_SLACK)
     columns = [s.department, func.count(), how_many(has_target), how_many(on_time)]
