@@ -224,15 +224,17 @@ def monthly_report(ctx: Context, principal: Principal, month: str) -> dict[str, 
     return rows
 
 
-def compliance(ctx: Context, street: str | None) -> tuple[date, dict[str, dict[str, Any]]]:
-    """Today (Asia/Shanghai) and the figures of ``street`` (or the district) for today, this month and
-    all time: the supervisor's compliance page."""
+def compliance(ctx: Context, street: str | None) -> tuple[date, dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Today (Asia/Shanghai), the figures of ``street`` (or the district) for today, this month and all time,
+    and this month's department figures (holder spans ended in it): the supervisor's compliance page."""
     today = ctx.now().astimezone(SHANGHAI).date()
     periods = (("today", today, today), ("month", today.replace(day=1), today), ("all", None, None))
     with unit_of_work(ctx.sessions) as session:
         figures = {name: summarize(session, Filters(street=street, first_day=first, last_day=last))
                    for name, first, last in periods}
-    return today, figures
+        departments = holder_figures(session, Filters(street=street, first_day=today.replace(day=1), last_day=today),
+                                     ctx.policy)
+    return today, figures, departments
 
 
 # ------------------------------------------------------------------ the demands behind a rate

@@ -1,5 +1,6 @@
-"""The supervisor's compliance page (the street's figures for today, this month and all time) and the
-monthly CSV for the signed-in user (per street, or ``by=department``: the department clocks).
+"""The supervisor's compliance page (the street's figures for today, this month and all time, and this month's
+holding time per department) and the monthly CSV for the signed-in user (per street, or ``by=department``: the
+department clocks).
 
 The figures are sla's own (:func:`sla_service.queries.compliance`, the same as ``/api/v1/sla/summary``);
 a supervisor sees their street, an administrator picks one (or the whole district).
@@ -33,8 +34,8 @@ def compliance() -> str:
     street = principal.street if principal.role == "supervisor" else request.args.get("street") or None
     if street is not None and street not in STREETS:
         street = None
-    today, figures = queries.compliance(cast(Context, context()), street)
-    return render_template("sla/compliance.html", street=street, figures=figures, today=today,
+    today, figures, departments = queries.compliance(cast(Context, context()), street)
+    return render_template("sla/compliance.html", street=street, figures=figures, today=today, departments=departments,
                            streets=sorted(STREETS) if principal.role == "admin" else [])
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from prometheus_client import REGISTRY
@@ -205,3 +206,14 @@ def test_the_page_session_downloads_the_department_csv(transfers, sla):
         (WJC, "commerce", "1"), (WJC, "street", "2"), (WJC, "tax", "2")}
     refused = client.get("/compliance/report.csv?month=2026-03&by=officer&lang=en")
     assert refused.status_code == 422 and "by=department" in refused.get_data(as_text=True)
+
+
+def test_the_compliance_page_shows_this_months_holding_time_per_department(transfers, sla):
+    client = sla.client
+    sign_in(sla, "sla", "supervisor", "sup-wjc", WJC, client=client)
+    page = client.get("/compliance?lang=en").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-department="(\w+)"><th scope="row">[^<]*</th><td>(\d+)</td>', page))
+    assert rows == {"commerce": "1", "street": "2", "tax": "2"}  # the summary's spans, this month (March 2026)
+    tax = page[page.index('data-department="tax"'):].split("</tr>")[0]
+    # The tax specialist held D1 16 h (2 working days) and D2 36 h (4.5): median 3.25, p90 4.25; 1 of 2 within 3 days.
+    assert re.findall(r"<td>([^<]*)</td>", tax) == ["2", "3.2 working days", "4.2 working days", "50%"]
