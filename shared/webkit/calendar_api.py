@@ -38,26 +38,31 @@ calendar_api = ApiBlueprint("calendar", __name__, url_prefix="/api/v1/calendar",
 
 
 class DayOut(ma.Schema):
-    date = ma.fields.Date(required=True)
+    date = ma.fields.Date(required=True, metadata={"description": "The day (Asia/Shanghai calendar)"})
     working = ma.fields.Boolean(required=True, metadata={"description": "SLA time runs on this day"})
-    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(DAY_KINDS))
-    source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES))
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(DAY_KINDS),
+                            metadata={"description": "Why it counts so: an ordinary workday, a weekend, a holiday "
+                                                     "or a make-up workday (调休)"})
+    source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES),
+                              metadata={"description": "Who says so: an operator's official entry, chinesecalendar, "
+                                                       "or the estimate"})
     name = ma.fields.String(allow_none=True, metadata={"description": "The holiday's name (春节, 国庆节, ...)"})
 
 
 class YearOut(ma.Schema):
-    year = ma.fields.Integer(required=True)
+    year = ma.fields.Integer(required=True, metadata={"description": "The year shown"})
     source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES),
                               metadata={"description": "Where this year's schedule comes from"})
-    estimated = ma.fields.Boolean(required=True)
-    note = ma.fields.String(allow_none=True)
+    estimated = ma.fields.Boolean(required=True, metadata={
+        "description": "No official schedule yet: deadlines in this year may move when it is entered"})
+    note = ma.fields.String(allow_none=True, metadata={"description": "What an estimate cannot know"})
     revision = ma.fields.Integer(required=True, metadata={"description": "The entry's revision (0: none entered)"})
-    entered_by = ma.fields.String(allow_none=True)
-    entered_at = Instant(allow_none=True)
+    entered_by = ma.fields.String(allow_none=True, metadata={"description": "Who entered the schedule in force"})
+    entered_at = Instant(allow_none=True, metadata={"description": "When it was entered"})
     holidays = ma.fields.List(ma.fields.Date(), required=True, metadata={"description": "Days off this year"})
     workdays = ma.fields.List(ma.fields.Date(), required=True,
                               metadata={"description": "Make-up workdays (Saturdays and Sundays worked)"})
-    days = ma.fields.List(ma.fields.Nested(DayOut), required=True)
+    days = ma.fields.List(ma.fields.Nested(DayOut), required=True, metadata={"description": "Every day of the year"})
 
 
 class YearIn(ma.Schema):

@@ -28,6 +28,9 @@ OPERATIONS = {
     ("post", "/open311/v2/requests.json"): {"201", "400", "401", "403", "409"},
     ("get", "/open311/v2/requests.json"): {"200", "400", "401"},
     ("get", "/open311/v2/requests/{request_id}.json"): {"200", "401", "403", "404"},
+    # The platform's working calendar, served by every service (shared/webkit/calendar_api.py).
+    ("get", "/api/v1/calendar/{year}"): {"200", "401", "403", "422"},
+    ("put", "/api/v1/calendar/{year}"): {"200", "401", "403", "422", "503"},
 }
 
 
