@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -45,6 +46,42 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
+
+
+class SqliteCommits:
+    """A cheap way for a process to learn that *any* process committed to a SQLite file since it last looked,
+    so an idle loop sleeps instead of querying a hundred times a second.
+
+    In WAL mode every commit rewrites the WAL-index header, the first 48 bytes of the ``-shm`` file (its change
+    counter, last frame and salts: https://www.sqlite.org/walformat.html); reading them costs a system call, a
+    query costs a transaction. A header read while a writer updates it may look changed: one query too many,
+    never one missed. Without the ``-shm`` file (no connection open yet) the file's size and time stand in.
+    """
+
+    HEADER = 48
+
+    def __init__(self, engine: Engine) -> None:
+        self.path = engine.url.database or ""
+        self._last: bytes | tuple[int, ...] | None = None
+
+    def _signature(self) -> bytes | tuple[int, ...]:
+        try:
+            with open(self.path + "-shm", "rb") as shm:
+                return shm.read(self.HEADER)
+        except OSError:
+            try:
+                st = os.stat(self.path)
+                return (st.st_mtime_ns, st.st_size)
+            except OSError:
+                return ()
+
+    def changed(self) -> bool:
+        """Whether a commit may have happened since the last call (True on the first call)."""
+        signature = self._signature()
+        if signature == self._last:
+            return False
+        self._last = signature
+        return True
 
 
 def session_factory(engine: Engine, metadata: MetaData) -> sessionmaker[Session]:

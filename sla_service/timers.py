@@ -1,7 +1,7 @@
 """What SLA's worker does on time: warnings and breaches when clocks reach them, and re-timing the clocks
 when operators enter a year's official calendar.
 
-The worker's timer loop calls these many times a second (every ~50 ms when idle, at once again after
+The worker's timer loop calls these several times a second (every 0.2 s when idle, at once again after
 work), so a breach goes out within one round of its ``target_at``; see
 :func:`sla_service.commands.fire_due_clocks` for how several workers share the due clocks and
 :func:`sla_service.commands.retime_clocks` for the re-timing.

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from shared.contracts.events import CloudEvent, topic_of
-from shared.db import is_sqlite
+from shared.db import SqliteCommits, is_sqlite
 from shared.messaging.bus import OutgoingMessage, Producer
 from shared.messaging.codec import headers_from_text, message_columns, message_row, to_message
 from shared.messaging.inbox import add_processed_table
@@ -66,7 +66,7 @@ def _table(session: Session, name: str) -> Table:
 
 
 NOTIFY_CHANNEL = "yangpu_outbox"
-SQLITE_IDLE_WAIT_S = 0.01
+SQLITE_IDLE_WAIT_S = 0.02
 
 
 def create_notify_trigger(op: Any) -> None:
@@ -119,6 +119,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self._lock_key = 0x0_7A_4E_9B  # any constant: one relay per database
         self._listener: psycopg.Connection | None = None
+        self._commits = SqliteCommits(engine) if is_sqlite(engine) else None
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events went out (0 when idle or not the leader)."""
@@ -152,9 +153,13 @@ class OutboxRelay:
         return len(rows)
 
     def wait(self, timeout_s: float, stopping: threading.Event) -> None:
-        """Block until the outbox may hold rows: a NOTIFY from an insert (PostgreSQL), else a short nap."""
-        if is_sqlite(self.engine):
-            stopping.wait(SQLITE_IDLE_WAIT_S)
+        """Block until the outbox may hold rows: a NOTIFY from an insert (PostgreSQL); on SQLite a commit to the
+        service's file by any process (its commit counter, looked at every few milliseconds), or ``timeout_s``."""
+        if self._commits is not None:
+            deadline = time.monotonic() + timeout_s
+            while not self._commits.changed() and time.monotonic() < deadline:
+                if stopping.wait(SQLITE_IDLE_WAIT_S):
+                    return
             return
         if self._listener is None:
             self._listener = psycopg.connect(

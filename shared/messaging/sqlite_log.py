@@ -16,7 +16,7 @@ import uuid
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, insert, inspect, select, update
 
 from shared.config import Settings
-from shared.db import make_engine
+from shared.db import SqliteCommits, make_engine
 from shared.messaging.bus import OutgoingMessage, Record, StoredMessage
 from shared.messaging.codec import headers_from_text, message_columns, message_row
 
@@ -42,6 +42,10 @@ offsets_table = _per_group("group_offsets", Column("topic", String(200), primary
 leases_table = _per_group("group_leases", Column("owner", String(100), nullable=False),
                           Column("expires_at", Float, nullable=False))
 LEASE_SECONDS = 10.0
+# An idle consumer naps this long between looks at the file's commit counter (a system call, not a query) ...
+IDLE_NAP_S = 0.02
+# ... and queries the log at least this often even when nothing seems to have changed (a safety net).
+IDLE_LOOK_S = 1.0
 _engines: dict[str, object] = {}
 
 
@@ -105,23 +109,49 @@ class SqliteLogConsumer(_GroupView):
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._leased = False
         self._paused = False
+        self._commits = SqliteCommits(self.engine)
+        self._next_look = 0.0
+        self._lease_until = 0.0
 
     def _hold_lease(self, conn) -> bool:  # noqa: ANN001 - a SQLAlchemy connection inside a transaction
+        """Take or keep the group's lease; a lease held with more than half its time left is not rewritten (a
+        write wakes every idle reader of the log)."""
         now = time.time()
         row = conn.execute(select(leases_table).where(leases_table.c.group_id == self.group)).first()
         if row is None:
             conn.execute(insert(leases_table).values(group_id=self.group, owner=self.owner,
                                                      expires_at=now + LEASE_SECONDS))
+            self._lease_until = now + LEASE_SECONDS
+            return True
+        if row.owner == self.owner and row.expires_at - now > LEASE_SECONDS / 2:
+            self._lease_until = row.expires_at
             return True
         if row.owner == self.owner or row.expires_at < now:
             conn.execute(update(leases_table).where(leases_table.c.group_id == self.group)
                          .values(owner=self.owner, expires_at=now + LEASE_SECONDS))
+            self._lease_until = now + LEASE_SECONDS
+            return True
+        self._lease_until = row.expires_at  # another process's: look again when it may have lapsed
+        return False
+
+    def _worth_a_look(self) -> bool:
+        """Whether the log may hold something new for this group: a commit since the last look, the lease due for
+        renewal (or another's lapsing), or :data:`IDLE_LOOK_S` without a look."""
+        now = time.monotonic()
+        if self._commits.changed() or now >= self._next_look or time.time() > self._lease_until - LEASE_SECONDS / 2:
+            self._next_look = now + IDLE_LOOK_S
             return True
         return False
 
     def poll(self, timeout_s: float, max_records: int = 500) -> list[Record]:
         deadline = time.monotonic() + timeout_s
         while True:
+            if not self._worth_a_look():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                time.sleep(min(IDLE_NAP_S, remaining))
+                continue
             with self.engine.begin() as conn:
                 self._leased = self._hold_lease(conn)
                 if self._leased and not self._paused:
@@ -145,7 +175,7 @@ class SqliteLogConsumer(_GroupView):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
-            time.sleep(min(0.01, remaining))
+            time.sleep(min(IDLE_NAP_S, remaining))
 
     def commit(self, records: list[Record], note: str = "") -> None:
         latest: dict[str, int] = {}
