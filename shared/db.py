@@ -52,28 +52,28 @@ class SqliteCommits:
     """A cheap way for a process to learn that *any* process committed to a SQLite file since it last looked,
     so an idle loop sleeps instead of querying a hundred times a second.
 
-    In WAL mode every commit rewrites the WAL-index header, the first 48 bytes of the ``-shm`` file (its change
-    counter, last frame and salts: https://www.sqlite.org/walformat.html); reading them costs a system call, a
-    query costs a transaction. A header read while a writer updates it may look changed: one query too many,
-    never one missed. Without the ``-shm`` file (no connection open yet) the file's size and time stand in.
+    In WAL mode every commit writes frames to the ``-wal`` file and a checkpoint writes the database file, so
+    their sizes and modification times move: a ``stat`` of each (no query, no transaction) tells. The files are
+    never *opened* here: closing any descriptor of a file drops every POSIX lock the process holds on it, and
+    SQLite's own connections in this process hold some (a lost lock on ``-shm`` lets another process rebuild
+    the shared memory under this one: SIGBUS). A change is at worst noticed late -- callers still look once a
+    second -- never reported where there was none worth a look.
     """
-
-    HEADER = 48
 
     def __init__(self, engine: Engine) -> None:
         self.path = engine.url.database or ""
-        self._last: bytes | tuple[int, ...] | None = None
+        self._last: tuple[int, ...] | None = None
 
-    def _signature(self) -> bytes | tuple[int, ...]:
-        try:
-            with open(self.path + "-shm", "rb") as shm:
-                return shm.read(self.HEADER)
-        except OSError:
+    def _signature(self) -> tuple[int, ...]:
+        signature: tuple[int, ...] = ()
+        for path in (self.path, self.path + "-wal"):
             try:
-                st = os.stat(self.path)
-                return (st.st_mtime_ns, st.st_size)
+                st = os.stat(path)
             except OSError:
-                return ()
+                signature += (-1, -1, -1)
+            else:
+                signature += (st.st_ino, st.st_mtime_ns, st.st_size)
+        return signature
 
     def changed(self) -> bool:
         """Whether a commit may have happened since the last call (True on the first call)."""
