@@ -35,7 +35,7 @@ from shared.calendar_store import CalendarStore
 from shared.contracts.reference import STREETS
 from shared.webkit.app import context
 from shared.webkit.auth import accounts_of, auth_store
-from shared.webkit.calendar_api import FIRST_YEAR, LAST_YEAR, year_view
+from shared.webkit.calendar_api import FIRST_YEAR, LAST_YEAR, enter_year, year_view
 from shared.webkit.errors import status_of
 from shared.webkit.pages import error_page, page_blueprint, require_page
 
@@ -509,13 +509,12 @@ def calendar_enter(year: int) -> Any:
     if errors:
         return _calendar_page(year, errors=errors, typed=typed, status=422)
     try:
-        entry = CalendarStore(store.engine).enter(year, parsed["holidays"][0], parsed["workdays"][0], _me())
+        entry = enter_year(year, parsed["holidays"][0], parsed["workdays"][0], _me())
     except ScheduleError as exc:
         return _calendar_page(year, errors={name: [str(SCHEDULE_FIELD[name]) % {"year": year}] for name in exc.errors},
                               refused=exc.errors, typed=typed, status=422)
     except SQLAlchemyError:
         return error_page(503, str(STORE_DOWN))
-    _calendar().refresh()  # this process shows it at once; every other follows within a second
     return redirect(url_for("admin.calendar", year=year, entered=entry.revision, _anchor="result"))
 
 

@@ -11,6 +11,7 @@ through the same store and the same check.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -19,7 +20,7 @@ from flask_smorest import abort
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.auth import ACCOUNT_ROLES
-from shared.calendar import SOURCES, BusinessCalendar, ScheduleError, calendar_for
+from shared.calendar import SOURCES, BusinessCalendar, ScheduleError, YearSchedule, calendar_for
 from shared.calendar_store import CalendarStore
 from shared.fields import Instant, day
 from shared.webkit.app import answers
@@ -124,20 +125,21 @@ def get_year(year: int) -> dict[str, Any]:
 def put_year(body: dict[str, Any], year: int) -> dict[str, Any]:
     """Enter the year's official schedule (the State Council's notice): it replaces the estimate or the library's
     days, is recorded with who and when, and SLA re-times every open clock whose deadline it moves."""
-    calendar = _calendar()
     try:
-        CalendarStore(_store_engine()).enter(_year(year), body["holidays"], body["workdays"],
-                                             current_principal().subject)
+        enter_year(_year(year), body["holidays"], body["workdays"], current_principal().subject)
     except ScheduleError as exc:
         abort(422, message="the schedule is refused", errors=exc.errors)
     except SQLAlchemyError:
         abort(503, message="the platform store cannot be reached")
-    calendar.refresh()
-    return year_view(calendar, year)
+    return year_view(_calendar(), year)
 
 
-def _store_engine() -> Any:
+def enter_year(year: int, holidays: list[date], workdays: list[date], actor: str) -> YearSchedule:
+    """The one way in for an entry (this API and the admin desk's page): checked and appended in the platform
+    store (ScheduleError, SQLAlchemyError), then followed by this process at once; every other within a second."""
     store = auth_store()
     if store is None:
-        abort(503, message="this app has no platform store")
-    return store.engine
+        raise SQLAlchemyError("this app has no platform store")
+    entry = CalendarStore(store.engine).enter(year, holidays, workdays, actor)
+    _calendar().refresh()
+    return entry
