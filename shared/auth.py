@@ -27,10 +27,16 @@ import jwt
 
 from shared.contracts.reference import STREETS
 
-ROLES = ("grid_worker", "hotline_agent", "helpdesk_agent", "officer", "supervisor", "admin", "enterprise")
+ROLES = ("grid_worker", "hotline_agent", "helpdesk_agent", "officer", "supervisor", "admin", "enterprise",
+         "alertmanager")
 # People sign in with accounts; ``enterprise`` is never an account: it is the enterprise answering through
 # the private link of one demand (its tokens' subject is that demand's id, minted by intake for minutes).
-ACCOUNT_ROLES = tuple(role for role in ROLES if role != "enterprise")
+# ``alertmanager`` is no person either: Prometheus' Alertmanager posting its webhook (district-wide).
+MACHINE_ROLES = frozenset({"enterprise", "alertmanager"})
+ACCOUNT_ROLES = tuple(role for role in ROLES if role not in MACHINE_ROLES)
+# What the admin desk's integration tokens page may issue: every account role and Alertmanager's; never
+# ``enterprise`` (intake mints those for one demand's link).
+TOKEN_ROLES = (*ACCOUNT_ROLES, "alertmanager")
 # Grid workers and supervisors act for one street; officers reach streets through the roster,
 # so their street claim is optional. The other roles are district-wide and carry no street.
 STREET_REQUIRED_ROLES = frozenset({"grid_worker", "supervisor"})

@@ -28,7 +28,7 @@ from routing_service.http.admin_api import journal
 from routing_service.http.schemas import CapacityIn, LeaveIn
 from shared import audit
 from shared.accounts import Account, AccountRefused, Accounts
-from shared.auth import ACCOUNT_ROLES, LEEWAY_SECONDS, STREET_REQUIRED_ROLES
+from shared.auth import ACCOUNT_ROLES, LEEWAY_SECONDS, STREET_REQUIRED_ROLES, TOKEN_ROLES
 from shared.auth_store import StoreUnavailable
 from shared.calendar import SHANGHAI, BusinessCalendar, ScheduleError, calendar_for
 from shared.calendar_store import CalendarStore
@@ -311,7 +311,7 @@ def _tokens_page(errors: dict[str, str] | None = None, message: str | None = Non
                  status: int = 200) -> Any:
     max_ttl = int(current_app.config["JWT_MAX_TTL_SECONDS"])
     issued = journal().latest(10, action="token.issue")
-    return render_template("routing/admin_tokens.html", roles=ACCOUNT_ROLES, streets=sorted(STREETS),
+    return render_template("routing/admin_tokens.html", roles=TOKEN_ROLES, streets=sorted(STREETS),
                            max_ttl=max_ttl, default_ttl=min(TOKEN_TTL_DEFAULT, max_ttl), errors=errors or {},
                            message=message, once=once, done=_done(), form=request.form, issued=issued), status
 
@@ -331,7 +331,7 @@ def issue_token() -> Any:
     role, subject = request.form.get("role", ""), request.form.get("subject", "").strip()
     street = request.form.get("street", "").strip() or None
     errors: dict[str, str] = {}
-    if role not in ACCOUNT_ROLES:
+    if role not in TOKEN_ROLES:
         errors["role"] = gettext("Choose one of the options.")
     if not subject or len(subject) > 200 or any(ch.isspace() for ch in subject):
         errors["subject"] = gettext("Enter the integration's name: 1 to 200 characters, no spaces.")

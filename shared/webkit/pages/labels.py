@@ -101,7 +101,7 @@ LABELS: dict[str, dict[str, Any]] = {
     "role": {
         "grid_worker": _("Grid worker"), "hotline_agent": _("Hotline agent"),
         "helpdesk_agent": _("Help-desk agent"), "officer": _("Officer"), "supervisor": _("Supervisor"),
-        "admin": _("Administrator"),
+        "admin": _("Administrator"), "alertmanager": _("Alertmanager (alert webhook)"),
     },
     # Names agree with shared/contracts/categories.yaml (a test checks the Chinese ones).
     "category": {
