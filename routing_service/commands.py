@@ -18,10 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from routing_service import announce, metrics, queries
 from routing_service.domain import RoutingRefused
+from routing_service.domain.alerts import one_per_alert
 from routing_service.domain.policy import (
     MIN_EXTENSION_DAYS,
     REASON_OFFICER_UNAVAILABLE,
@@ -53,7 +56,7 @@ from routing_service.domain.states import (
     InvalidTransition,
     next_state,
 )
-from routing_service.model import Assignment, Officer, Transfer
+from routing_service.model import Alert, Assignment, Officer, ReadMark, Transfer
 from routing_service.reference import lifecycle_policy, normalise, officer_problems
 from routing_service.repository import (
     apply_roster_entry,
@@ -704,3 +707,60 @@ def set_capacity(ctx: Context, officer_id: str, capacity: int, *, by: str, journ
         officer.edited_at = datetime.now(UTC)
 
     return _edit_officer(ctx, officer_id, change, "officer.capacity", by, journal)
+
+
+# --- alerts, read marks and warnings (issue 18) ----------------------------------------------------------
+
+
+def follow_warning(ctx: Context, session: Session, data: dict[str, Any]) -> list[CloudEvent]:
+    """A clock reached its warning threshold: kept like any word of sla's, and noted on the assignment
+    (when, which clock) for the holder's notices; nothing else is written."""
+    a = record_clock(session, data)
+    if a is None:
+        return []
+    a.warned_at, a.warned_clock = data["at"], data["kind"]
+    return _escalate_on_breach(session, a, datetime.now(UTC))
+
+
+def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str], update: list[str],
+            where: ColumnElement[bool] | None = None) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, on both databases: a repeated delivery never races into a
+    duplicate-key error, whichever web worker gets it."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={c: statement.excluded[c] for c in update}, where=where)
+    session.execute(statement, rows)
+
+
+def receive_alerts(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """Store one Alertmanager delivery (a loaded ``AlertWebhookIn``): each alert is its fingerprint and
+    startsAt, so a resend or retry updates the row it made; a resolved alert stays resolved."""
+    now = datetime.now(UTC)
+    rows = []
+    for alert in one_per_alert(body["alerts"]):
+        labels, notes = alert["labels"], {**body["commonAnnotations"], **alert["annotations"]}
+        resolved = alert["status"] == "resolved"
+        rows.append({
+            "fingerprint": alert["fingerprint"], "starts_at": alert["startsAt"], "status": alert["status"],
+            "alertname": labels["alertname"], "severity": labels.get("severity"), "street": labels.get("street"),
+            "summary": notes.get("summary"), "description": notes.get("description"),
+            "runbook": notes.get("runbook"), "page": notes.get("page"), "generator_url": alert.get("generatorURL"),
+            "ends_at": (alert["endsAt"] or now) if resolved else None, "received_at": now, "updated_at": now})
+    table = Alert.__table__
+    with unit_of_work(ctx.sessions) as session:
+        _upsert(session, table, rows, ["fingerprint", "starts_at"],
+                ["status", "severity", "street", "summary", "description", "runbook", "page", "generator_url",
+                 "ends_at", "updated_at"], where=table.c.status != "resolved")
+    return {"alerts": len(rows)}
+
+
+def mark_read(ctx: Context, subject: str, feed: str, through: datetime | None = None) -> None:
+    """The user has read ``feed`` up to ``through`` (default and at most now: what comes later is unread);
+    a mark never moves back."""
+    now = datetime.now(UTC)
+    table = ReadMark.__table__
+    row = {"subject": subject, "feed": feed, "seen_through": min(through or now, now)}
+    with unit_of_work(ctx.sessions) as session:
+        _upsert(session, table, [row], ["subject", "feed"], ["seen_through"],
+                where=table.c.seen_through < row["seen_through"])

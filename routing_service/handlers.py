@@ -41,6 +41,9 @@ def handlers(ctx: Context) -> dict[str, Handler]:
     def clock(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
         return commands.follow_clock(ctx, session, data)
 
+    def warning(session: Session, event: CloudEvent, data: dict[str, Any]) -> list[CloudEvent]:
+        return commands.follow_warning(ctx, session, data)  # also noted for the holder's notices
+
     return known({
         events.SUBMITTED: submitted,
         events.RESOLVED: resolved,
@@ -50,6 +53,7 @@ def handlers(ctx: Context) -> dict[str, Handler]:
         events.MERGED: ended,
         events.RETURNED: returned,
         events.CLOCK_UPDATED: clock,
-        events.WARNING: clock,
+        events.CLOCK_RETIMED: clock,
+        events.WARNING: warning,
         events.BREACHED: clock,
     })

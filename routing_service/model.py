@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import DemandFacts, UTCDateTime
@@ -84,6 +84,10 @@ class Assignment(DemandFacts, Base):
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla: Mapped[dict] = mapped_column(JSON, default=dict)
+    # When a clock of the demand last reached its warning threshold, and which (migration 0007): sla's
+    # ``warning`` event sets them; the holder's notifications read them (routing kept no such time before).
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    warned_clock: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         # GET /queue: one officer's open demands, most urgent first (PostgreSQL sorts NULLs last in ASC).
@@ -126,6 +130,51 @@ class EarlyClock(Base):
     demand_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     clock: Mapped[dict] = mapped_column(JSON)
+
+
+class Alert(Base):
+    """One alert as Alertmanager's webhook delivered it (issue 18): the pages' bell and alerts list.
+
+    An alert is one firing of one label set: Alertmanager's ``fingerprint`` with its ``startsAt`` (a new
+    firing of the same labels starts later). Deliveries repeat (resends, retries): the same pair updates
+    its row; ``resolved`` is final for it. ``received_at`` is the first delivery, what "unread" is judged by.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    alertname: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str | None] = mapped_column(String(40))
+    street: Mapped[str | None] = mapped_column(String(40))
+    summary: Mapped[str | None] = mapped_column(String(1000))
+    description: Mapped[str | None] = mapped_column(Text)
+    runbook: Mapped[str | None] = mapped_column(String(500))
+    page: Mapped[str | None] = mapped_column(String(200))
+    generator_url: Mapped[str | None] = mapped_column(String(2000))
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("fingerprint", "starts_at", name="uq_alerts_fingerprint_starts_at"),
+        Index("ix_alerts_street_received", "street", "received_at"),
+    )
+
+
+class ReadMark(Base):
+    """How far one user has read one feed (``alerts``, ``notifications``): everything up to ``seen_through``.
+
+    A mark per user instead of a row per item read: the feeds are read models over rows routing keeps.
+    """
+
+    __tablename__ = "read_marks"
+
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_through: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 outbox, processed_events = add_bookkeeping_tables(metadata)

@@ -13,9 +13,19 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from routing_service.domain import RoutingRefused
+from routing_service.domain.alerts import (
+    ALERTS_SHOWN,
+    FEED_ALERTS,
+    FEED_NOTIFICATIONS,
+    NOTICE_WINDOW,
+    NOTICES_SHOWN,
+    RECENT_RESOLVED,
+    alert_street_scope,
+    notices,
+)
 from routing_service.domain.policy import EVERY_STREET, Duty, may_act, on_leave, shanghai_today, transfer_targets
 from routing_service.domain.states import AWAITING_MATERIALS, CLOSED, FEEDBACK_RECEIVED, RESOLVED, allowed_actions
-from routing_service.model import Assignment, Officer, Transfer
+from routing_service.model import Alert, Assignment, Officer, ReadMark, Transfer
 from routing_service.reference import DutySchema
 from routing_service.repository import IS_UNASSIGNED, clock_views, roster_entry, roster_snapshot
 from shared.auth import Principal
@@ -342,3 +352,71 @@ def awaiting_supervisor(ctx: Context, street: str, page: dict[str, Any]) -> dict
         return {"extensions": {"total": len(asked), "items": extensions}, "reviews": {"total": total,
                                                                                       "items": reviews},
                 "names": _officer_names(session)}
+
+
+# --- alerts and the officers' notices (issue 18) ---------------------------------------------------------
+
+
+def _seen_through(session: Session, subject: str, feed: str) -> datetime | None:
+    return session.scalar(select(ReadMark.seen_through).where(ReadMark.subject == subject, ReadMark.feed == feed))
+
+
+def _alerts_where(principal: Principal, show: str, now: datetime) -> ColumnElement[bool]:
+    everything, street = alert_street_scope(principal)
+    where = true() if everything else Alert.street == street
+    if show == "active":
+        where = and_(where, or_(Alert.status == "firing", Alert.ends_at >= now - RECENT_RESOLVED))
+    return where
+
+
+def _alert_view(alert: Alert, seen: datetime | None) -> dict[str, Any]:
+    return {"id": alert.id, "alertname": alert.alertname, "status": alert.status, "severity": alert.severity,
+            "street": alert.street, "summary": alert.summary, "description": alert.description,
+            "runbook": alert.runbook, "page": alert.page, "generator_url": alert.generator_url,
+            "starts_at": alert.starts_at, "ends_at": alert.ends_at, "received_at": alert.received_at,
+            "unread": seen is None or alert.received_at > seen}
+
+
+def alerts(ctx: Context, principal: Principal, show: str = "active") -> dict[str, Any]:
+    """The alerts the caller may see (a supervisor their street's, an admin all), firing first, newest first,
+    each marked unread if received after the caller last read them; ``unread`` counts the active ones."""
+    now = datetime.now(UTC)
+    with unit_of_work(ctx.sessions) as session:
+        seen = _seen_through(session, principal.subject, FEED_ALERTS)
+        found = session.scalars(select(Alert).where(_alerts_where(principal, show, now))
+                                .order_by((Alert.status == "firing").desc(), Alert.received_at.desc(), Alert.id.desc())
+                                .limit(ALERTS_SHOWN)).all()
+        return {"items": [_alert_view(a, seen) for a in found],
+                "unread": _unread_alerts(session, principal, seen, now)}
+
+
+def _unread_alerts(session: Session, principal: Principal, seen: datetime | None, now: datetime) -> int:
+    where = _alerts_where(principal, "active", now)
+    if seen is not None:
+        where = and_(where, Alert.received_at > seen)
+    return session.scalar(select(func.count()).select_from(Alert).where(where)) or 0
+
+
+def unread_alerts(ctx: Context, principal: Principal) -> int:
+    """The bell: active alerts the caller may see and has not read (one count, every 2 s per open page)."""
+    with unit_of_work(ctx.sessions) as session:
+        return _unread_alerts(session, principal, _seen_through(session, principal.subject, FEED_ALERTS),
+                              datetime.now(UTC))
+
+
+def notifications(ctx: Context, subject: str) -> dict[str, Any]:
+    """The officer's notices (a demand given to them, a clock of theirs reaching its warning) over the last
+    days, newest first, read from their open assignments (at most their capacity, on the queue's index), and
+    how many came after their read mark."""
+    now = datetime.now(UTC)
+    since = now - NOTICE_WINDOW
+    with unit_of_work(ctx.sessions) as session:
+        seen = _seen_through(session, subject, FEED_NOTIFICATIONS)
+        rows = session.execute(
+            select(Assignment.demand_id, Assignment.title, Assignment.enterprise_name, Assignment.assigned_at,
+                   Assignment.warned_at, Assignment.warned_clock)
+            .where(Assignment.officer_id == subject, Assignment.is_open,
+                   or_(Assignment.assigned_at > since, Assignment.warned_at > since))).all()
+    found = notices(rows, since)
+    unread = [n for n in found if seen is None or n.at > seen]
+    return {"items": [(n, seen is None or n.at > seen) for n in found[:NOTICES_SHOWN]], "unread": len(unread)}

@@ -13,19 +13,28 @@ from flask import Response, jsonify
 from marshmallow import Schema
 
 from routing_service import commands, queries
+from routing_service.domain.alerts import ALERT_READERS, FEED_ALERTS
 from routing_service.domain.policy import action_roles
 from routing_service.http.schemas import (
     ACTION_SCHEMAS,
+    AlertsArgs,
+    AlertsOut,
+    AlertWebhookIn,
+    AlertWebhookOut,
     AssignmentOut,
     QueueArgs,
     QueueOut,
+    ReadIn,
+    ReadOut,
     StreetQueueArgs,
 )
-from shared.webkit.app import BEARER, context
+from shared.webkit.app import BEARER, answers, context
 from shared.webkit.auth import current_principal, require
-from shared.webkit.inputs import ApiBlueprint
+from shared.webkit.inputs import ApiBlueprint, body_limit
 
 blp = ApiBlueprint("routing", __name__, url_prefix="/api/v1", description="Assignments, queues and officer actions")
+# 1,000 alerts (the payload's bound) with their labels and annotations.
+WEBHOOK_BODY_LIMIT = 4 * 1024 * 1024
 
 
 @blp.route("/demands/<demand_id>/assignment", methods=["GET"])
@@ -109,3 +118,43 @@ for _name, _summary in (
               "the holder or the street's supervisor; final."),
 ):
     _action(_name, ACTION_SCHEMAS[_name], _summary)
+
+
+# --- alerts (issue 18) -------------------------------------------------------------------------------
+
+
+@blp.route("/alerts/webhook", methods=["POST"])
+@body_limit(WEBHOOK_BODY_LIMIT)
+@require("alertmanager")
+@blp.arguments(AlertWebhookIn)
+@blp.response(200, AlertWebhookOut)
+@answers(blp, {403: "Only Alertmanager (role alertmanager) delivers alerts.",
+               422: "A field of the payload is invalid (named in errors)."})
+def alerts_webhook(body: dict[str, Any]) -> dict[str, Any]:
+    """Alertmanager's webhook (payload version 4): each alert is stored once per fingerprint and startsAt;
+    a delivery repeated or retried updates it, ``resolved`` resolves it for good."""
+    return commands.receive_alerts(context(), body)
+
+
+@blp.route("/alerts", methods=["GET"])
+@require(*ALERT_READERS)
+@blp.arguments(AlertsArgs, location="query")
+@blp.response(200, AlertsOut)
+@answers(blp, {403: "Only supervisors (their street's alerts) and admins (every alert) read alerts.",
+               422: "A query argument is invalid."})
+def list_alerts(args: dict[str, Any]) -> dict[str, Any]:
+    """The alerts the caller may see: a supervisor those labelled with their street, an admin every one
+    (district-wide alerts have no street); each says whether it is unread, ``unread`` counts them (the bell)."""
+    return queries.alerts(context(), current_principal(), args["show"])
+
+
+@blp.route("/alerts/read", methods=["POST"])
+@require(*ALERT_READERS)
+@blp.arguments(ReadIn)
+@blp.response(200, ReadOut)
+@answers(blp, {403: "Only supervisors and admins read alerts.", 422: "through is not a time."})
+def read_alerts(body: dict[str, Any]) -> dict[str, Any]:
+    """Mark the caller's alerts read up to ``through`` (default now): the bell counts only later ones."""
+    principal = current_principal()
+    commands.mark_read(context(), principal.subject, FEED_ALERTS, body.get("through"))
+    return {"unread": queries.unread_alerts(context(), principal)}

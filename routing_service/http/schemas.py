@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from routing_service.domain.policy import KINDS
 from routing_service.domain.states import STATES
@@ -12,7 +13,7 @@ from routing_service.queries import OFFICER_TABS, QUEUE_KINDS
 from routing_service.reference import DutySchema, OfficerFields
 from shared.contracts.reference import DEPARTMENTS, STREETS
 from shared.contracts.vocabulary import CHANNELS, OUTCOMES, REJECT_REASONS, RETURN_REASONS, SATISFACTIONS
-from shared.fields import DemandFactsOut, Instant, Text, Token, count, day
+from shared.fields import DemandFactsOut, Instant, Text, Token, count, day, moment
 
 # --- assignments and queues --------------------------------------------------------------------------
 
@@ -276,3 +277,145 @@ class LeaveIn(Schema):
 
 class CapacityIn(Schema):
     capacity = count(0, 100_000, required=True, strict=True)
+
+
+# --- alerts (Alertmanager's webhook, issue 18) ------------------------------------------------------------
+
+# Alertmanager's "no end yet" (Go's zero time) and anything before the suite's range mean "not ended".
+_GO_ZERO_TIME = re.compile(r"^0001-01-01T")
+MAX_WEBHOOK_ALERTS = 1000  # Alertmanager's `max_alerts` for this receiver must not exceed it
+ALERT_FEEDS = ("active", "all")
+
+
+def _blank_to_missing(data: Any) -> Any:
+    """Templates render an absent annotation as "" (or blanks): as if it were not sent."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+    return data
+
+
+class AlertLabelsIn(Schema):
+    """The labels the suite reads; any other label (instance, job, ...) is Alertmanager's business."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    alertname = Token(200, required=True, metadata={"description": "The rule's name (deploy/prometheus/rules)"})
+    severity = Token(40, metadata={"description": "page | ticket (the rules' convention)"})
+    street = fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="a street code"), metadata={
+        "description": "Street (街道) code: the street's supervisors see the alert; none = district-wide"})
+
+    @pre_load
+    def _blanks(self, data: Any, **_: Any) -> Any:
+        return _blank_to_missing(data)
+
+
+class GroupLabelsIn(AlertLabelsIn):
+    """A group's labels: those it is grouped by, or that all its alerts share (maybe no alertname)."""
+
+    alertname = Token(200, metadata={"description": "The rule's name, if the group has one"})
+
+
+class AlertAnnotationsIn(Schema):
+    """The annotations the suite shows; others are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    summary = Text(validate=validate.Length(max=1000), metadata={"description": "One line: what is wrong"})
+    description = Text(validate=validate.Length(max=4000), metadata={"description": "What it means"})
+    runbook = Text(validate=validate.Length(max=500), metadata={"description": "Where the runbook is"})
+    page = fields.String(validate=validate.Regexp(r"^/[A-Za-z0-9/_.-]{0,199}$", error="a path on the suite"),
+                         metadata={"description": "The path of the suite's page that shows the problem"})
+
+    @pre_load
+    def _blanks(self, data: Any, **_: Any) -> Any:
+        return _blank_to_missing(data)
+
+
+class WebhookAlertIn(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("firing", "resolved")), metadata={
+        "description": "firing | resolved (final for this fingerprint and startsAt)"})
+    labels = fields.Nested(AlertLabelsIn, required=True, metadata={"description": "The alert's labels"})
+    annotations = fields.Nested(AlertAnnotationsIn, load_default=dict, metadata={
+        "description": "The alert's annotations"})
+    startsAt = moment("When the alert started firing; with the fingerprint, it names the alert", required=True)
+    endsAt = moment("When it ended (resolved alerts); Go's zero time or null = not ended", allow_none=True,
+                    load_default=None)
+    generatorURL = Text(validate=validate.Length(max=2000), metadata={
+        "description": "Prometheus' link to the rule's expression"})
+    fingerprint = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{1,64}$", error="hex digits"),
+                                metadata={"description": "Alertmanager's hash of the labels"})
+
+    @pre_load
+    def _not_ended(self, data: Any, **_: Any) -> Any:
+        data = _blank_to_missing(data)
+        if isinstance(data, dict) and isinstance(data.get("endsAt"), str) and _GO_ZERO_TIME.match(data["endsAt"]):
+            data = {**data, "endsAt": None}
+        return data
+
+
+class AlertWebhookIn(Schema):
+    """Alertmanager's webhook payload, version 4 (prometheus.io/docs/alerting/latest/configuration/#webhook_config)."""
+
+    version = fields.String(required=True, validate=validate.Equal("4", error="only version 4 is understood"),
+                            metadata={"description": "The payload's version: 4"})
+    groupKey = Text(required=True, validate=validate.Length(min=1, max=4000), metadata={
+        "description": "The alert group's key"})
+    truncatedAlerts = count(0, 10**9, load_default=0, metadata={
+        "description": "How many alerts Alertmanager left out (its max_alerts)"})
+    status = fields.String(required=True, validate=validate.OneOf(("firing", "resolved")), metadata={
+        "description": "firing if any alert of the group fires"})
+    receiver = Text(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "The receiver's name in alertmanager.yml"})
+    groupLabels = fields.Nested(GroupLabelsIn, load_default=dict, metadata={
+        "description": "Labels the group is formed by"})
+    commonLabels = fields.Nested(GroupLabelsIn, load_default=dict, metadata={
+        "description": "Labels every alert of the group has"})
+    commonAnnotations = fields.Nested(AlertAnnotationsIn, load_default=dict, metadata={
+        "description": "Annotations every alert of the group has"})
+    externalURL = Text(validate=validate.Length(max=2000), metadata={"description": "Alertmanager's own address"})
+    alerts = fields.List(fields.Nested(WebhookAlertIn), required=True,
+                         validate=validate.Length(min=1, max=MAX_WEBHOOK_ALERTS), metadata={
+                             "description": f"The group's alerts, 1 to {MAX_WEBHOOK_ALERTS}"})
+
+
+class AlertWebhookOut(Schema):
+    alerts = fields.Integer(metadata={"description": "How many alerts were stored or updated"})
+
+
+class AlertsArgs(Schema):
+    show = fields.String(load_default="active", validate=validate.OneOf(ALERT_FEEDS), metadata={
+        "description": "active: firing ones and those resolved in the last 24 hours (the default); all: also "
+                       "older resolved ones (the latest 200)"})
+
+
+class AlertOut(Schema):
+    id = fields.Integer(metadata={"description": "The suite's id of the alert"})
+    alertname = fields.String(metadata={"description": "The rule's name"})
+    status = fields.String(metadata={"description": "firing | resolved"})
+    severity = fields.String(allow_none=True, metadata={"description": "page | ticket"})
+    street = fields.String(allow_none=True, metadata={"description": "Street code; null = district-wide"})
+    summary = fields.String(allow_none=True, metadata={"description": "The summary annotation"})
+    description = fields.String(allow_none=True, metadata={"description": "The description annotation"})
+    runbook = fields.String(allow_none=True, metadata={"description": "The runbook annotation"})
+    page = fields.String(allow_none=True, metadata={"description": "The page annotation (a path on the suite)"})
+    generator_url = fields.String(allow_none=True, metadata={"description": "Prometheus' link to the expression"})
+    starts_at = Instant(metadata={"description": "When it started firing"})
+    ends_at = Instant(allow_none=True, metadata={"description": "When it was resolved"})
+    received_at = Instant(metadata={"description": "When the suite first heard of it"})
+    unread = fields.Boolean(metadata={"description": "Received after the caller last read the alerts"})
+
+
+class AlertsOut(Schema):
+    items = fields.List(fields.Nested(AlertOut), metadata={"description": "Firing first, then newest first"})
+    unread = fields.Integer(metadata={"description": "How many listed alerts the caller has not read (the bell)"})
+
+
+class ReadIn(Schema):
+    through = moment("Everything received up to this instant is read (the newest the caller was shown); "
+                     "default: now")
+
+
+class ReadOut(Schema):
+    unread = fields.Integer(metadata={"description": "How many are still unread"})
