@@ -27,10 +27,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## Install (if needed) and start PostgreSQL and the Kafka broker for production mode and its tests.
+## Install (if needed) and start PostgreSQL and the Kafka broker for production mode and its tests; install
+## Prometheus and Alertmanager (the alert tests start their own instances).
 servers: $(STAMP)
 	deploy/postgres/postgres.sh start
 	deploy/kafka/kafka.sh start
+	deploy/prometheus/install.sh
+	deploy/alertmanager/install.sh
 
 stop-servers:
 	-deploy/kafka/kafka.sh stop

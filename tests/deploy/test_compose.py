@@ -37,7 +37,7 @@ def interpolate(value: str) -> str:
 
 
 def test_the_stack_has_every_piece():
-    assert set(SERVICES_BY_NAME) == {"kafka", "postgres", "prometheus", "grafana", "proxy", *OURS}
+    assert set(SERVICES_BY_NAME) == {"kafka", "postgres", "prometheus", "alertmanager", "grafana", "proxy", *OURS}
 
 
 def test_kafka_is_a_single_kraft_node():
@@ -167,6 +167,26 @@ def test_prometheus_and_grafana_get_our_configuration_mounted():
     source = yaml.safe_load(datasources.read_text("utf-8"))
     assert source["datasources"][0]["url"] == "http://prometheus:9090"
     assert source["datasources"][0]["uid"] == "prometheus"
+
+
+def test_alertmanager_gets_its_configuration_and_prometheus_sends_to_it():
+    """The shipped config (or the operator's, by ALERTMANAGER_CONFIG_DIR) is where the command reads it, its
+    templates where the config looks, its secrets where the config names them; Prometheus alerts it."""
+    alertmanager = SERVICES_BY_NAME["alertmanager"]
+    assert alertmanager["image"].startswith("prom/alertmanager:v0.25")
+    assert "${ALERTMANAGER_CONFIG_DIR:-./deploy/alertmanager}:/etc/alertmanager:ro" in alertmanager["volumes"]
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in alertmanager["command"]
+    config = yaml.safe_load((PROJECT_ROOT / "deploy/alertmanager/alertmanager.yml").read_text(encoding="utf-8"))
+    assert config["templates"] == ["/etc/alertmanager/templates/*.tmpl"]
+    secrets = "${ALERTMANAGER_SECRETS_DIR:-./var/alertmanager}:/run/secrets/yangpu:ro"
+    assert secrets in alertmanager["volumes"]
+    webhook = next(r for r in config["receivers"] if r["name"] == "suite-webhook")["webhook_configs"][0]
+    assert webhook["url"] == f"http://routing-web:{WEB_PORTS['routing']}/api/v1/alerts/webhook"
+    assert webhook["http_config"]["authorization"]["credentials_file"].startswith("/run/secrets/yangpu/")
+    assert config["global"]["smtp_auth_password_file"].startswith("/run/secrets/yangpu/")
+    assert alertmanager["ports"] == ["127.0.0.1:9093:9093"]  # no authentication: the host only
+    prometheus = yaml.safe_load((PROJECT_ROOT / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
 
 
 def test_the_dockerfile_builds_the_services_from_python_slim():

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -39,10 +37,14 @@ from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import to_message
 from tests.deploy.support import (
     alert_rules,
+    free_port,
+    http,
     panel_queries,
+    prometheus_config,
     recording_rules,
     require_tool,
     substitute,
+    wait_for,
     write_rules_for_fast_evaluation,
 )
 from tests.helpers import demand_body
@@ -50,29 +52,6 @@ from tests.helpers import demand_body
 # A street whose commissioners are taken off the roster, so its grid demands wait unassigned.
 UNSTAFFED_STREET = "changhai"
 DEADLINE_S = 30  # for everything to show up once the traffic is in
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read(), exc.code
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 @dataclass
@@ -178,35 +157,6 @@ def unstaffed_roster(path: Path) -> Path:
     roster["officers"] = [o for o in roster["officers"] if not o["id"].startswith(f"com-{UNSTAFFED_STREET}-")]
     path.write_text(yaml.safe_dump(roster, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def prometheus_config(path: Path, rules: list[Path], web: dict[str, int], workers: dict[str, int]) -> Path:
-    """The production config's jobs and labels, pointed at this run's ports, scraping every second."""
-    def targets(ports: dict[str, int]) -> list[dict[str, Any]]:
-        return [{"targets": [f"127.0.0.1:{ports[s]}"], "labels": {"app": s}} for s in SERVICES]
-
-    config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(r) for r in rules],
-        "scrape_configs": [{"job_name": "yangpu-web", "static_configs": targets(web)},
-                           {"job_name": "yangpu-worker", "static_configs": targets(workers)}],
-    }
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
-
-
-def wait_for(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = check()
-        except (OSError, ValueError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 @contextmanager
