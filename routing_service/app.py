@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from routing_service.bootstrap import Context, bootstrap
-from routing_service.http import admin_api, admin_pages, api, pages, supervisor_pages
+from routing_service.http import admin_api, admin_pages, alerts_pages, api, pages, supervisor_pages
 from routing_service.metrics import UnassignedCollector
 from shared import logs
 from shared.config import Settings
@@ -20,4 +20,4 @@ def create(settings: Settings | None = None, ctx: Context | None = None) -> Flas
     app = create_app(ctx, [api.blp, admin_api.blp],
                      "Routes each demand to the right officer; officers work their queues here; admins keep "
                      "the roster.", collectors=lambda engine: [UnassignedCollector(engine)])
-    return install_pages(app, pages.bp, admin_pages.bp, supervisor_pages.bp)
+    return install_pages(app, pages.bp, admin_pages.bp, supervisor_pages.bp, alerts_pages.bp)
