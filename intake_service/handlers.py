@@ -2,9 +2,9 @@
 
 Every lifecycle and SLA alert event becomes a timeline entry and moves the demand's projected columns
 (status, assignee, outcome, ...) through one command, :func:`intake_service.commands.project_event`.
-``submitted`` is ours (the timeline shows it from the demand row), so it is not handled; ``sla.clock_updated``
-carries nothing the reporter sees except when a newly entered working calendar moved a deadline
-(``reason: "calendar"``): that one is a timeline entry.
+``submitted`` is ours (the timeline shows it from the demand row), so it is not handled; of the clock news
+only ``sla.clock_retimed`` (a newly entered working calendar moved a deadline) is a timeline entry, so
+intake skips every ``clock_updated`` on its type header without decoding it.
 """
 
 from __future__ import annotations
@@ -27,11 +27,6 @@ def _project(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
     commands.project_event(session, event.get_id(), event.get_type(), data)
 
 
-def _project_retimed(session: Session, event: CloudEvent, data: dict[str, Any]) -> None:
-    if data.get("reason") == "calendar":
-        _project(session, event, data)
-
-
 def handlers(ctx: Context) -> dict[str, Handler]:
     """Event type -> handler: every type the reporter's timeline shows (``EVENT_KINDS``) is projected."""
-    return known({**dict.fromkeys(EVENT_KINDS, _project), events.CLOCK_UPDATED: _project_retimed})
+    return known(dict.fromkeys(EVENT_KINDS, _project))

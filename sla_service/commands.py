@@ -184,13 +184,13 @@ class TrackedDemand:
 
     def retime(self, kind: str, at: datetime) -> bool:
         """Recompute the clock's instants on the calendar as it is now (an operator entered a year's schedule);
-        a moved target is announced with the reason, and one now past fires at once. False if nothing moved."""
+        a moved target is announced as ``clock_retimed``, and one now past fires at once. False if nothing moved."""
         row, clock = self.rows[kind], self.clocks[kind]
         before = (row.target_at, row.next_fire_at)
         self._write(kind)
         if (row.target_at, row.next_fire_at) == before:
             return False
-        self._tell(events.CLOCK_UPDATED, kind, clock.used_at(at, self.ctx.calendar), reason="calendar",
+        self._tell(events.CLOCK_RETIMED, kind, clock.used_at(at, self.ctx.calendar),
                    previous_target_at=before[0], calendar_revision=self.ctx.calendar.revision)
         self.fire_due(at)
         return True
@@ -467,7 +467,7 @@ def retime_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
     The calendar follows the operators' entries by itself (:meth:`shared.calendar.BusinessCalendar.refresh`);
     every clock row records the revision its instants came from. At most ``BATCH`` clocks that can still fire
     with an older revision are taken, skipping those another worker holds, and rewritten with the current one
-    in the same transaction as their ``clock_updated`` events: each clock is re-timed once per revision, by
+    in the same transaction as their ``clock_retimed`` events: each clock is re-timed once per revision, by
     one worker, and a crash half-way leaves the rest to the next round. A clock a worker with a not yet
     refreshed calendar writes keeps the older revision, so it is caught by the next round.
     """

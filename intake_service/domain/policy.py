@@ -227,7 +227,7 @@ EVENT_KINDS = known({
     events.MERGED: "merged",
     events.WARNING: "sla_warning",
     events.BREACHED: "sla_breached",
-    events.CLOCK_UPDATED: "sla_retimed",  # only those a new working calendar caused (intake_service.handlers)
+    events.CLOCK_RETIMED: "sla_retimed",
 })
 
 # Which data fields each kind keeps in the timeline entry's details.

@@ -18,7 +18,6 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from shared.contracts.vocabulary import (
     CLOCK_KINDS,
-    CLOCK_UPDATE_REASONS,
     COMPLEXITIES,
     OUTCOMES,
     QUEUES,
@@ -57,6 +56,7 @@ WITHDRAWN = "yangpu.demand.withdrawn.v1"
 REJECTED = "yangpu.demand.rejected.v1"
 MERGED = "yangpu.demand.merged.v1"
 CLOCK_UPDATED = "yangpu.sla.clock_updated.v1"
+CLOCK_RETIMED = "yangpu.sla.clock_retimed.v1"
 WARNING = "yangpu.sla.warning.v1"
 BREACHED = "yangpu.sla.breached.v1"
 T = TypeVar("T")
@@ -245,11 +245,14 @@ class SlaClockEvent(_Data):
     business_seconds_target = fields.Integer(required=True)
     key_enterprise = fields.Boolean(load_default=False)
     at = Instant(required=True)
-    # Why a clock_updated was sent when no lifecycle event caused it: "calendar" (a new official schedule
-    # re-timed it: ``calendar_revision`` is the schedule's revision, ``previous_target_at`` the old instant).
-    reason = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(CLOCK_UPDATE_REASONS))
+
+
+class SlaClockRetimed(SlaClockEvent):
+    """A deadline a newly entered working calendar moved: its own type, so that only the consumers that show
+    it (intake's timeline, routing's queues) receive it, not every lifecycle update's consumer."""
+
     previous_target_at = Instant(allow_none=True, load_default=None)
-    calendar_revision = fields.Integer(allow_none=True, load_default=None)
+    calendar_revision = fields.Integer(required=True)
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,7 @@ CATALOGUE: dict[str, EventType] = {
         SLA_EVENTS,
         {
             CLOCK_UPDATED: SlaClockEvent,
+            CLOCK_RETIMED: SlaClockRetimed,
             WARNING: SlaClockEvent,
             BREACHED: SlaClockEvent,
         },

@@ -13,8 +13,6 @@ COMPLEXITIES = ("simple", "complex", "difficult")
 OUTCOMES = ("resolved", "explained", "unresolvable")
 SATISFACTIONS = ("satisfied", "basically_satisfied", "unsatisfied")
 CLOCK_KINDS = ("first_response", "resolution")
-# Why SLA re-timed a clock by itself (clock_updated.reason): an operator entered a year's official calendar.
-CLOCK_UPDATE_REASONS = ("calendar",)
 # Where routing put a demand: an officer's queue, or the street's unassigned queue.
 QUEUES = ("officer", "street_unassigned")
 # Why a holder returns a demand for re-routing (退单 / 改派): it belongs to another street, to another

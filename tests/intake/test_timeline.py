@@ -102,8 +102,8 @@ def test_a_deadline_a_new_working_calendar_moved_is_a_timeline_entry_and_other_c
              "kind": "resolution", "status": "running", "business_seconds_used": 3600.0,
              "business_seconds_target": 144000, "key_enterprise": False, "at": datetime(2026, 12, 1, 2, tzinfo=UTC)}
     intake.publish("yangpu.sla.clock_updated.v1", {**clock, "target_at": datetime(2027, 2, 9, 9, tzinfo=UTC)})
-    intake.publish("yangpu.sla.clock_updated.v1", {
-        **clock, "target_at": datetime(2027, 2, 16, 9, tzinfo=UTC), "reason": "calendar",
+    intake.publish("yangpu.sla.clock_retimed.v1", {
+        **clock, "target_at": datetime(2027, 2, 16, 9, tzinfo=UTC),
         "previous_target_at": datetime(2027, 2, 9, 9, tzinfo=UTC), "calendar_revision": 3})
     intake.until(lambda: "2027-02-16 17:00" in _page(intake, demand_id, "en"))
 

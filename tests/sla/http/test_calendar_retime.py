@@ -77,7 +77,7 @@ def test_the_estimate_is_used_until_an_official_2027_is_entered_then_open_clocks
     assert targets(sla, r)["resolution"] == sh(2027, 3, 12, 17)
     assert targets(sla, f)["first_response"] == sh(2027, 2, 15, 16)
     assert sources(sla, r) == {"first_response": "official", "resolution": "official"}
-    updates = [e.data for e in sla.events("clock_updated") if e.data.get("reason") == "calendar"]
+    updates = [e.data for e in sla.events("clock_retimed")]
     assert sorted((u["demand_id"], u["kind"]) for u in updates) == sorted(
         [(r, "resolution"), (f, "first_response"), (f, "resolution")])
     by_key = {(u["demand_id"], u["kind"]): u for u in updates}
@@ -88,7 +88,7 @@ def test_the_estimate_is_used_until_an_official_2027_is_entered_then_open_clocks
 
     for _ in range(3):  # more rounds, a sweep: nothing is re-timed twice
         sla.pump()
-    again = [e for e in sla.events("clock_updated") if e.data.get("reason") == "calendar"]
+    again = sla.events("clock_retimed")
     assert len(again) == len(updates)
 
 
@@ -209,8 +209,7 @@ def test_four_workers_re_timing_at_once_move_each_clock_exactly_once(followed):
     stale = [k for k, (_, fire, revision) in after.items() if fire is not None and revision != rules.calendar.revision]
     assert not stale
     moved = sorted(k for k in before if before[k][0] != after[k][0])
-    announced = sorted((e.data["demand_id"], e.data["kind"]) for e in sla.events("clock_updated")
-                       if e.data.get("reason") == "calendar")
+    announced = sorted((e.data["demand_id"], e.data["kind"]) for e in sla.events("clock_retimed"))
     assert announced == moved  # each moved clock announced once, none twice, none that did not move
     # Only the difficult demands' deadlines reach 02-05 (simple and complex ones end before it).
     assert moved == sorted((f"00000000-0000-4000-8000-{i:012d}", "resolution") for i in range(2, 300, 3))
