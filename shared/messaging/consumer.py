@@ -53,9 +53,15 @@ class CommitPolicy:
 
     ``batch_transaction``: the whole batch in ONE transaction (one WAL flush, no extra round trips) when
     nothing in it fails; off, or after any failure, event by event.
+    ``gather_s``: a poll that brought fewer than ``gather_below`` records waits this long once and takes what
+    arrived meanwhile. Under load a poll often returns the one record that woke it while the next few are a
+    millisecond behind; handling them together costs one transaction, one dedupe statement, one outbox
+    write and one offset commit instead of one each, for a few milliseconds of latency.
     """
 
     batch_transaction: bool = True
+    gather_s: float = 0.004
+    gather_below: int = 20
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,8 @@ class EventProcessor:
         records = self.consumer.poll(timeout_s)
         if not records:
             return 0
+        if len(records) < self.commit.gather_below and self.commit.gather_s > 0:
+            records = self._gather(records)
         decoded = [self._decode(r) for r in records]
         todo = [d for d in decoded if isinstance(d, _Work)]
         invalid = any(isinstance(d, str) for d in decoded)
@@ -154,8 +162,9 @@ class EventProcessor:
             started = time.perf_counter()
             try:
                 with unit_of_work(self.sessions) as session:
+                    fresh = mark_processed(session, self.group, [work.event.get_id() for work in todo])
                     for work in todo:
-                        self._apply(session, work)
+                        self._apply(session, work, fresh)
             except OperationalError as exc:
                 if not is_conflict(exc):
                     raise  # the database is down: not these events' fault, re-read after it recovers
@@ -185,6 +194,15 @@ class EventProcessor:
                 self._dead_letter(record, failure)
         self.consumer.commit(records, self._note())
         return len(records)
+
+    def _gather(self, records: list[Record]) -> list[Record]:
+        """``records`` and what arrived after them within ``gather_s`` (a bus that re-reads from the committed
+        offset returns the first ones again: only records past them are added)."""
+        time.sleep(self.commit.gather_s)
+        last: dict[tuple[str, int], int] = {}
+        for r in records:
+            last[(r.topic, r.partition)] = max(r.offset, last.get((r.topic, r.partition), -1))
+        return records + [r for r in self.consumer.poll(0) if r.offset > last.get((r.topic, r.partition), -1)]
 
     def _note(self) -> str:
         """What is committed with the offsets: the count of failed events in a row, and when.
@@ -234,14 +252,17 @@ class EventProcessor:
         except EventValidationError as exc:
             return f"invalid event: {exc}"
 
-    def _apply(self, session: Session, work: _Work) -> None:
-        """Dedupe and handle one event in the caller's transaction."""
-        token = logs.event_id.set(work.event.get_id())
+    def _apply(self, session: Session, work: _Work, fresh: set[str]) -> None:
+        """Handle one event in the caller's transaction if it is in ``fresh`` (recorded as processed by it
+        just now), once: the same event twice in one batch is handled the first time only."""
+        event_id = work.event.get_id()
+        if event_id not in fresh:
+            work.duplicate = True
+            return
+        fresh.discard(event_id)
+        token = logs.event_id.set(event_id)
         try:
-            if mark_processed(session, self.group, work.event.get_id()):
-                work.handler(session, work.event, work.data)
-            else:
-                work.duplicate = True
+            work.handler(session, work.event, work.data)
         finally:
             logs.event_id.reset(token)
 
@@ -269,7 +290,7 @@ class EventProcessor:
             started = time.perf_counter()
             try:
                 with unit_of_work(self.sessions) as session:
-                    self._apply(session, work)
+                    self._apply(session, work, mark_processed(session, self.group, [work.event.get_id()]))
             except OperationalError as exc:
                 if not is_conflict(exc):
                     raise

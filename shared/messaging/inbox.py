@@ -26,12 +26,13 @@ def add_processed_table(metadata: MetaData) -> Table:
     )
 
 
-def mark_processed(session: Session, group: str, event_id: str) -> bool:
-    """Record that ``group`` handled ``event_id``; False if it already had (a redelivery). One round trip."""
+def mark_processed(session: Session, group: str, event_ids: list[str]) -> set[str]:
+    """Record that ``group`` handles ``event_ids``; returns those it had not handled before (the others are
+    redeliveries). One statement for a whole batch."""
     processed = session.info["metadata"].tables["processed_events"]
     dialect = session.get_bind().dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    inserted = session.execute(insert_(processed).values(consumer_group=group, event_id=event_id,
-                                                         processed_at=time.time())
-                               .on_conflict_do_nothing().returning(processed.c.event_id)).first()
-    return inserted is not None
+    now = time.time()
+    rows = [{"consumer_group": group, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)]
+    return set(session.scalars(insert_(processed).values(rows).on_conflict_do_nothing()
+                               .returning(processed.c.event_id)))

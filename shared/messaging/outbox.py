@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from shared.contracts.events import CloudEvent, topic_of
@@ -54,11 +55,30 @@ def add_bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table]:
     return outbox, add_processed_table(metadata)
 
 
+PENDING = "outbox_pending"  # the session's events not yet written, in the order they were emitted
+
+
 def emit(session: Session, event: CloudEvent) -> None:
-    """Queue ``event`` in the caller's transaction; it is published only if that transaction commits."""
-    outbox = _table(session, "outbox")
+    """Queue ``event`` in the caller's transaction; it is published only if that transaction commits.
+
+    The rows are written just before the commit, all of the transaction's events in one statement (a batch
+    of 100 handled events emitting 150 is one INSERT, one NOTIFY), in the order they were emitted.
+    """
     row = message_row(to_message(event))
-    session.execute(insert(outbox).values(topic=topic_of(event), **row, created_at=time.time()))
+    session.info.setdefault(PENDING, []).append({"topic": topic_of(event), **row, "created_at": time.time()})
+
+
+@sa_event.listens_for(Session, "before_commit")
+def write_pending(session: Session) -> None:
+    """Write the session's queued events to the outbox now (done by itself just before every commit)."""
+    rows = session.info.pop(PENDING, None)
+    if rows:
+        session.execute(insert(_table(session, "outbox")), rows)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(PENDING, None)
 
 
 def _table(session: Session, name: str) -> Table:
