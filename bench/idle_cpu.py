@@ -12,7 +12,6 @@ included) and, in production mode, the PostgreSQL server and the Kafka broker it
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,65 +19,25 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devstack import environments  # noqa: E402 - the script runs from the checkout
+from bench.procs import SERVERS, TICKS, processes, rss, stat  # noqa: E402 - the script runs from the checkout
+from devstack import environments  # noqa: E402
 from devstack.seed import seed  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 from shared.messaging.backends import ensure_topics  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _stat(pid: int) -> tuple[int, int, str] | None:
-    """(parent pid, CPU ticks, command) of a live process."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2:].split()
-    return int(fields[1]), int(fields[11]) + int(fields[12]), cmd
-
-
-def _rss(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-    except OSError:
-        return 0
-
-
-def processes(roots: dict[str, int], servers: bool) -> dict[int, str]:
-    """Every process below the suite's roots (named by root), plus PostgreSQL's and Kafka's when asked."""
-    stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p))) is not None}
-    named = {pid: name for name, pid in roots.items()}
-    changed = True
-    while changed:
-        changed = False
-        for pid, (parent, _ticks, _cmd) in stats.items():
-            if pid not in named and parent in named:
-                named[pid] = named[parent]
-                changed = True
-    if servers:
-        for pid, (_parent, _ticks, cmd) in stats.items():
-            if cmd.startswith("postgres") or "/postgres " in cmd or "/bin/postgres" in cmd:
-                named.setdefault(pid, "postgresql")
-            elif "kafka.Kafka" in cmd:
-                named.setdefault(pid, "kafka broker")
-    return named
-
 
 def measure(named: dict[int, str], seconds: float) -> tuple[dict[str, float], dict[str, int]]:
-    before = {pid: s[1] for pid in named if (s := _stat(pid)) is not None}
+    before = {pid: s[1] for pid in named if (s := stat(pid)) is not None}
     time.sleep(seconds)
     cpu: dict[str, float] = {}
-    rss: dict[str, int] = {}
+    memory: dict[str, int] = {}
     for pid, name in named.items():
-        after = _stat(pid)
+        after = stat(pid)
         if after is None or pid not in before:
             continue
         cpu[name] = cpu.get(name, 0.0) + (after[1] - before[pid]) / TICKS / seconds * 100
-        rss[name] = rss.get(name, 0) + _rss(pid)
-    return cpu, rss
+        memory[name] = memory.get(name, 0) + rss(pid)
+    return cpu, memory
 
 
 def main() -> None:
@@ -112,7 +71,7 @@ def main() -> None:
     print(f"idle {args.mode}: {args.seconds:g} s after {args.settle:g} s of settling")
     for name in sorted(cpu, key=lambda n: -cpu[n]):
         print(f"  {name:<16} {cpu[name]:6.1f} % of a core   {rss[name] / 2**20:7.0f} MiB resident")
-    suite = [n for n in cpu if n not in ("postgresql", "kafka broker")]
+    suite = [n for n in cpu if n not in SERVERS]
     print(f"  {'suite total':<16} {sum(cpu[n] for n in suite):6.1f} % of a core   "
           f"{sum(rss[n] for n in suite) / 2**20:7.0f} MiB resident")
     print(f"  {'everything':<16} {sum(cpu.values()):6.1f} % of a core")
