@@ -149,7 +149,8 @@ def test_the_officer_is_notified_of_a_demand_given_to_them(browser: Any, running
         page.wait_for_function(f"window.__notified.some(n => n.body && n.body.includes({json.dumps(title)}))")
         shown = [n for n in page.evaluate("window.__notified")[before:] if title in (n["body"] or "")]
         assert len(shown) == 1 and shown[0]["title"] == "新派给您" and shown[0]["tag"].startswith("assigned:")
-        page.wait_for_selector(f'#queue a[href$="{demand_id}"]', timeout=15_000)  # the list's own poll (10 s)
+        row = f'#queue a[href$="{demand_id}"] >> visible=true'  # the table row (the phone card is hidden)
+        page.wait_for_selector(row, timeout=15_000)  # the list's own poll (10 s)
         shoot(page, "officer-notice")
         page.reload()  # allowed still, and the notice still unread: this browser does not show it again
         page.wait_for_selector(f'[data-notice^="assigned:{demand_id}:"]')
