@@ -718,7 +718,8 @@ def follow_warning(ctx: Context, session: Session, data: dict[str, Any]) -> list
     a = record_clock(session, data)
     if a is None:
         return []
-    a.warned_at, a.warned_clock = data["at"], data["kind"]
+    if a.warned_at is None or data["at"] > a.warned_at:  # the two clocks' warnings may arrive out of order
+        a.warned_at, a.warned_clock = data["at"], data["kind"]
     return _escalate_on_breach(session, a, datetime.now(UTC))
 
 

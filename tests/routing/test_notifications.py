@@ -116,3 +116,13 @@ def test_the_bell_counts_unread_alerts_and_the_alerts_page_reads_them(routing: R
     assert 'id="bell"' not in officer.get("/officer").get_data(as_text=True)
     assert json.loads(deliver(routing, payload(alert("0000000000000003", "wujiaochang"))).data) == {"alerts": 1}
     assert 'data-unread="1"' in supervisor.get("/alerts/bell").get_data(as_text=True)
+
+
+def test_an_older_warning_arriving_late_does_not_move_the_notice_back(routing: Routing) -> None:
+    demand = routing.submit()
+    now = datetime.now(UTC)
+    routing.publish(events.WARNING, clock(demand, "resolution", used=100_000, target=115_200, at=now))
+    routing.publish(events.WARNING, clock(demand, "first_response", used=23_040, at=now - timedelta(minutes=1)))
+    routing.pump()
+    a = routing.assignment(demand)
+    assert (a.warned_at, a.warned_clock) == (now, "resolution")
