@@ -13,7 +13,7 @@ from flask import Response, jsonify
 from marshmallow import Schema
 
 from routing_service import commands, queries
-from routing_service.domain.alerts import ALERT_READERS, FEED_ALERTS
+from routing_service.domain.alerts import ALERT_READERS, FEED_ALERTS, FEED_NOTIFICATIONS
 from routing_service.domain.policy import action_roles
 from routing_service.http.schemas import (
     ACTION_SCHEMAS,
@@ -22,6 +22,7 @@ from routing_service.http.schemas import (
     AlertWebhookIn,
     AlertWebhookOut,
     AssignmentOut,
+    NoticesOut,
     QueueArgs,
     QueueOut,
     ReadIn,
@@ -158,3 +159,28 @@ def read_alerts(body: dict[str, Any]) -> dict[str, Any]:
     principal = current_principal()
     commands.mark_read(context(), principal.subject, FEED_ALERTS, body.get("through"))
     return {"unread": queries.unread_alerts(context(), principal)}
+
+
+@blp.route("/notifications", methods=["GET"])
+@require("officer", "supervisor")
+@blp.response(200, NoticesOut)
+@answers(blp, {403: "Only officers and supervisors hold demands."})
+def list_notifications() -> dict[str, Any]:
+    """The caller's notices, read from their open demands: a demand given to them, or one of its clocks reaching
+    its warning threshold (sla's ``warning`` event) — what the officer's page shows and the browser announces."""
+    found = queries.notifications(context(), current_principal().subject)
+    return {"items": [{"kind": n.kind, "demand_id": n.demand_id, "at": n.at, "clock": n.clock, "title": n.title,
+                       "enterprise_name": n.enterprise_name, "unread": unread} for n, unread in found["items"]],
+            "unread": found["unread"]}
+
+
+@blp.route("/notifications/read", methods=["POST"])
+@require("officer", "supervisor")
+@blp.arguments(ReadIn)
+@blp.response(200, ReadOut)
+@answers(blp, {403: "Only officers and supervisors hold demands.", 422: "through is not a time."})
+def read_notifications(body: dict[str, Any]) -> dict[str, Any]:
+    """Mark the caller's notices read up to ``through`` (default now; the newest the caller was shown)."""
+    subject = current_principal().subject
+    commands.mark_read(context(), subject, FEED_NOTIFICATIONS, body.get("through"))
+    return {"unread": queries.notifications(context(), subject)["unread"]}

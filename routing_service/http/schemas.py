@@ -419,3 +419,20 @@ class ReadIn(Schema):
 
 class ReadOut(Schema):
     unread = fields.Integer(metadata={"description": "How many are still unread"})
+
+
+class NoticeOut(Schema):
+    kind = fields.String(metadata={"description": "assigned (the demand was given to the caller) | warning (one of "
+                                                  "its clocks reached its warning threshold)"})
+    demand_id = fields.String(metadata={"description": "The demand's id"})
+    at = Instant(metadata={"description": "When it was assigned, or when the clock warned"})
+    clock = fields.String(allow_none=True, metadata={"description": "first_response | resolution (warnings)"})
+    title = fields.String(metadata={"description": "The demand's title"})
+    enterprise_name = fields.String(allow_none=True, metadata={"description": "The enterprise, as submitted"})
+    unread = fields.Boolean(metadata={"description": "After the caller's read mark"})
+
+
+class NoticesOut(Schema):
+    items = fields.List(fields.Nested(NoticeOut), metadata={
+        "description": "The caller's open demands' notices of the last 7 days, newest first (at most 10)"})
+    unread = fields.Integer(metadata={"description": "How many notices came after the caller's read mark"})

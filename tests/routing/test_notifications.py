@@ -48,7 +48,7 @@ def test_an_assignment_and_a_warning_are_notices_until_read(routing: Routing) ->
     assert _kinds(routing, other) == []
     assert queries.notifications(routing.ctx, holder)["unread"] == 1
 
-    warned = datetime.now(UTC) + timedelta(seconds=1)
+    warned = datetime.now(UTC)
     routing.publish(events.WARNING, clock(demand, "first_response", used=23_040, at=warned))
     routing.pump()
     a = routing.assignment(demand)
@@ -126,3 +126,27 @@ def test_an_older_warning_arriving_late_does_not_move_the_notice_back(routing: R
     routing.pump()
     a = routing.assignment(demand)
     assert (a.warned_at, a.warned_clock) == (now, "resolution")
+
+
+def test_the_api_gives_the_same_notices_and_reads_them(routing: Routing) -> None:
+    demand = routing.submit()
+    holder = routing.assignment(demand).officer_id
+    mine = routing.officer_auth(holder)
+    listed = routing.client.get("/api/v1/notifications", headers=mine)
+    assert listed.status_code == 200, listed.get_json()
+    [notice] = listed.get_json()["items"]
+    assert (notice["kind"], notice["demand_id"], notice["unread"], notice["title"]) == (
+        "assigned", demand, True, "开具发票遇到困难")
+    assert notice["enterprise_name"] == "上海定澜智能装备有限公司" and listed.get_json()["unread"] == 1
+    read = routing.client.post("/api/v1/notifications/read", json={"through": notice["at"]}, headers=mine)
+    assert read.status_code == 200 and read.get_json() == {"unread": 0}
+    assert routing.client.get("/api/v1/notifications", headers=mine).get_json()["items"][0]["unread"] is False
+    for role, street in (("admin", None), ("grid_worker", "wujiaochang"), ("alertmanager", None)):
+        refused = routing.client.get("/api/v1/notifications", headers=routing.auth(role, f"{role}-1", street))
+        assert refused.status_code == 403
+    assert routing.client.get("/api/v1/notifications").status_code == 401
+    spec = routing.client.get("/openapi.json").get_json()
+    for path, method in (("/api/v1/notifications", "get"), ("/api/v1/notifications/read", "post")):
+        op = spec["paths"][path][method]
+        assert {"200", "401", "403"} <= set(op["responses"]) and op["security"] == [{"bearerAuth": []}]
+    assert all("description" in f for f in spec["components"]["schemas"]["NoticeOut"]["properties"].values())
