@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from routing_service import commands, queries
 from routing_service.domain.alerts import ALERT_READERS, FEED_ALERTS, FEED_NOTIFICATIONS
 from routing_service.http.schemas import ALERT_FEEDS, ReadIn
+from shared.alerting import PAGE_SERVICES
 from shared.auth import Principal
 from shared.webkit.app import context
 from shared.webkit.pages import page_blueprint, require_page, service_url, wants_json
@@ -46,8 +47,6 @@ ALERT_TITLES = {
     "SlaClocksRepaired": lazy_gettext("SLA clocks were repaired"),
     "SlaClocksUnrepairable": lazy_gettext("SLA clocks cannot be repaired"),
 }
-# The service showing a path of the rules' `page` annotation (as shared/alerting.py's e-mails link it).
-PAGE_SERVICES = {"/compliance": "sla", "/supervisor": "routing", "/admin": "routing"}
 
 
 def alert_bell(me: Principal | None) -> int | None:
