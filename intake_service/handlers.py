@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from intake_service import commands
 from intake_service.domain.policy import EVENT_KINDS
-from shared.contracts import events
 from shared.contracts.events import CloudEvent, known
 from shared.messaging.consumer import Handler
 

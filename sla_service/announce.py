@@ -1,7 +1,7 @@
 """Every event SLA publishes, built here and queued in the outbox of the caller's transaction.
 
-All of them describe one clock of one demand on ``sla.events`` (``clock_updated``,
-``clock_retimed``, ``warning``, ``breached``), keyed by the demand id like every event, so a demand's news stays in order.
+All of them describe one clock of one demand on ``sla.events`` (``clock_updated``, ``clock_retimed``,
+``warning``, ``breached``), keyed by the demand id like every event, so a demand's news stays in order.
 """
 
 from __future__ import annotations
