@@ -232,11 +232,8 @@ class TrackedDemand:
 
 
 def _save(session: Session, tracked: TrackedDemand) -> list[CloudEvent]:
-    """Save one demand and apply its counts now (a handler changes one demand per event)."""
-    changes = CountChanges()
-    queued = tracked.save(changes)
-    changes.apply(session)
-    return queued
+    """Save one demand; its counts' difference joins the transaction's, written at commit."""
+    return tracked.save(CountChanges.of(session))
 
 
 def _update(ctx: Context, session: Session, demand_id: str,
@@ -447,7 +444,7 @@ def fire_due_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
     now = ctx.now()
     with unit_of_work(sessions) as session:
         due = repository.lock_due_clocks(session, now, BATCH)
-        changes = CountChanges()
+        changes = CountChanges.of(session)
         with session.no_autoflush:  # the clock updates go out together at commit, not one per event
             for row, demand in due:
                 tracked = TrackedDemand(session, ctx, demand, [row])
@@ -456,7 +453,6 @@ def fire_due_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
                               extra={"demand_id": row.demand_id, "kind": row.kind})
                     row.next_fire_at = now + _RETRY
                 tracked.save(changes)
-            changes.apply(session)
     return len(due)
 
 
@@ -478,14 +474,13 @@ def retime_clocks(ctx: Context, sessions: sessionmaker[Session]) -> int:
     now = ctx.now()
     with unit_of_work(sessions) as session:
         stale = repository.lock_clocks_to_retime(session, calendar.revision, BATCH)
-        changes = CountChanges()
+        changes = CountChanges.of(session)
         moved = 0
         with session.no_autoflush:
             for row, demand in stale:
                 tracked = TrackedDemand(session, ctx, demand, [row])
                 moved += tracked.retime(row.kind, now)
                 tracked.save(changes)
-            changes.apply(session)
     if stale:
         log.info("re-timed %d clocks on calendar revision %d (%d moved)", len(stale), calendar.revision, moved)
     return len(stale)

@@ -12,11 +12,13 @@ would give (:func:`rebuild_counts` is that recount, for operators and tests).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, case, delete, func, insert, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -160,11 +162,23 @@ def bucket(demand: TimedDemand) -> BucketKey:
     return (demand.report_day, demand.street, demand.channel, demand.category)
 
 
+COUNTS = "sla_count_changes"  # the session's CountChanges, written just before its transaction commits
+
+
 class CountChanges:
     """Differences collected during one transaction, written in key order (no deadlock between workers)."""
 
     def __init__(self) -> None:
         self._pending: dict[BucketKey, list[int]] = {}
+
+    @classmethod
+    def of(cls, session: Session) -> CountChanges:
+        """The transaction's differences: a batch of 100 events about demands of one day, street, channel and
+        category adds up to one upsert at commit, not 100."""
+        changes = session.info.get(COUNTS)
+        if changes is None:
+            changes = session.info[COUNTS] = cls()
+        return changes
 
     def add(self, demand: TimedDemand, before: Vector, after: Vector) -> None:
         if before == after:
@@ -174,21 +188,34 @@ class CountChanges:
             row[i] += new - old
 
     def apply(self, session: Session) -> None:
-        table = DailyCounts.__table__
-        dialect = session.get_bind().dialect.name
-        make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        for key in sorted(self._pending):
-            values = dict(zip(COUNT_COLUMNS, self._pending[key], strict=True))
-            if not any(values.values()):
-                continue
-            day, street, channel, category = key
-            stmt = make_insert(table).values(day=day, street=street, channel=channel, category=category, **values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["day", "street", "channel", "category"],
-                set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS},
-            )
-            session.execute(stmt)
+        rows = [{"day": day, "street": street, "channel": channel, "category": category,
+                 **dict(zip(COUNT_COLUMNS, self._pending[(day, street, channel, category)], strict=True))}
+                for day, street, channel, category in sorted(self._pending)
+                if any(self._pending[(day, street, channel, category)])]
         self._pending.clear()
+        if rows:
+            session.execute(_add_counts(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _add_counts(dialect: str) -> Any:
+    """The upsert adding a difference to its daily row: built once, executed with every row of a commit."""
+    table = DailyCounts.__table__
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(index_elements=["day", "street", "channel", "category"],
+                                      set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS})
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_counts(session: Session) -> None:
+    changes = session.info.pop(COUNTS, None)
+    if changes is not None:
+        changes.apply(session)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_counts(session: Session) -> None:
+    session.info.pop(COUNTS, None)
 
 
 def rebuild_counts(session: Session) -> int:
