@@ -60,7 +60,7 @@ class CommitPolicy:
     """
 
     batch_transaction: bool = True
-    gather_s: float = 0.004
+    gather_s: float = 0.010
     gather_below: int = 20
 
 
