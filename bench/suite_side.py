@@ -184,6 +184,7 @@ def main() -> None:
     p.add_argument("--sustain-seconds", type=float, default=60.0)
     p.add_argument("--base-port", type=int, default=18001)
     p.add_argument("--phases", default="wrk latency sustain")
+    p.add_argument("--workers", type=int, default=1, help="routing and SLA worker processes each (6 partitions)")
     args = p.parse_args()
     out_dir = args.tsv.parent
 
@@ -200,7 +201,10 @@ def main() -> None:
             routing_db.dispose()
             ensure_topics(stack.settings)
             stack.start()
-            time.sleep(3)
+            for instance in range(2, args.workers + 1):
+                for service in ("routing", "sla"):
+                    stack.start_worker(service, instance)
+            time.sleep(3 + 5 * (args.workers > 1))  # a joining worker waits out the group's rebalance
             url = stack.settings.service_urls["intake"]
             token = issue_token("grid_worker", "grid-wujiaochang-01", "wujiaochang", secret=stack.settings.jwt_secret)
             os.environ.update(TOKEN=token, USCC=USCC)
