@@ -63,7 +63,7 @@ Timer = Callable[[sessionmaker[Session]], int]
 
 CONSUMER_POLL_S = 0.2  # the bus answers a poll as soon as a record arrives; this only bounds shutdown
 RELAY_IDLE_WAIT_S = 1.0  # an idle relay sleeps until NOTIFY (PostgreSQL) or this long at most
-RELAY_GATHER_S = 0.010
+RELAY_GATHER_S = 0.003
 TIMER_TICK_S = 0.2  # idle timers look for due work 5 times a second: a breach fires within 0.2 s of its instant
 # A thread woken by the bus or by NOTIFY should not wait the default 5 ms for the interpreter lock.
 SWITCH_INTERVAL_S = 0.0005

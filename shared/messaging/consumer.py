@@ -53,15 +53,9 @@ class CommitPolicy:
 
     ``batch_transaction``: the whole batch in ONE transaction (one WAL flush, no extra round trips) when
     nothing in it fails; off, or after any failure, event by event.
-    ``gather_s``: a poll that brought fewer than ``gather_below`` records waits this long once and takes what
-    arrived meanwhile. Under load a poll often returns the one record that woke it while the next few are a
-    millisecond behind; handling them together costs one transaction, one dedupe statement, one outbox
-    write and one offset commit instead of one each, for a few milliseconds of latency.
     """
 
     batch_transaction: bool = True
-    gather_s: float = 0.010
-    gather_below: int = 20
 
 
 @dataclass(frozen=True)
@@ -153,8 +147,6 @@ class EventProcessor:
         records = self.consumer.poll(timeout_s)
         if not records:
             return 0
-        if len(records) < self.commit.gather_below and self.commit.gather_s > 0:
-            records = self._gather(records)
         decoded = [self._decode(r) for r in records]
         todo = [d for d in decoded if isinstance(d, _Work)]
         invalid = any(isinstance(d, str) for d in decoded)
@@ -194,15 +186,6 @@ class EventProcessor:
                 self._dead_letter(record, failure)
         self.consumer.commit(records, self._note())
         return len(records)
-
-    def _gather(self, records: list[Record]) -> list[Record]:
-        """``records`` and what arrived after them within ``gather_s`` (a bus that re-reads from the committed
-        offset returns the first ones again: only records past them are added)."""
-        time.sleep(self.commit.gather_s)
-        last: dict[tuple[str, int], int] = {}
-        for r in records:
-            last[(r.topic, r.partition)] = max(r.offset, last.get((r.topic, r.partition), -1))
-        return records + [r for r in self.consumer.poll(0) if r.offset > last.get((r.topic, r.partition), -1)]
 
     def _note(self) -> str:
         """What is committed with the offsets: the count of failed events in a row, and when.
