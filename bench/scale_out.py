@@ -9,7 +9,7 @@ partitions move once its session times out). Then the pipeline drains and the ru
   ``assigned``, and SLA's clock events for a demand carry non-decreasing instants (``at``) in log order;
 - who did the work: events handled per worker process (from each one's metrics endpoint).
 
-    .venv/bin/python bench/scale_out.py --rate 60 --seconds 45      (needs `make servers`)
+    .venv/bin/python bench/scale_out.py --rate 40 --seconds 45      (needs `make servers`)
 """
 
 from __future__ import annotations
