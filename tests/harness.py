@@ -27,7 +27,7 @@ from shared.auth import issue_token
 from shared.config import SERVICES, Settings
 from shared.contracts.events import TOPICS, CloudEvent, new_event, topic_of
 from shared.db import unit_of_work
-from shared.messaging.backends import ensure_topics, make_consumer, make_producer
+from shared.messaging.backends import ensure_topics, make_consumer, make_lag_reader, make_producer
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.codec import from_message, to_message
 from shared.worker import Worker
@@ -84,6 +84,7 @@ class Harness:
     producer: Any
     audit: Any
     seen: list[CloudEvent] = field(default_factory=list)
+    lag_readers: dict[str, Any] = field(default_factory=dict)
 
     # --- one service: the common case ---------------------------------------------------------------
 
@@ -143,14 +144,30 @@ class Harness:
         return sum(w.step(timeout_s) for w in self.workers.values())
 
     def pump(self, timeout_s: float = 30.0, quiet_rounds: int = 3) -> None:
-        """Step every worker until a few rounds in a row found nothing to do once every consumer has joined."""
+        """Step every worker until a few rounds in a row found nothing to do once every consumer has joined,
+        and every group (but a halted one) has handled all its topics hold.
+
+        Quiet polls alone are not enough on Kafka: a record the broker has acknowledged may reach a consumer's
+        fetch a little later, and a test would then read the state before the event it just published."""
         deadline, quiet = time.monotonic() + timeout_s, 0
-        while quiet < quiet_rounds:
+        while quiet < quiet_rounds or not self._caught_up():
             work = self.step(0.05)
             joined = all(_assigned(w.processor.consumer) for w in self.workers.values())
             quiet = quiet + 1 if work == 0 and joined else 0
             if time.monotonic() > deadline:
                 raise TimeoutError("the workers did not go quiet")
+
+    def _caught_up(self) -> bool:
+        """No group of a running, unhalted worker has anything left on its topics (the bus's own count)."""
+        for name, worker in self.workers.items():
+            if worker.processor.halted is not None:
+                continue
+            reader = self.lag_readers.get(name)
+            if reader is None:
+                reader = self.lag_readers[name] = make_lag_reader(self.settings, worker.spec.group, worker.spec.topics)
+            if any(reader.lag().values()):
+                return False
+        return True
 
     def until(self, predicate: Callable[[], Any], timeout_s: float = 30.0) -> Any:
         """Step the workers until ``predicate()`` returns something truthy; return it."""
@@ -181,6 +198,8 @@ class Harness:
         return [(json.loads(r.headers)["ce_type"], json.loads(r.value)) for r in rows]
 
     def close(self) -> None:
+        for reader in self.lag_readers.values():
+            reader.close()
         for worker in self.workers.values():
             worker.close()
         self.audit.close()
