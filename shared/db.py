@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, TypeDecorator, create_engine, event, text
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column, sessionmaker
@@ -142,6 +142,36 @@ class DemandFacts:
     channel: Mapped[str] = mapped_column(String(32), sort_order=-1)
     category: Mapped[str] = mapped_column(String(64), sort_order=-1)
     complexity: Mapped[str] = mapped_column(String(16), sort_order=-1)
+
+
+T = TypeVar("T")
+_BEFORE_COMMIT = "before_commit_writes"
+
+
+def before_commit(session: Session, key: str, make: Callable[[], T], write: Callable[[Session, T], None]) -> T:
+    """The transaction's accumulator under ``key``, made by ``make()`` on first use; ``write(session, it)``
+    runs once, inside the transaction, just before it commits, and it is dropped if the transaction rolls
+    back. A transaction's many small writes (outbox rows, counter differences) so go out as one statement."""
+    writes = session.info.get(_BEFORE_COMMIT)
+    if writes is None:
+        writes = session.info[_BEFORE_COMMIT] = {}
+        if not session.info.get("before_commit_hooked"):
+            session.info["before_commit_hooked"] = True
+            event.listen(session, "before_commit", write_before_commit)
+            event.listen(session, "after_rollback", _drop_before_commit)
+    if key not in writes:
+        writes[key] = (make(), write)
+    return writes[key][0]
+
+
+def write_before_commit(session: Session) -> None:
+    """Run the session's pending :func:`before_commit` writes now (done by itself when it commits)."""
+    for accumulated, write in session.info.pop(_BEFORE_COMMIT, {}).values():
+        write(session, accumulated)
+
+
+def _drop_before_commit(session: Session) -> None:
+    session.info.pop(_BEFORE_COMMIT, None)
 
 
 _AFTER_COMMIT = "after_commit_actions"

@@ -18,11 +18,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, case, delete, func, insert, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from shared.calendar import BusinessCalendar
+from shared.db import before_commit
 from sla_service.domain.clock import Clock
 from sla_service.domain.compliance import EXCLUDED_STATES, Vector, report_day
 from sla_service.domain.holder import HolderSpan
@@ -175,10 +175,7 @@ class CountChanges:
     def of(cls, session: Session) -> CountChanges:
         """The transaction's differences: a batch of 100 events about demands of one day, street, channel and
         category adds up to one upsert at commit, not 100."""
-        changes = session.info.get(COUNTS)
-        if changes is None:
-            changes = session.info[COUNTS] = cls()
-        return changes
+        return before_commit(session, COUNTS, cls, lambda s, changes: changes.apply(s))
 
     def add(self, demand: TimedDemand, before: Vector, after: Vector) -> None:
         if before == after:
@@ -205,17 +202,6 @@ def _add_counts(dialect: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=["day", "street", "channel", "category"],
                                       set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS})
 
-
-@sa_event.listens_for(Session, "before_commit")
-def _write_counts(session: Session) -> None:
-    changes = session.info.pop(COUNTS, None)
-    if changes is not None:
-        changes.apply(session)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _drop_counts(session: Session) -> None:
-    session.info.pop(COUNTS, None)
 
 
 def rebuild_counts(session: Session) -> int:

@@ -29,11 +29,10 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from shared.contracts.events import CloudEvent, topic_of
-from shared.db import SqliteCommits, is_sqlite
+from shared.db import SqliteCommits, before_commit, is_sqlite
 from shared.messaging.bus import OutgoingMessage, Producer
 from shared.messaging.codec import headers_from_text, message_columns, message_row, to_message
 from shared.messaging.inbox import add_processed_table
@@ -65,20 +64,12 @@ def emit(session: Session, event: CloudEvent) -> None:
     of 100 handled events emitting 150 is one INSERT, one NOTIFY), in the order they were emitted.
     """
     row = message_row(to_message(event))
-    session.info.setdefault(PENDING, []).append({"topic": topic_of(event), **row, "created_at": time.time()})
+    pending = before_commit(session, PENDING, list, _write_rows)
+    pending.append({"topic": topic_of(event), **row, "created_at": time.time()})
 
 
-@sa_event.listens_for(Session, "before_commit")
-def write_pending(session: Session) -> None:
-    """Write the session's queued events to the outbox now (done by itself just before every commit)."""
-    rows = session.info.pop(PENDING, None)
-    if rows:
-        session.execute(insert(_table(session, "outbox")), rows)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop(PENDING, None)
+def _write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(_table(session, "outbox")), rows)
 
 
 def _table(session: Session, name: str) -> Table:

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from shared.contracts.events import DEMAND_EVENTS
-from shared.db import is_sqlite, unit_of_work
+from shared.db import is_sqlite, unit_of_work, write_before_commit
 from shared.messaging.backends import make_consumer, make_producer
 from shared.messaging.consumer import EventProcessor
-from shared.messaging.outbox import OutboxRelay, emit, write_pending
+from shared.messaging.outbox import OutboxRelay, emit
 from tests.platform.test_bus import ack, bus, metadata, outbox  # noqa: F401 - `bus` is a fixture
 
 __all__ = ["bus"]
@@ -64,7 +64,7 @@ def test_a_lower_id_committed_after_a_higher_one_was_published_is_published_too(
     a = sessions()
     try:
         emit(a, ack("A"))
-        write_pending(a)  # A takes the lower id and stays open
+        write_before_commit(a)  # A takes the lower id and stays open
         if is_sqlite(engine):
             # One writer at a time: B and the relay queue behind A's write lock; nothing can be skipped.
             b_done = threading.Event()
