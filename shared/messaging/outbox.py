@@ -27,7 +27,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.orm import Session
 
@@ -133,32 +132,30 @@ class OutboxRelay:
         self._commits = SqliteCommits(engine) if is_sqlite(engine) else None
 
     def run_once(self) -> int:
-        """Publish one batch; returns how many events went out (0 when idle or not the leader)."""
+        """Publish one batch; returns how many events went out (0 when idle or not the leader).
+
+        One statement takes the batch: it deletes the oldest rows and returns them, and on PostgreSQL it first
+        tries the leader's advisory lock (an uncorrelated sub-select, evaluated once), so a pass costs one round
+        trip and an idle or follower pass finds nothing. The deletion commits only after the bus acknowledged
+        the batch: a failed publish raises, the transaction rolls back and the rows are there again.
+        """
+        oldest = select(self.outbox.c.id).order_by(self.outbox.c.id).limit(self.batch_size)
+        if not is_sqlite(self.engine):
+            oldest = oldest.where(select(func.pg_try_advisory_xact_lock(self._lock_key)).scalar_subquery())
         with self.engine.begin() as conn:
-            if not is_sqlite(self.engine):
-                got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key}).scalar()
-                if not got:
-                    return 0
-            rows = conn.execute(
-                select(self.outbox).order_by(self.outbox.c.id).limit(self.batch_size)
-            ).all()
+            rows = sorted(conn.execute(delete(self.outbox).where(self.outbox.c.id.in_(oldest))
+                                       .returning(*self.outbox.c)).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             try:
                 self.producer.send_batch([
-                    OutgoingMessage(
-                        topic=row.topic,
-                        key=row.message_key,
-                        headers=headers_from_text(row.headers),
-                        value=row.value,
-                    )
+                    OutgoingMessage(topic=row.topic, key=row.message_key, headers=headers_from_text(row.headers),
+                                    value=row.value)
                     for row in rows
                 ])
             except Exception:
                 self.batch_size = min(self.batch_size, self.RETRY_BATCH_SIZE)
                 raise
-            # Exactly the rows sent: a lower id committed after this SELECT is still waiting, unpublished.
-            conn.execute(delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows])))
         self.batch_size = min(self.max_batch_size, self.batch_size * 2)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
