@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from routing_service import announce, metrics, queries
@@ -81,7 +80,7 @@ from routing_service.repository import (
 from shared.audit import Journal, changes
 from shared.auth import Principal
 from shared.contracts.events import CloudEvent
-from shared.db import unit_of_work
+from shared.db import insert_on_conflict, unit_of_work
 from shared.instants import instant_text
 
 if TYPE_CHECKING:
@@ -727,8 +726,7 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: li
             where: ColumnElement[bool] | None = None) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, on both databases: a repeated delivery never races into a
     duplicate-key error, whichever web worker gets it."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = insert_on_conflict(session, table)
     statement = statement.on_conflict_do_update(
         index_elements=keys, set_={c: statement.excluded[c] for c in update}, where=where)
     session.execute(statement, rows)

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, TypeDecorator, create_engine, event, text
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, Table, TypeDecorator, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column, sessionmaker
 
 
@@ -101,6 +102,13 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_on_conflict(session_or_dialect: Session | str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` that can say ``ON CONFLICT`` (DO NOTHING, DO UPDATE) in the session's (or the
+    named) dialect: a repeated delivery never races into a duplicate-key error."""
+    name = session_or_dialect if isinstance(session_or_dialect, str) else session_or_dialect.get_bind().dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
 def ping(engine: Engine) -> None:

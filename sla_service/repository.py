@@ -18,11 +18,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, case, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from shared.calendar import BusinessCalendar
-from shared.db import before_commit
+from shared.db import before_commit, insert_on_conflict
 from sla_service.domain.clock import Clock
 from sla_service.domain.compliance import EXCLUDED_STATES, Vector, report_day
 from sla_service.domain.holder import HolderSpan
@@ -198,7 +197,7 @@ class CountChanges:
 def _add_counts(dialect: str) -> Any:
     """The upsert adding a difference to its daily row: built once, executed with every row of a commit."""
     table = DailyCounts.__table__
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = insert_on_conflict(dialect, table)
     return stmt.on_conflict_do_update(index_elements=["day", "street", "channel", "category"],
                                       set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS})
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import Column, Float, MetaData, String, Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+
+from shared.db import insert_on_conflict
 
 
 def add_processed_table(metadata: MetaData) -> Table:
@@ -30,9 +30,7 @@ def mark_processed(session: Session, group: str, event_ids: list[str]) -> set[st
     """Record that ``group`` handles ``event_ids``; returns those it had not handled before (the others are
     redeliveries). One statement for a whole batch."""
     processed = session.info["metadata"].tables["processed_events"]
-    dialect = session.get_bind().dialect.name
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     now = time.time()
     rows = [{"consumer_group": group, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)]
-    return set(session.scalars(insert_(processed).values(rows).on_conflict_do_nothing()
+    return set(session.scalars(insert_on_conflict(session, processed).values(rows).on_conflict_do_nothing()
                                .returning(processed.c.event_id)))
