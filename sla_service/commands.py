@@ -281,11 +281,9 @@ def open_clocks(ctx: Context, session: Session, facts: dict[str, Any], key_enter
 
 
 def repair_clocks(ctx: Context, session: Session, facts: dict[str, Any]) -> list[CloudEvent]:
-    """``assigned``: nothing for a timed demand; for one SLA does not time, open the clocks ``submitted``
-    would have, from the facts the assignment repeats (counted as repaired, or unrepairable without them)."""
+    """``assigned`` of a demand SLA does not time: open the clocks ``submitted`` would have, from the facts the
+    assignment repeats (counted as repaired, or unrepairable without them)."""
     demand_id = facts["demand_id"]
-    if repository.timed_demand(session, demand_id) is not None:
-        return []
     missing = [name for name in _REPAIR_FIELDS if facts.get(name) is None]
     if missing:
         log.error("a demand SLA does not time was assigned, but the event lacks %s: its clocks cannot be "
@@ -309,7 +307,10 @@ def change_clock(ctx: Context, session: Session, demand_id: str, kind: str, at: 
 def assigned(ctx: Context, session: Session, facts: dict[str, Any]) -> list[CloudEvent]:
     """``assigned``: repair the clocks if SLA never timed the demand (:func:`repair_clocks`), then, when the
     demand has a holder (not the street's unassigned queue), make them its current holder."""
-    queued = repair_clocks(ctx, session, facts)
+    # Held while the holder changes: the session's identity map keeps only referenced rows, and the change
+    # below then finds this one there instead of reading it again.
+    demand = repository.timed_demand(session, facts["demand_id"])
+    queued = repair_clocks(ctx, session, facts) if demand is None else []
     if not facts.get("officer_id"):
         return queued
     return queued + change_holder(ctx, session, facts["demand_id"], facts["officer_id"],
