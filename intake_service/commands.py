@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,7 +46,7 @@ from intake_service.domain.policy import (
     token_digest,
 )
 from intake_service.metrics import DEMANDS_LOGGED, RESENDS, UNROUTED_DEMANDS
-from intake_service.model import Attachment, Demand, EnterpriseLink, TimelineEntry
+from intake_service.model import Attachment, Demand, EnterpriseLink
 from intake_service.queries import closed_at
 from shared.db import unit_of_work
 
@@ -192,21 +191,18 @@ def project_event(session: Session, event_id: str, event_type: str, data: dict[s
     entries its timeline then shows (:func:`intake_service.queries.timeline_of`). Emits nothing.
     """
     demand = session.get(Demand, data["demand_id"])
-    if demand is None or _projected(session, event_id):
+    if demand is None:
         return
     kind = EVENT_KINDS[event_type]
     if kind == "merged" and demand.status == "merged":
         return  # merged once already (a re-sent merge): a duplicate closes into one survivor, once
+    if not repository.add_timeline_entry(session, demand.id, event_id, kind, data["at"], data.get("actor_id", "sla"),
+                                         timeline_details(kind, data)):
+        return
     repository.put_state(demand, apply_event(repository.state_of(demand), kind, data))
     demand.updated_at = max(demand.updated_at, data["at"])
-    session.add(TimelineEntry(demand_id=demand.id, event_id=event_id, kind=kind, at=data["at"],
-                              actor_id=data.get("actor_id", "sla"), details=timeline_details(kind, data)))
     if kind == "merged":
         _join_survivor(session, demand, data)
-
-
-def _projected(session: Session, event_id: str) -> bool:
-    return session.scalar(select(TimelineEntry.id).where(TimelineEntry.event_id == event_id)) is not None
 
 
 def merge_entry_id(duplicate_id: str) -> str:
@@ -217,12 +213,11 @@ def merge_entry_id(duplicate_id: str) -> str:
 
 def _join_survivor(session: Session, duplicate: Demand, data: dict[str, Any]) -> None:
     survivor = session.get(Demand, data["into"])
-    if survivor is None or _projected(session, merge_entry_id(duplicate.id)):
+    if survivor is None or not repository.add_timeline_entry(
+            session, survivor.id, merge_entry_id(duplicate.id), "merged_in", data["at"], data.get("actor_id"),
+            {"from": duplicate.id, "from_number": demand_number(duplicate.id)}):
         return
     survivor.updated_at = max(survivor.updated_at, data["at"])
-    session.add(TimelineEntry(demand_id=survivor.id, event_id=merge_entry_id(duplicate.id), kind="merged_in",
-                              at=data["at"], actor_id=data.get("actor_id"),
-                              details={"from": duplicate.id, "from_number": demand_number(duplicate.id)}))
 
 
 def resend_unrouted(sessions: sessionmaker[Session], after_s: int, now: datetime) -> int:

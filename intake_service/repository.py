@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, undefer
 
 from intake_service.domain.policy import NOT_OPEN_STATUSES, DemandState
-from intake_service.model import Attachment, Demand, Enterprise, outbox
-from shared.db import UTCDateTime
+from intake_service.model import Attachment, Demand, Enterprise, TimelineEntry, outbox
+from shared.db import UTCDateTime, insert_on_conflict
 
 
 @dataclass(frozen=True)
@@ -187,3 +187,18 @@ def likely_duplicates(session: Session, uscc: str, category: str, since: datetim
     if exclude is not None:
         query = query.where(Demand.id != exclude)
     return list(session.scalars(query))
+
+
+# --- the timeline -----------------------------------------------------------------------------------------
+
+
+def add_timeline_entry(session: Session, demand_id: str, event_id: str, kind: str, at: datetime,
+                       actor_id: str | None, details: dict[str, Any]) -> bool:
+    """Add the entry of ``event_id`` unless the demand's timeline has it already (an event is projected once);
+    True when added. One statement: the unique event id decides, with no read before the write."""
+    table = TimelineEntry.__table__
+    added = session.execute(
+        insert_on_conflict(session, table).values(demand_id=demand_id, event_id=event_id, kind=kind, at=at,
+                                                  actor_id=actor_id, details=details)
+        .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.id))
+    return added.first() is not None
