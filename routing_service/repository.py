@@ -127,6 +127,9 @@ def roster_snapshot(session: Session) -> dict[str, OfficerState]:
     return {row.id: officer_state(row, today) for row in session.execute(select(*_SNAPSHOT_COLUMNS))}
 
 
+RELEVANCE_CHECKED = "relevance_checked"  # session.info: (the cache, the transaction) whose key was checked
+
+
 class RelevanceCache:
     """The roster's static facts (kind, streets, department, skills), cached per process, to choose which
     officer rows a decision must lock without reading and parsing the whole roster for every demand.
@@ -144,7 +147,12 @@ class RelevanceCache:
         self._officers: dict[str, OfficerState] = {}
 
     def get(self, session: Session) -> dict[str, OfficerState]:
+        """The facts as of this transaction: its first call checks the key, the others of a batch reuse it."""
+        checked = session.info.get(RELEVANCE_CHECKED)
+        if checked is not None and checked[0] is self and checked[1] is session.get_transaction():
+            return self._officers
         key = tuple(session.execute(select(func.count(), func.max(Officer.edited_at))).one())
+        session.info[RELEVANCE_CHECKED] = (self, session.get_transaction())
         if key != self._key or time.monotonic() - self._loaded_at > self.max_age_s:
             self._officers, self._key, self._loaded_at = roster_snapshot(session), key, time.monotonic()
         return self._officers
@@ -206,12 +214,12 @@ def open_assignment(session: Session, data: dict[str, Any], relevance: Relevance
     demand = facts(a)
     officers = lock_officers(session, relevant_officer_ids(demand, relevance.get(session)))
     states = {i: officer_state(o) for i, o in officers.items()}
-    early = session.scalars(select(EarlyClock).where(EarlyClock.demand_id == a.demand_id)).all()
-    session.add(a)
-    for row in early:
-        merge_clock(a, row.clock)
-    if early:
+    early = [row.clock for row in session.scalars(select(EarlyClock).where(EarlyClock.demand_id == a.demand_id))]
+    if early:  # before the add: the DELETE's autoflush would otherwise insert the row and the decision update it
         session.execute(delete(EarlyClock).where(EarlyClock.demand_id == a.demand_id))
+    session.add(a)
+    for clock in early:
+        merge_clock(a, clock)
     return RoutingDesk(a, demand, officers, states)
 
 
