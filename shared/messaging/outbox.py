@@ -68,7 +68,8 @@ def emit(session: Session, event: CloudEvent) -> None:
 
 
 def _write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.execute(insert(_table(session, "outbox")), rows)
+    """One multi-row INSERT (an executemany would be a statement per row on the server)."""
+    session.execute(insert(_table(session, "outbox")).values(rows))
 
 
 def _table(session: Session, name: str) -> Table:
