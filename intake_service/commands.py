@@ -93,7 +93,7 @@ def log_demand(ctx: Context, caller: Caller, body: dict[str, Any], idempotency_k
                 ent = repository.find_or_add_enterprise(session, reported["uscc"], reported["name"], body["street"],
                                                         now)
             # One indexed read (by USCC) for an enterprise met before; one this demand adds has no demands yet.
-            duplicates = () if ent.added else tuple(d.id for d in repository.likely_duplicates(
+            duplicates = () if ent.added else tuple(repository.likely_duplicate_ids(
                 session, ent.uscc, body["category"], duplicate_since(now), MAX_DUPLICATES))
             demand = repository.add_demand(session, {
                 "id": str(uuid.uuid4()), "status": "submitted", "channel": body["channel"], "street": body["street"],

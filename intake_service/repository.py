@@ -58,6 +58,11 @@ _ADDED = (pg_insert(_ENTERPRISES).values(_NEW_ROW).on_conflict_do_nothing(index_
 _FIND_OR_ADD = select(_ADDED).union_all(select(*_COLUMNS, literal(False).label("added"))
                                         .where(Enterprise.uscc == bindparam("uscc")))
 _INSERT_DEMAND = insert(Demand.__table__)
+# An open demand of an enterprise and category received since an instant (served by the USCC index).
+_OPEN_LIKE_IT = (Demand.enterprise_uscc == bindparam("uscc"), Demand.category == bindparam("category"),
+                 Demand.received_at >= bindparam("since"), Demand.status.not_in(sorted(NOT_OPEN_STATUSES)))
+_NEWEST_FIRST = (Demand.received_at.desc(), Demand.id.desc())
+_DUPLICATE_IDS = select(Demand.id).where(*_OPEN_LIKE_IT).order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
 # A literal, so that PostgreSQL matches the query to the partial index ix_demands_unrouted.
 _IS_UNROUTED = Demand.status == literal("submitted", literal_execute=True)
 
@@ -180,13 +185,16 @@ def likely_duplicates(session: Session, uscc: str, category: str, since: datetim
                       exclude: str | None = None) -> list[Demand]:
     """Open demands of ``uscc`` and ``category`` received at or after ``since``, newest first (the USCC index
     serves it: an enterprise has few demands)."""
-    query = (select(Demand).where(Demand.enterprise_uscc == uscc, Demand.category == category,
-                                  Demand.received_at >= since,
-                                  Demand.status.not_in(sorted(NOT_OPEN_STATUSES)))
-             .order_by(Demand.received_at.desc(), Demand.id.desc()).limit(limit))
+    query = select(Demand).where(*_OPEN_LIKE_IT).order_by(*_NEWEST_FIRST).limit(limit)
     if exclude is not None:
         query = query.where(Demand.id != exclude)
-    return list(session.scalars(query))
+    return list(session.scalars(query, {"uscc": uscc, "category": category, "since": since}))
+
+
+def likely_duplicate_ids(session: Session, uscc: str, category: str, since: datetime, limit: int) -> list[str]:
+    """The ids of :func:`likely_duplicates`, for logging a demand: a built statement and plain rows, no entities."""
+    return list(session.connection().scalars(
+        _DUPLICATE_IDS, {"uscc": uscc, "category": category, "since": since, "limit": limit}))
 
 
 # --- the timeline -----------------------------------------------------------------------------------------
