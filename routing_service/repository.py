@@ -200,8 +200,8 @@ def open_assignment(session: Session, data: dict[str, Any], relevance: Relevance
                     now: datetime) -> RoutingDesk | None:
     """Everything routing a submitted demand needs, in lock order (officers first, then the new row); None
     when the demand has an assignment already (a second delivery of it, or the same demand as another event)."""
-    if session.get(Assignment, data["demand_id"]) is not None:
-        return None
+    if session.scalar(select(Assignment.demand_id).where(Assignment.demand_id == data["demand_id"])) is not None:
+        return None  # (the id alone: loading the whole row as an entity cost more than the decision)
     enterprise = data["enterprise"]
     a = Assignment(
         demand_id=data["demand_id"], street=data["street"], channel=data["channel"], category=data["category"],
