@@ -190,19 +190,21 @@ def project_event(session: Session, event_id: str, event_type: str, data: dict[s
     (redelivery). A merge (``merged``) also gives the surviving demand one line naming the duplicate, whose
     entries its timeline then shows (:func:`intake_service.queries.timeline_of`). Emits nothing.
     """
-    demand = session.get(Demand, data["demand_id"])
-    if demand is None:
+    demand_id = data["demand_id"]
+    found = repository.projection(session, demand_id)
+    if found is None:
         return
+    before, updated_at = found
     kind = EVENT_KINDS[event_type]
-    if kind == "merged" and demand.status == "merged":
+    if kind == "merged" and before.status == "merged":
         return  # merged once already (a re-sent merge): a duplicate closes into one survivor, once
-    if not repository.add_timeline_entry(session, demand.id, event_id, kind, data["at"], data.get("actor_id", "sla"),
+    if not repository.add_timeline_entry(session, demand_id, event_id, kind, data["at"], data.get("actor_id", "sla"),
                                          timeline_details(kind, data)):
         return
-    repository.put_state(demand, apply_event(repository.state_of(demand), kind, data))
-    demand.updated_at = max(demand.updated_at, data["at"])
+    repository.write_projection(session, demand_id, before, apply_event(before, kind, data),
+                                max(updated_at, data["at"]))
     if kind == "merged":
-        _join_survivor(session, demand, data)
+        _join_survivor(session, demand_id, data)
 
 
 def merge_entry_id(duplicate_id: str) -> str:
@@ -211,13 +213,12 @@ def merge_entry_id(duplicate_id: str) -> str:
     return f"merged:{duplicate_id}"
 
 
-def _join_survivor(session: Session, duplicate: Demand, data: dict[str, Any]) -> None:
-    survivor = session.get(Demand, data["into"])
-    if survivor is None or not repository.add_timeline_entry(
-            session, survivor.id, merge_entry_id(duplicate.id), "merged_in", data["at"], data.get("actor_id"),
-            {"from": duplicate.id, "from_number": demand_number(duplicate.id)}):
-        return
-    survivor.updated_at = max(survivor.updated_at, data["at"])
+def _join_survivor(session: Session, duplicate_id: str, data: dict[str, Any]) -> None:
+    survivor_id = data["into"]
+    if repository.touch(session, survivor_id, data["at"]):
+        repository.add_timeline_entry(session, survivor_id, merge_entry_id(duplicate_id), "merged_in", data["at"],
+                                      data.get("actor_id"), {"from": duplicate_id,
+                                                             "from_number": demand_number(duplicate_id)})
 
 
 def resend_unrouted(sessions: sessionmaker[Session], after_s: int, now: datetime) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, false, func, insert, literal, null, or_, select
+from sqlalchemy import bindparam, case, false, func, insert, literal, null, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, undefer
 
@@ -63,6 +63,8 @@ _OPEN_LIKE_IT = (Demand.enterprise_uscc == bindparam("uscc"), Demand.category ==
                  Demand.received_at >= bindparam("since"), Demand.status.not_in(sorted(NOT_OPEN_STATUSES)))
 _NEWEST_FIRST = (Demand.received_at.desc(), Demand.id.desc())
 _DUPLICATE_IDS = select(Demand.id).where(*_OPEN_LIKE_IT).order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
+_READ_PROJECTION = select(*(getattr(Demand, name) for name in DemandState.__dataclass_fields__),
+                          Demand.updated_at).where(Demand.id == bindparam("id"))
 # A literal, so that PostgreSQL matches the query to the partial index ix_demands_unrouted.
 _IS_UNROUTED = Demand.status == literal("submitted", literal_execute=True)
 
@@ -114,16 +116,29 @@ def demand_by_idempotency_key(session: Session, subject: str, key: str) -> Deman
                                                 Demand.idempotency_key == key)).first()
 
 
-def state_of(demand: Demand) -> DemandState:
-    """The projected columns of a demand row, as the rules see them."""
-    return DemandState(demand.status, demand.assignee_id, demand.department, demand.outcome,
-                       demand.satisfaction, demand.escalated, demand.sla_status)
+def projection(session: Session, demand_id: str) -> tuple[DemandState, datetime] | None:
+    """A demand's projected columns as the rules see them, and its ``updated_at``; None for a demand logged
+    elsewhere. Plain columns, no entity: the consumer projects every event this way."""
+    row = session.connection().execute(_READ_PROJECTION, {"id": demand_id}).first()
+    return (DemandState(*row[:-1]), row[-1]) if row is not None else None
 
 
-def put_state(demand: Demand, state: DemandState) -> None:
-    """Write a projected state back onto its demand row."""
-    for name, value in state.__dict__.items():
-        setattr(demand, name, value)
+def write_projection(session: Session, demand_id: str, before: DemandState, after: DemandState,
+                     updated_at: datetime) -> None:
+    """Write the projected columns that changed (only those, as the ORM would: a column another transaction
+    changed meanwhile is not written back) and ``updated_at``."""
+    changed = {name: value for name, value in after.__dict__.items() if getattr(before, name) != value}
+    session.connection().execute(update(Demand.__table__).where(Demand.__table__.c.id == demand_id)
+                                 .values(**changed, updated_at=updated_at))
+
+
+def touch(session: Session, demand_id: str, at: datetime) -> bool:
+    """Move a demand's ``updated_at`` to ``at`` unless it is later already; False when there is no such demand."""
+    table = Demand.__table__
+    moved = session.connection().execute(
+        update(table).where(table.c.id == demand_id)
+        .values(updated_at=case((table.c.updated_at < at, at), else_=table.c.updated_at)))
+    return moved.rowcount > 0
 
 
 # --- attachments ----------------------------------------------------------------------------------------
