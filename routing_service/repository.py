@@ -46,6 +46,7 @@ from routing_service.domain.policy import (
 )
 from routing_service.domain.states import HELD_OPEN_STATES, UNASSIGNED
 from routing_service.model import Assignment, EarlyClock, Officer
+from shared.db import per_transaction
 from shared.instants import instant_text
 
 # The state filter as a literal, so PostgreSQL matches it to the partial index on unassigned demands.
@@ -127,7 +128,8 @@ def roster_snapshot(session: Session) -> dict[str, OfficerState]:
     return {row.id: officer_state(row, today) for row in session.execute(select(*_SNAPSHOT_COLUMNS))}
 
 
-RELEVANCE_CHECKED = "relevance_checked"  # session.info: (the cache, the transaction) whose key was checked
+RELEVANCE_CHECKED = "relevance_checked"  # per transaction: the caches whose key it checked
+HELD = "assignments_held"  # per transaction: the assignments it locked or added, by demand id (locked till commit)
 
 
 class RelevanceCache:
@@ -148,11 +150,11 @@ class RelevanceCache:
 
     def get(self, session: Session) -> dict[str, OfficerState]:
         """The facts as of this transaction: its first call checks the key, the others of a batch reuse it."""
-        checked = session.info.get(RELEVANCE_CHECKED)
-        if checked is not None and checked[0] is self and checked[1] is session.get_transaction():
+        checked = per_transaction(session, RELEVANCE_CHECKED, set)
+        if id(self) in checked:
             return self._officers
         key = tuple(session.execute(select(func.count(), func.max(Officer.edited_at))).one())
-        session.info[RELEVANCE_CHECKED] = (self, session.get_transaction())
+        checked.add(id(self))
         if key != self._key or time.monotonic() - self._loaded_at > self.max_age_s:
             self._officers, self._key, self._loaded_at = roster_snapshot(session), key, time.monotonic()
         return self._officers
@@ -218,6 +220,7 @@ def open_assignment(session: Session, data: dict[str, Any], relevance: Relevance
     if early:  # before the add: the DELETE's autoflush would otherwise insert the row and the decision update it
         session.execute(delete(EarlyClock).where(EarlyClock.demand_id == a.demand_id))
     session.add(a)
+    per_transaction(session, HELD, dict)[a.demand_id] = a  # a row this transaction added is as good as locked
     for clock in early:
         merge_clock(a, clock)
     return RoutingDesk(a, demand, officers, states)
@@ -302,8 +305,12 @@ def merge_clock(a: Assignment, clock: dict[str, Any]) -> bool:
 def record_clock(session: Session, data: dict[str, Any]) -> Assignment | None:
     """Apply one sla event; returns the (row-locked) assignment, or None when it is not routed yet."""
     clock = clock_from_event(data)
-    a = session.get(Assignment, data["demand_id"], with_for_update=True)
+    held = per_transaction(session, HELD, dict)
+    # A demand's clocks change together (both open at once), so its updates come in one batch: the first locks
+    # the row, the others find it held and change it in memory, and one UPDATE writes them all.
+    a = held.get(data["demand_id"]) or session.get(Assignment, data["demand_id"], with_for_update=True)
     if a is not None:
+        held[a.demand_id] = a
         merge_clock(a, clock)
         return a
     early = session.get(EarlyClock, (data["demand_id"], clock["kind"]), with_for_update=True)

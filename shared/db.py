@@ -156,6 +156,17 @@ T = TypeVar("T")
 _BEFORE_COMMIT = "before_commit_writes"
 
 
+def per_transaction(session: Session, key: str, make: Callable[[], T]) -> T:
+    """The value under ``key`` for the session's current transaction, made by ``make()`` on first use: what
+    the transaction learnt (a key it checked, rows it locked and still holds) and that the next one must not
+    trust."""
+    transaction = session.get_transaction()
+    held = session.info.get(key)
+    if held is None or held[0] is not transaction:
+        held = session.info[key] = (transaction, make())
+    return held[1]
+
+
 def before_commit(session: Session, key: str, make: Callable[[], T], write: Callable[[Session, T], None]) -> T:
     """The transaction's accumulator under ``key``, made by ``make()`` on first use; ``write(session, it)``
     runs once, inside the transaction, just before it commits, and it is dropped if the transaction rolls
