@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.contracts import events
 from shared.contracts.events import CloudEvent
 from shared.contracts.vocabulary import CLOCK_KINDS
-from shared.db import after_commit, unit_of_work
+from shared.db import after_commit, per_transaction, unit_of_work
 from shared.instants import instant_text
 from sla_service import announce, metrics, repository
 from sla_service.domain import holder
@@ -220,15 +220,19 @@ class TrackedDemand:
 
     def save(self, changes: CountChanges) -> list[CloudEvent]:
         """Write changed clocks back, announce lifecycle changes, and record the counts' difference; returns
-        the events queued since the demand was loaded."""
+        the events queued since the last save. The demand may change again in the same transaction (it stays
+        held: :func:`_tracked`), from what it is now."""
         for kind in sorted(self._dirty):
             self._write(kind)
         for kind in sorted(self._announce):
             self._tell(events.CLOCK_UPDATED, kind, self.clocks[kind].business_seconds_used)
-        changes.add(self.demand, self.before, self._contribution())
+        after = self._contribution()
+        changes.add(self.demand, self.before, after)
+        self.before = after
         self._dirty.clear()
         self._announce.clear()
-        return self.events
+        queued, self.events = self.events, []
+        return queued
 
 
 def _save(session: Session, tracked: TrackedDemand) -> list[CloudEvent]:
@@ -236,16 +240,34 @@ def _save(session: Session, tracked: TrackedDemand) -> list[CloudEvent]:
     return tracked.save(CountChanges.of(session))
 
 
+HELD = "demands_held"  # per transaction: the demands it opened or whose clocks it locked, tracked, by id
+
+
+def _held(session: Session) -> dict[str, TrackedDemand]:
+    """The demands this transaction holds: a batch often carries several events of one demand (``submitted``
+    and ``assigned``), and the later ones then find its rows loaded and locked instead of reading them again."""
+    return per_transaction(session, HELD, dict)
+
+
+def _tracked(ctx: Context, session: Session, demand_id: str) -> TrackedDemand | None:
+    """The demand with its clocks locked (held for the rest of the transaction); None when SLA does not time it."""
+    held = _held(session)
+    if demand_id not in held:
+        rows = repository.lock_clocks(session, demand_id)
+        if not rows:
+            return None
+        held[demand_id] = TrackedDemand(session, ctx, repository.timed_demand(session, demand_id), rows)
+    return held[demand_id]
+
+
 def _update(ctx: Context, session: Session, demand_id: str,
             change: Callable[[TrackedDemand], None]) -> list[CloudEvent]:
     """Lock a timed demand's clocks, apply ``change`` and save; an event about a demand SLA does not time
     changes nothing (``assigned`` comes before any other, so it was never timed)."""
-    rows = repository.lock_clocks(session, demand_id)
-    if not rows:
+    tracked = _tracked(ctx, session, demand_id)
+    if tracked is None:
         log.info("ignoring an event about a demand SLA does not time", extra={"demand_id": demand_id})
         return []
-    demand = repository.timed_demand(session, demand_id)
-    tracked = TrackedDemand(session, ctx, demand, rows)
     change(tracked)
     return _save(session, tracked)
 
@@ -264,7 +286,8 @@ def _open(ctx: Context, session: Session, facts: dict[str, Any], key_enterprise:
     )
     rows = [repository.new_clock_row(demand, clock, cal, policy.warning_fraction) for clock in clocks]
     session.add_all(rows)
-    return _save(session, TrackedDemand(session, ctx, demand, rows, opened=True))
+    tracked = _held(session)[demand.demand_id] = TrackedDemand(session, ctx, demand, rows, opened=True)
+    return _save(session, tracked)
 
 
 # ------------------------------------------------------------------ the demand lifecycle (handlers)
@@ -275,7 +298,7 @@ def open_clocks(ctx: Context, session: Session, facts: dict[str, Any], key_enter
 
     A demand timed already (announced twice, or repaired from its assignment) is left as it is.
     """
-    if repository.timed_demand(session, facts["demand_id"]) is not None:
+    if facts["demand_id"] in _held(session) or repository.timed_demand(session, facts["demand_id"]) is not None:
         return []
     return _open(ctx, session, facts, key_enterprise)
 
@@ -307,10 +330,7 @@ def change_clock(ctx: Context, session: Session, demand_id: str, kind: str, at: 
 def assigned(ctx: Context, session: Session, facts: dict[str, Any]) -> list[CloudEvent]:
     """``assigned``: repair the clocks if SLA never timed the demand (:func:`repair_clocks`), then, when the
     demand has a holder (not the street's unassigned queue), make them its current holder."""
-    # Held while the holder changes: the session's identity map keeps only referenced rows, and the change
-    # below then finds this one there instead of reading it again.
-    demand = repository.timed_demand(session, facts["demand_id"])
-    queued = repair_clocks(ctx, session, facts) if demand is None else []
+    queued = [] if _tracked(ctx, session, facts["demand_id"]) is not None else repair_clocks(ctx, session, facts)
     if not facts.get("officer_id"):
         return queued
     return queued + change_holder(ctx, session, facts["demand_id"], facts["officer_id"],
