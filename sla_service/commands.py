@@ -253,10 +253,10 @@ def _tracked(ctx: Context, session: Session, demand_id: str) -> TrackedDemand | 
     """The demand with its clocks locked (held for the rest of the transaction); None when SLA does not time it."""
     held = _held(session)
     if demand_id not in held:
-        rows = repository.lock_clocks(session, demand_id)
-        if not rows:
+        found = repository.lock_clocks(session, demand_id)
+        if found is None:
             return None
-        held[demand_id] = TrackedDemand(session, ctx, repository.timed_demand(session, demand_id), rows)
+        held[demand_id] = TrackedDemand(session, ctx, *found)
     return held[demand_id]
 
 

@@ -122,11 +122,14 @@ def timed_demand(session: Session, demand_id: str) -> TimedDemand | None:
     return session.get(TimedDemand, demand_id)
 
 
-def lock_clocks(session: Session, demand_id: str) -> Sequence[ClockRow]:
-    """The demand's clock rows, locked until commit (FOR UPDATE on PostgreSQL; SQLite locks the file)."""
-    return session.scalars(
-        select(ClockRow).where(ClockRow.demand_id == demand_id).order_by(ClockRow.kind).with_for_update()
+def lock_clocks(session: Session, demand_id: str) -> tuple[TimedDemand, list[ClockRow]] | None:
+    """The demand and its clock rows, the clocks locked until commit (FOR UPDATE OF clocks on PostgreSQL; SQLite
+    locks the file), in one statement; None when SLA does not time it."""
+    rows = session.execute(
+        select(ClockRow, TimedDemand).join(TimedDemand, TimedDemand.demand_id == ClockRow.demand_id)
+        .where(ClockRow.demand_id == demand_id).order_by(ClockRow.kind).with_for_update(of=ClockRow)
     ).all()
+    return (rows[0][1], [clock for clock, _ in rows]) if rows else None
 
 
 def lock_due_clocks(session: Session, now: datetime, limit: int) -> Sequence[Row[ClockRow, TimedDemand]]:
