@@ -726,7 +726,7 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: li
             where: ColumnElement[bool] | None = None) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, on both databases: a repeated delivery never races into a
     duplicate-key error, whichever web worker gets it."""
-    statement = insert_on_conflict(session, table)
+    statement = insert_on_conflict(session.get_bind().dialect.name, table)
     statement = statement.on_conflict_do_update(
         index_elements=keys, set_={c: statement.excluded[c] for c in update}, where=where)
     session.execute(statement, rows)

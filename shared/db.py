@@ -104,11 +104,10 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def insert_on_conflict(session_or_dialect: Session | str, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT into ``table`` that can say ``ON CONFLICT`` (DO NOTHING, DO UPDATE) in the session's (or the
-    named) dialect: a repeated delivery never races into a duplicate-key error."""
-    name = session_or_dialect if isinstance(session_or_dialect, str) else session_or_dialect.get_bind().dialect.name
-    return (postgresql if name == "postgresql" else sqlite).insert(table)
+def insert_on_conflict(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` that can say ``ON CONFLICT`` (DO NOTHING, DO UPDATE) in the named dialect (a
+    session's is ``session.get_bind().dialect.name``): a repeated delivery never races into a duplicate-key error."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def ping(engine: Engine) -> None:
@@ -161,6 +160,8 @@ def per_transaction(session: Session, key: str, make: Callable[[], T]) -> T:
     the transaction learnt (a key it checked, rows it locked and still holds) and that the next one must not
     trust."""
     transaction = session.get_transaction()
+    if transaction is None:  # nothing begun yet: nothing to remember it by
+        return make()
     held = session.info.get(key)
     if held is None or held[0] is not transaction:
         held = session.info[key] = (transaction, make())

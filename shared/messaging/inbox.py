@@ -32,5 +32,5 @@ def mark_processed(session: Session, group: str, event_ids: list[str]) -> set[st
     processed = session.info["metadata"].tables["processed_events"]
     now = time.time()
     rows = [{"consumer_group": group, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)]
-    return set(session.scalars(insert_on_conflict(session, processed).values(rows).on_conflict_do_nothing()
-                               .returning(processed.c.event_id)))
+    insert = insert_on_conflict(session.get_bind().dialect.name, processed)
+    return set(session.scalars(insert.values(rows).on_conflict_do_nothing().returning(processed.c.event_id)))
