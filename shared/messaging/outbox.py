@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -133,6 +134,10 @@ class OutboxRelay:
         self._lock_key = 0x0_7A_4E_9B  # any constant: one relay per database
         self._listener: psycopg.Connection | None = None
         self._commits = SqliteCommits(engine) if is_sqlite(engine) else None
+        oldest = select(self.outbox.c.id).order_by(self.outbox.c.id).limit(bindparam("batch_size"))
+        if not is_sqlite(engine):
+            oldest = oldest.where(select(func.pg_try_advisory_xact_lock(self._lock_key)).scalar_subquery())
+        self._take = delete(self.outbox).where(self.outbox.c.id.in_(oldest)).returning(*self.outbox.c)
 
     def run_once(self) -> int:
         """Publish one batch; returns how many events went out (0 when idle or not the leader).
@@ -142,12 +147,8 @@ class OutboxRelay:
         trip and an idle or follower pass finds nothing. The deletion commits only after the bus acknowledged
         the batch: a failed publish raises, the transaction rolls back and the rows are there again.
         """
-        oldest = select(self.outbox.c.id).order_by(self.outbox.c.id).limit(self.batch_size)
-        if not is_sqlite(self.engine):
-            oldest = oldest.where(select(func.pg_try_advisory_xact_lock(self._lock_key)).scalar_subquery())
         with self.engine.begin() as conn:
-            rows = sorted(conn.execute(delete(self.outbox).where(self.outbox.c.id.in_(oldest))
-                                       .returning(*self.outbox.c)).all(), key=lambda row: row.id)
+            rows = sorted(conn.execute(self._take, {"batch_size": self.batch_size}).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             try:
