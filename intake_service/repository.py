@@ -10,6 +10,7 @@ only the registry import (:mod:`intake_service.reference`) confirms or changes a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -219,9 +220,15 @@ def add_timeline_entry(session: Session, demand_id: str, event_id: str, kind: st
                        actor_id: str | None, details: dict[str, Any]) -> bool:
     """Add the entry of ``event_id`` unless the demand's timeline has it already (an event is projected once);
     True when added. One statement: the unique event id decides, with no read before the write."""
-    table = TimelineEntry.__table__
-    added = session.execute(
-        insert_on_conflict(session, table).values(demand_id=demand_id, event_id=event_id, kind=kind, at=at,
-                                                  actor_id=actor_id, details=details)
-        .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.id))
+    added = session.connection().execute(_add_timeline_entry(session.get_bind().dialect.name), {
+        "demand_id": demand_id, "event_id": event_id, "kind": kind, "at": at, "actor_id": actor_id, "details": details})
     return added.first() is not None
+
+
+@functools.cache
+def _add_timeline_entry(dialect: str) -> Any:
+    """The insert of :func:`add_timeline_entry`, built once: the consumer runs it for every event it projects."""
+    table = TimelineEntry.__table__
+    return (insert_on_conflict(dialect, table)
+            .values({name: bindparam(name) for name in ("demand_id", "event_id", "kind", "at", "actor_id", "details")})
+            .on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.id))
