@@ -298,7 +298,7 @@ def open_clocks(ctx: Context, session: Session, facts: dict[str, Any], key_enter
 
     A demand timed already (announced twice, or repaired from its assignment) is left as it is.
     """
-    if facts["demand_id"] in _held(session) or repository.timed_demand(session, facts["demand_id"]) is not None:
+    if _tracked(ctx, session, facts["demand_id"]) is not None:
         return []
     return _open(ctx, session, facts, key_enterprise)
 

@@ -118,10 +118,6 @@ def new_demand(session: Session, facts: dict[str, Any], key_enterprise: bool) ->
     return demand
 
 
-def timed_demand(session: Session, demand_id: str) -> TimedDemand | None:
-    return session.get(TimedDemand, demand_id)
-
-
 def lock_clocks(session: Session, demand_id: str) -> tuple[TimedDemand, list[ClockRow]] | None:
     """The demand and its clock rows, the clocks locked until commit (FOR UPDATE OF clocks on PostgreSQL; SQLite
     locks the file), in one statement; None when SLA does not time it."""
@@ -203,7 +199,6 @@ def _add_counts(dialect: str) -> Any:
     stmt = insert_on_conflict(dialect, table)
     return stmt.on_conflict_do_update(index_elements=["day", "street", "channel", "category"],
                                       set_={c: table.c[c] + stmt.excluded[c] for c in COUNT_COLUMNS})
-
 
 
 def rebuild_counts(session: Session) -> int:
