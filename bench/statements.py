@@ -1,6 +1,7 @@
-"""SQL statements per demand, per service database: a count, not a timing, so it does not move with the box's
-speed (CPU time per demand varies by ±15 % from run to run here; a change that saves a few statements is lost in
-that noise, its statement count is not).
+"""SQL statements per demand, per service database: a count, not a timing. CPU time per demand varies by ±15 %
+from run to run here, so a change that saves a few statements is lost in that noise; its statement count is not.
+(Statements per batch — a transaction, a relay pass — are shared by the batch's demands, so the total still moves
+a little with how many demands a run's batches hold.)
 
 It turns on PostgreSQL's ``log_statement = 'all'`` (as the server's superuser, like ``bench/side_by_side.sh``),
 runs ``bench/suite_side.py`` at one connection for a few seconds (the whole suite: web, workers, relays), turns
